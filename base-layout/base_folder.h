@@ -1,0 +1,94 @@
+// The base folder one supervisor owns for one service (see docs/operations.md):
+//
+//   <identifier>-<version>[.ext]         an artifact dropped in, waiting for intake
+//   versions/<version>/<artifact>        taken-in versions
+//   versions/<version>/instances/NNNN-<role>/   one folder per start
+//   running, testing                     symlinks to the current instance folders
+//   archive/<identifier>-<version>.zip   versions nothing runs any more
+//   decisions/, state/journal.txtpb      decisions, and the supervisor's crash journal
+//
+// BaseFolder only names, creates, moves and removes files: it starts no process and decides
+// nothing. Files an operator added are never edited, except an artifact being taken in.
+// Thread-safety: none; one supervisor loop owns it.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "proto/yoke/state.pb.h"
+
+namespace yoke {
+
+// An artifact lying in the base, as seen by one scan.
+struct Drop {
+  std::filesystem::path path;
+  std::string version;
+  std::string extension;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+};
+
+struct ArchiveInfo {
+  std::filesystem::path path;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+};
+
+class BaseFolder {
+ public:
+  BaseFolder(std::filesystem::path root, std::string identifier);
+
+  const std::filesystem::path& root() const { return root_; }
+  const std::string& identifier() const { return identifier_; }
+
+  // Creates versions/, archive/, decisions/ and state/ when missing.
+  Status Prepare() const;
+
+  // Artifacts lying at the top of the base, in name order. Other files are ignored.
+  std::vector<Drop> ScanDrops() const;
+
+  // Moves a settled drop into versions/<version>/ (replacing an artifact of the same name)
+  // and, when `make_executable`, adds the execute bits. Returns the artifact's new path.
+  StatusOr<std::filesystem::path> TakeIn(const Drop& drop, bool make_executable) const;
+
+  std::filesystem::path VersionDir(const std::string& version) const;
+  // Versions with a folder under versions/, oldest first by version order.
+  std::vector<std::string> ListVersions() const;
+  // The artifact file of a taken-in version: the one regular file at the top of its folder.
+  std::optional<std::filesystem::path> ArtifactOf(const std::string& version) const;
+
+  // Creates versions/<version>/instances/NNNN-<role>/ with its artifact link and log folder;
+  // NNNN is one more than the highest number the version has used.
+  StatusOr<std::filesystem::path> CreateInstanceDir(const std::string& version,
+                                                    const std::string& role) const;
+  std::vector<std::filesystem::path> ListInstanceDirs(const std::string& version) const;
+
+  // Points the `running` or `testing` link at an instance folder, atomically (rename over).
+  Status PointRole(const std::string& role, const std::filesystem::path& instance_dir) const;
+  Status ClearRole(const std::string& role) const;
+  std::optional<std::filesystem::path> RoleTarget(const std::string& role) const;
+
+  // Zips versions/<version>/ into archive/ and removes the folder. Returns the zip's path.
+  StatusOr<std::filesystem::path> ArchiveVersion(const std::string& version) const;
+  std::vector<ArchiveInfo> ListArchives() const;  // oldest first
+
+  // The bytes the base holds (regular files, links not followed).
+  uint64_t SizeBytes() const;
+  // Deletes the oldest archives until the base fits `budget_bytes`, or no archive is left.
+  // Versions are never touched. Returns the archives deleted.
+  std::vector<std::filesystem::path> EnforceDiskBudget(uint64_t budget_bytes) const;
+
+  std::filesystem::path JournalPath() const { return root_ / "state" / "journal.txtpb"; }
+  std::filesystem::path LogPath() const { return root_ / "yoke.log"; }
+
+ private:
+  std::filesystem::path root_;
+  std::string identifier_;
+};
+
+}  // namespace yoke

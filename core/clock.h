@@ -1,0 +1,22 @@
+// The clock interface. core never reads a clock itself: the supervisor passes a Clock in,
+// tests pass a fake one that they advance by hand. Implementations must be thread-safe.
+#pragma once
+
+#include <chrono>
+
+namespace yoke {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+using WallTime = std::chrono::system_clock::time_point;
+using Millis = std::chrono::milliseconds;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // For durations and deadlines.
+  virtual SteadyTime Now() const = 0;
+  // For what is written down for people: file names, records.
+  virtual WallTime WallNow() const = 0;
+};
+
+}  // namespace yoke

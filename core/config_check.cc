@@ -1,0 +1,115 @@
+#include "core/config_check.h"
+
+#include <cctype>
+
+#include "core/address.h"
+#include "core/command.h"
+
+namespace yoke {
+namespace {
+
+bool IsName(const std::string& s) {
+  if (s.empty() || s.size() > 64 || !std::isalnum(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string IdentifierOf(const Config& config) {
+  return config.has_identifier() ? config.identifier() : config.service();
+}
+
+std::vector<ConfigProblem> CheckConfig(const Config& config) {
+  std::vector<ConfigProblem> problems;
+  auto add = [&](std::vector<std::string> path, std::string message) {
+    problems.push_back({std::move(path), std::move(message)});
+  };
+
+  if (!config.has_service()) {
+    add({"service"}, "service is required");
+  } else if (!IsName(config.service())) {
+    add({"service"}, "service must be 1-64 of [A-Za-z0-9._-], starting with a letter or digit");
+  }
+  if (config.has_identifier() && !IsName(config.identifier())) {
+    add({"identifier"}, "identifier must be 1-64 of [A-Za-z0-9._-], starting alphanumeric");
+  }
+  if (!config.has_base_dir() || config.base_dir().empty()) {
+    add({"base_dir"}, "base_dir is required");
+  } else if (config.base_dir()[0] != '/') {
+    add({"base_dir"}, "base_dir must be an absolute path");
+  }
+
+  const uint32_t first = config.port_range().first();
+  const uint32_t last = config.port_range().last();
+  if (first == 0 || first > 65535) add({"port_range", "first"}, "port_range.first must be 1-65535");
+  if (last == 0 || last > 65535) add({"port_range", "last"}, "port_range.last must be 1-65535");
+  if (first > last) {
+    add({"port_range"}, "port_range is empty: first " + std::to_string(first) + " > last " +
+                            std::to_string(last));
+  }
+  auto in_range = [&](uint32_t port) { return port >= first && port <= last; };
+  for (const char* field : {"listen", "admin_listen"}) {
+    const std::string& text = std::string(field) == "listen" ? config.listen() : config.admin_listen();
+    auto parsed = ParseHostPort(text);
+    if (!parsed) {
+      add({field}, std::string(field) + ": " + parsed.error().message());
+    } else if (parsed->port != 0 && in_range(parsed->port)) {
+      add({field}, std::string(field) + " port " + std::to_string(parsed->port) +
+                       " lies inside port_range " + std::to_string(first) + "-" +
+                       std::to_string(last) + ", which is for instances");
+    }
+  }
+
+  if (!config.has_command() || config.command().empty()) {
+    add({"command"}, "command is required, e.g. \"{artifact} --port {port}\"");
+  } else {
+    std::map<std::string, std::string> probe;
+    for (std::string_view name : kCommandPlaceholders) probe[std::string(name)] = "x";
+    if (auto words = ExpandCommand(config.command(), probe); !words) {
+      add({"command"}, words.error().message());
+    } else if (config.command().find("{artifact}") == std::string::npos) {
+      add({"command"}, "command must use {artifact}, or yoke cannot start the version it took in");
+    }
+  }
+
+  if (config.has_properties_file() && config.properties_file().empty()) {
+    add({"properties_file"}, "properties_file is empty; leave it out instead");
+  }
+  if (config.has_properties_file() && config.port_key().empty()) {
+    add({"port_key"}, "port_key must not be empty when properties_file is set");
+  }
+  if (config.health().timeout_ms() == 0) add({"health", "timeout_ms"}, "must be > 0");
+  if (config.health().interval_ms() == 0) add({"health", "interval_ms"}, "must be > 0");
+  if (config.health().probe_timeout_ms() == 0) add({"health", "probe_timeout_ms"}, "must be > 0");
+  if (config.health().has_http_path() && config.health().http_path().rfind('/', 0) != 0) {
+    add({"health", "http_path"}, "http_path must start with '/'");
+  }
+  if (!config.json_log_glob().empty() && config.json_log_glob()[0] == '/') {
+    add({"json_log_glob"}, "json_log_glob is relative to the instance folder");
+  }
+  if (config.restart_backoff().initial_ms() == 0) {
+    add({"restart_backoff", "initial_ms"}, "must be > 0");
+  }
+  if (config.restart_backoff().max_ms() < config.restart_backoff().initial_ms()) {
+    add({"restart_backoff", "max_ms"}, "max_ms must be >= initial_ms");
+  }
+  if (config.tick_ms() == 0 || config.tick_ms() > 10000) add({"tick_ms"}, "must be 1-10000");
+  for (const auto& [name, value] : config.env()) {
+    if (name.empty() || name.find('=') != std::string::npos) {
+      add({"env"}, "env name '" + name + "' is not a valid variable name");
+    }
+  }
+  const std::string& level = config.log().level();
+  if (level != "trace" && level != "debug" && level != "info" && level != "warn" &&
+      level != "error") {
+    add({"log", "level"}, "level must be trace, debug, info, warn or error");
+  }
+  return problems;
+}
+
+}  // namespace yoke

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package yoke's build, demo and tests need, and nothing else.
+# Quick when everything is present: apt-get update runs only when something is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config clang-format
+  libboost1.81-dev
+  libgit2-dev libssl-dev
+  libprotobuf-dev protobuf-compiler
+  libsimdjson-dev
+  libspdlog-dev libfmt-dev
+  libcli11-dev
+  libarchive-dev
+  libgtest-dev libgmock-dev
+  curl python3 git
+)
+if [ "${YOKE_WITH_BENCH:-0}" = 1 ]; then packages+=(nginx-light wrk jq); fi
+if [ "${YOKE_WITH_BROWSER:-0}" = 1 ]; then packages+=(chromium); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,143 @@
+// The orchestration loop for one service: takes in artifacts dropped in the base, starts the
+// running and testing instances, health-checks them, restarts a crashed running instance with
+// backoff, rejects a failing candidate, archives versions nothing runs any more, and keeps a
+// journal so that a restarted supervisor (even after kill -9) resumes where it was.
+//
+// Tick() does one pass and never blocks for longer than one health probe; the caller drives
+// it from a timer. Every side effect goes through the objects passed in, so tests can fake
+// the clock, the launcher and the probe.
+// Thread-safety: not thread-safe; one loop thread owns a Supervisor. Snapshot() is the only
+// call for other threads, and it locks.
+#pragma once
+
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "base-layout/base_folder.h"
+#include "core/backoff.h"
+#include "core/clock.h"
+#include "core/status.h"
+#include "proto/yoke/config.pb.h"
+#include "proto/yoke/records.pb.h"
+#include "proto/yoke/state.pb.h"
+#include "supervisor/health_probe.h"
+#include "supervisor/process.h"
+
+namespace yoke {
+
+struct SupervisorDeps {
+  const Clock* clock;
+  ProcessLauncher* launcher;
+  HealthProbe* probe;
+  std::function<bool(uint16_t)> port_free;
+  std::string host;
+};
+
+// What the loop looks like from outside, for status pages and tests.
+struct SupervisorSnapshot {
+  struct Role {
+    std::string version;
+    bool up = false;
+    uint16_t port = 0;
+    int pid = 0;
+    uint32_t instance = 0;
+  };
+  Role running;
+  Role testing;
+  uint64_t instances_started = 0;
+  uint64_t running_crashes = 0;
+  uint64_t start_failures = 0;
+  uint64_t artifacts_taken_in = 0;
+  uint64_t versions_archived = 0;
+};
+
+class Supervisor {
+ public:
+  Supervisor(Config config, BaseFolder base, SupervisorDeps deps);
+  ~Supervisor();
+
+  // Prepares the base and rebuilds state from the journal: instances a previous supervisor
+  // left alive are stopped (checked by start time, not by pid alone), and their versions are
+  // queued to start again in the same roles.
+  Status Start();
+
+  // One pass of the loop.
+  void Tick();
+
+  // Stops every instance (SIGTERM, then SIGKILL after the grace period) and writes the
+  // journal so that the next start resumes the same versions. Blocks until all have exited.
+  void Shutdown();
+
+  SupervisorSnapshot Snapshot() const;
+
+ private:
+  enum class Phase { kStarting, kUp, kStopping };
+  struct Instance {
+    InstanceRecord record;
+    std::filesystem::path dir;
+    std::unique_ptr<ChildProcess> child;
+    Phase phase = Phase::kStarting;
+    SteadyTime started;
+    SteadyTime health_deadline;
+    SteadyTime next_probe;
+    SteadyTime kill_at;
+    bool killed = false;
+    bool archive_after_stop = false;
+  };
+  struct Slot {
+    const char* role;
+    std::string version;  // empty: the slot is free
+    std::unique_ptr<Instance> instance;
+    bool proven = false;  // this version has been healthy in this slot
+    SteadyTime next_start;
+    Backoff backoff;
+  };
+  struct Settling {
+    uint64_t size;
+    int64_t mtime_ns;
+    SteadyTime since;
+  };
+
+  void TakeInDrops(SteadyTime now);
+  void AssignCandidate(const std::string& version, SteadyTime now);
+  void WatchSlot(Slot& slot, SteadyTime now);
+  void StartDue(Slot& slot, SteadyTime now);
+  void ReapStopping(SteadyTime now);
+
+  void OnInstanceFailed(Slot& slot, const std::string& why, SteadyTime now);
+  void RejectCandidate(const std::string& reason, Verdict verdict, SteadyTime now);
+  // Clears the slot; its instance, if any, is told to stop, and the version is archived once
+  // nothing runs it.
+  void Retire(Slot& slot, bool archive, SteadyTime now);
+  void Stop(std::unique_ptr<Instance> instance, bool archive_after, SteadyTime now);
+  void ArchiveIfUnused(const std::string& version);
+  bool IsReferenced(const std::string& version) const;
+
+  void WriteInstanceRecord(const Instance& instance);
+  void WriteJournal();
+  void RecordDecision(const std::string& to_version, Verdict verdict, const std::string& reason);
+  std::string WallTimeText() const;
+
+  Config config_;
+  BaseFolder base_;
+  SupervisorDeps deps_;
+  Slot running_;
+  Slot testing_;
+  std::list<std::unique_ptr<Instance>> stopping_;
+  std::map<std::filesystem::path, Settling> settling_;
+  std::map<std::filesystem::path, Settling> ignored_drops_;
+  uint16_t last_port_ = 0;
+  bool journal_dirty_ = false;
+
+  mutable std::mutex snapshot_mu_;
+  SupervisorSnapshot snapshot_;  // GUARDED_BY(snapshot_mu_)
+  void PublishSnapshot();
+  SupervisorSnapshot counters_;  // the loop's own copy of the counters
+};
+
+}  // namespace yoke

@@ -1,0 +1,139 @@
+#include "base-layout/base_folder.h"
+
+#include <gtest/gtest.h>
+
+#include "base-layout/archive.h"
+#include "tests/fakes/process_harness.h"
+#include "tests/fakes/temp_dir.h"
+
+namespace yoke {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ReadAll;
+using testing::TempDir;
+using testing::WriteAll;
+
+class BaseFolderTest : public ::testing::Test {
+ protected:
+  BaseFolderTest() : base_(dir_.path(), "hello") { EXPECT_TRUE(base_.Prepare()); }
+
+  // Drops an artifact and takes it in, as the supervisor does.
+  fs::path TakeIn(const std::string& name, const std::string& content) {
+    WriteAll(dir_.path() / name, content);
+    auto drops = base_.ScanDrops();
+    for (const Drop& d : drops) {
+      if (d.path.filename() == name) {
+        auto taken = base_.TakeIn(d, true);
+        EXPECT_TRUE(taken);
+        return *taken;
+      }
+    }
+    ADD_FAILURE() << "no drop " << name;
+    return {};
+  }
+
+  TempDir dir_;
+  BaseFolder base_;
+};
+
+// Only artifacts of this service are seen; operator files are not.
+TEST_F(BaseFolderTest, ScansOnlyArtifactsOfThisService) {
+  WriteAll(dir_.path() / "hello-1.0.0.jar", "x");
+  WriteAll(dir_.path() / "app.properties", "a=1");
+  WriteAll(dir_.path() / "other-1.0.0", "x");
+  fs::create_directory(dir_.path() / "hello-2.0.0");  // a folder is not an artifact
+  auto drops = base_.ScanDrops();
+  ASSERT_EQ(drops.size(), 1u);
+  EXPECT_EQ(drops[0].version, "1.0.0");
+  EXPECT_EQ(drops[0].extension, ".jar");
+  EXPECT_EQ(drops[0].size, 1u);
+}
+
+// Taking in moves the file into its version folder and makes it executable.
+TEST_F(BaseFolderTest, TakeInMovesArtifactAndMakesItExecutable) {
+  fs::path artifact = TakeIn("hello-1.0.0", "#!/bin/sh\n");
+  EXPECT_EQ(artifact, dir_.path() / "versions" / "1.0.0" / "hello-1.0.0");
+  EXPECT_FALSE(fs::exists(dir_.path() / "hello-1.0.0"));
+  EXPECT_NE(fs::status(artifact).permissions() & fs::perms::owner_exec, fs::perms::none);
+  EXPECT_EQ(base_.ArtifactOf("1.0.0"), artifact);
+}
+
+// Instance numbers count up per version and are never reused, even after a folder is gone.
+TEST_F(BaseFolderTest, NumbersInstancesByStartCount) {
+  TakeIn("hello-1.0.0", "x");
+  auto first = base_.CreateInstanceDir("1.0.0", "running");
+  auto second = base_.CreateInstanceDir("1.0.0", "testing");
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->filename(), "0001-running");
+  EXPECT_EQ(second->filename(), "0002-testing");
+  EXPECT_EQ(fs::read_symlink(*first / "artifact"), fs::path("../../hello-1.0.0"));
+  EXPECT_EQ(ReadAll(*first / "artifact"), "x");
+  EXPECT_TRUE(fs::is_directory(*first / "logs" / "json"));
+  auto third = base_.CreateInstanceDir("1.0.0", "running");
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->filename(), "0003-running");
+}
+
+// Role links are replaced in one rename and resolve to the instance folder.
+TEST_F(BaseFolderTest, SwitchesRoleLinks) {
+  TakeIn("hello-1.0.0", "x");
+  auto a = base_.CreateInstanceDir("1.0.0", "running");
+  auto b = base_.CreateInstanceDir("1.0.0", "running");
+  ASSERT_TRUE(base_.PointRole("running", *a));
+  EXPECT_EQ(fs::read_symlink(dir_.path() / "running"), fs::path("versions/1.0.0/instances/0001-running"));
+  ASSERT_TRUE(base_.PointRole("running", *b));
+  EXPECT_TRUE(fs::equivalent(*base_.RoleTarget("running"), *b));
+  ASSERT_TRUE(base_.ClearRole("running"));
+  EXPECT_FALSE(base_.RoleTarget("running"));
+}
+
+// An archived version is zipped whole (links kept as links) and its folder removed.
+TEST_F(BaseFolderTest, ArchivesVersionFolder) {
+  TakeIn("hello-1.0.0", "binary");
+  auto inst = base_.CreateInstanceDir("1.0.0", "running");
+  WriteAll(*inst / "stdout", "out");
+  auto zip = base_.ArchiveVersion("1.0.0");
+  ASSERT_TRUE(zip) << zip.error().message();
+  EXPECT_EQ(zip->filename(), "hello-1.0.0.zip");
+  EXPECT_FALSE(fs::exists(base_.VersionDir("1.0.0")));
+  auto entries = ListZip(*zip);
+  ASSERT_TRUE(entries);
+  bool saw_link = false, saw_stdout = false;
+  for (const auto& e : *entries) {
+    if (e.path == "1.0.0/instances/0001-running/artifact") saw_link = e.is_symlink;
+    if (e.path == "1.0.0/instances/0001-running/stdout") saw_stdout = e.size == 3;
+  }
+  EXPECT_TRUE(saw_link);
+  EXPECT_TRUE(saw_stdout);
+  // A second archive of the same version does not overwrite the first.
+  TakeIn("hello-1.0.0", "again");
+  auto again = base_.ArchiveVersion("1.0.0");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->filename(), "hello-1.0.0.2.zip");
+  EXPECT_TRUE(fs::exists(*zip));
+}
+
+// Over budget, the oldest archives go first; versions are never touched.
+TEST_F(BaseFolderTest, DiskBudgetDeletesOldestArchivesOnly) {
+  TakeIn("hello-1.0.0", std::string(10000, 'a'));
+  TakeIn("hello-2.0.0", std::string(10000, 'b'));
+  TakeIn("hello-3.0.0", std::string(10000, 'c'));
+  ASSERT_TRUE(base_.ArchiveVersion("1.0.0"));
+  ASSERT_TRUE(base_.ArchiveVersion("2.0.0"));
+  auto archives = base_.ListArchives();
+  ASSERT_EQ(archives.size(), 2u);
+  // Fits the running version and one archive, not two.
+  uint64_t budget = base_.SizeBytes() - archives[0].size;
+  auto deleted = base_.EnforceDiskBudget(budget);
+  ASSERT_EQ(deleted.size(), 1u);
+  EXPECT_EQ(deleted[0].filename(), "hello-1.0.0.zip");
+  EXPECT_LE(base_.SizeBytes(), budget);
+  // A budget no archive deletion can meet still leaves the version alone.
+  base_.EnforceDiskBudget(1);
+  EXPECT_TRUE(base_.ListArchives().empty());
+  EXPECT_TRUE(base_.ArtifactOf("3.0.0"));
+}
+
+}  // namespace
+}  // namespace yoke

@@ -1,0 +1,70 @@
+#include "core/config_check.h"
+
+#include <google/protobuf/text_format.h>
+#include <gtest/gtest.h>
+
+namespace yoke {
+namespace {
+
+Config Parse(const std::string& text) {
+  Config config;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &config)) << text;
+  return config;
+}
+
+const char* kGood = R"(
+  service: "hello" base_dir: "/srv/hello" command: "{artifact} --port {port}"
+)";
+
+std::string Problems(const Config& config) {
+  std::string all;
+  for (const auto& p : CheckConfig(config)) all += p.message + "\n";
+  return all;
+}
+
+TEST(ConfigCheckTest, AcceptsMinimalConfigWithDefaults) {
+  Config config = Parse(kGood);
+  EXPECT_EQ(Problems(config), "");
+  EXPECT_EQ(IdentifierOf(config), "hello");
+  EXPECT_EQ(config.port_range().first(), 20000u);
+  EXPECT_EQ(config.stop_grace_ms(), 10000u);
+}
+
+// Each broken rule is reported against the field it is about.
+TEST(ConfigCheckTest, ReportsEachProblemWithItsField) {
+  struct Case {
+    std::string extra;
+    std::string field;
+    std::string words;
+  } cases[] = {
+      {"port_range { first: 9 last: 8 }", "port_range", "empty"},
+      {"listen: \"0.0.0.0:20005\"", "listen", "inside port_range"},
+      {"admin_listen: \"nonsense\"", "admin_listen", "host:port"},
+      {"health { http_path: \"health\" }", "health", "start with '/'"},
+      {"json_log_glob: \"/abs/*.log\"", "json_log_glob", "relative"},
+      {"log { level: \"loud\" }", "log", "level"},
+  };
+  for (const Case& c : cases) {
+    auto problems = CheckConfig(Parse(std::string(kGood) + c.extra));
+    ASSERT_EQ(problems.size(), 1u) << c.extra;
+    EXPECT_EQ(problems[0].field_path[0], c.field) << c.extra;
+    EXPECT_NE(problems[0].message.find(c.words), std::string::npos) << problems[0].message;
+  }
+}
+
+TEST(ConfigCheckTest, RequiresArtifactInCommand) {
+  auto problems = CheckConfig(Parse(R"(service: "a" base_dir: "/b" command: "java -jar x.jar")"));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].message.find("{artifact}"), std::string::npos);
+}
+
+TEST(ConfigCheckTest, RequiresServiceBaseAndCommand) {
+  auto problems = CheckConfig(Config());
+  ASSERT_EQ(problems.size(), 3u);
+  EXPECT_EQ(problems[0].field_path[0], "service");
+  EXPECT_EQ(problems[1].field_path[0], "base_dir");
+  EXPECT_EQ(problems[2].field_path[0], "command");
+}
+
+}  // namespace
+}  // namespace yoke

@@ -1,0 +1,59 @@
+// Helpers for integration tests that run real processes on 127.0.0.1: start a program and
+// stop it by its pid, wait for a condition with a deadline, find a free port, make a plain
+// HTTP request. Nothing here sleeps in place of a condition.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace yoke::testing {
+
+// A child process started by a test. The destructor kills it (SIGKILL by pid) and reaps it,
+// so a failing test leaves nothing behind.
+class Subprocess {
+ public:
+  Subprocess(std::vector<std::string> argv, const std::filesystem::path& output_file);
+  ~Subprocess();
+  Subprocess(const Subprocess&) = delete;
+  Subprocess& operator=(const Subprocess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void Signal(int sig);
+  // Waits up to `timeout` for the child to end; returns its raw wait status.
+  std::optional<int> Wait(std::chrono::milliseconds timeout);
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+// Calls `condition` every 20 ms until it holds or `timeout` passes.
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+// A port nothing listens on now (bound to port 0 and released).
+uint16_t FreePort();
+
+// True when `pid` names a live, non-zombie process.
+bool ProcessAlive(pid_t pid);
+
+struct HttpResult {
+  int status = 0;  // 0: no answer
+  std::string body;
+};
+HttpResult HttpGet(uint16_t port, const std::string& target,
+                   std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
+
+std::string ReadAll(const std::filesystem::path& path);
+void WriteAll(const std::filesystem::path& path, const std::string& content);
+
+// Paths of the binaries under test, set by CMake.
+std::filesystem::path YokeBinary();
+std::filesystem::path FixtureBinary();
+
+}  // namespace yoke::testing
