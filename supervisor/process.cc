@@ -116,9 +116,12 @@ class BoostLauncher : public ProcessLauncher {
     }
     std::vector<std::string> args(spec.argv.begin() + 1, spec.argv.end());
     bp::error_code ec;
-    bp::process process(io_, exe, args, ec, bp::process_start_dir(spec.working_dir),
-                        bp::process_stdio{nullptr, out, err}, bp::process_environment(env),
-                        ChildSetup{::getpid()});
+    // The executor + error_code overload: an exec failure (bad format, missing interpreter)
+    // comes back as `ec`. (In Boost 1.81 the io_context overload drops `ec` and throws.)
+    bp::process process = bp::default_process_launcher()(
+        io_.get_executor(), ec, exe, args, bp::process_start_dir(spec.working_dir),
+        bp::process_stdio{nullptr, out, err}, bp::process_environment(env),
+        ChildSetup{::getpid()});
     ::close(out);
     ::close(err);
     if (ec) return Fail("cannot start " + exe.string() + ": " + ec.message());

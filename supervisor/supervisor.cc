@@ -320,7 +320,9 @@ void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
                                (inst.dir / "stderr").string(), now);
     return;
   }
-  if (inst.phase != Phase::kStarting || now < inst.next_probe) return;
+  if (inst.phase != Phase::kStarting) return;
+  // Probe on the interval, and once more at the deadline before giving up.
+  if (now < inst.next_probe && now < inst.health_deadline) return;
   ProbeResult probe = deps_.probe->Check(static_cast<uint16_t>(inst.record.port()),
                                          config_.health().http_path(),
                                          Millis(config_.health().probe_timeout_ms()));

@@ -1,0 +1,106 @@
+#include "supervisor/process.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "tests/fakes/process_harness.h"
+#include "tests/fakes/temp_dir.h"
+
+namespace yoke {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ProcessAlive;
+using testing::ReadAll;
+using testing::WaitUntil;
+
+class ProcessTest : public ::testing::Test {
+ protected:
+  LaunchSpec Spec(std::vector<std::string> argv) {
+    LaunchSpec spec;
+    spec.argv = std::move(argv);
+    spec.working_dir = dir_.path();
+    spec.stdout_path = dir_.path() / "stdout";
+    spec.stderr_path = dir_.path() / "stderr";
+    return spec;
+  }
+  std::optional<ExitInfo> WaitExit(ChildProcess& child) {
+    std::optional<ExitInfo> exit;
+    WaitUntil([&] { return (exit = child.Poll()).has_value(); }, 5s);
+    return exit;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<ProcessLauncher> launcher_ = MakeProcessLauncher();
+};
+
+// Output goes to the instance's files, in its folder, with the extra environment.
+TEST_F(ProcessTest, RunsInFolderWithEnvironmentAndOutputFiles) {
+  auto spec = Spec({"sh", "-c", "pwd; echo \"$YOKE_ROLE\"; echo oops >&2; exit 3"});
+  spec.extra_env["YOKE_ROLE"] = "testing";
+  auto child = launcher_->Launch(spec);
+  ASSERT_TRUE(child) << child.error().message();
+  auto exit = WaitExit(**child);
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->exit_code, 3);
+  EXPECT_EQ(exit->Describe(), "exit code 3");
+  EXPECT_EQ(ReadAll(dir_.path() / "stdout"), dir_.path().string() + "\ntesting\n");
+  EXPECT_EQ(ReadAll(dir_.path() / "stderr"), "oops\n");
+}
+
+// A signal reaches the whole process group, grandchildren included.
+TEST_F(ProcessTest, SignalReachesTheWholeProcessGroup) {
+  auto child = launcher_->Launch(Spec({"sh", "-c", "sleep 60 & echo $! > grandchild; wait"}));
+  ASSERT_TRUE(child);
+  ASSERT_TRUE(WaitUntil([&] { return !ReadAll(dir_.path() / "grandchild").empty(); }, 5s));
+  pid_t grandchild = std::stoi(ReadAll(dir_.path() / "grandchild"));
+  EXPECT_EQ(::getpgid(grandchild), (*child)->pid());
+  (*child)->Signal(SIGTERM);
+  auto exit = WaitExit(**child);
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->signal, SIGTERM);
+  EXPECT_TRUE(WaitUntil([&] { return !ProcessAlive(grandchild); }, 5s));
+}
+
+// What cannot run is an error with a reason, never an exception.
+TEST_F(ProcessTest, ReportsWhatCannotBeExecuted) {
+  testing::WriteAll(dir_.path() / "garbage", "not a program");
+  std::filesystem::permissions(dir_.path() / "garbage", std::filesystem::perms::owner_all);
+  auto bad_format = launcher_->Launch(Spec({(dir_.path() / "garbage").string()}));
+  ASSERT_FALSE(bad_format);
+  EXPECT_NE(bad_format.error().message().find("Exec format error"), std::string::npos);
+  auto missing = launcher_->Launch(Spec({"no-such-program-yoke"}));
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message().find("not on PATH"), std::string::npos);
+  testing::WriteAll(dir_.path() / "plain", "data");
+  auto not_executable = launcher_->Launch(Spec({(dir_.path() / "plain").string()}));
+  ASSERT_FALSE(not_executable);
+  EXPECT_NE(not_executable.error().message().find("Permission denied"), std::string::npos);
+}
+
+// A journal's pid that now names another process (its start time differs) is left alone.
+TEST_F(ProcessTest, StaleGroupStopIsGuardedAgainstPidReuse) {
+  testing::Subprocess other({"/bin/sleep", "30"}, dir_.path() / "out");
+  ASSERT_TRUE(WaitUntil([&] { return ProcessStartTicks(other.pid()).has_value(); }, 5s));
+  uint64_t ticks = *ProcessStartTicks(other.pid());
+  EXPECT_FALSE(StopStaleProcessGroup(other.pid(), ticks + 1, 100ms));
+  EXPECT_TRUE(ProcessAlive(other.pid()));
+}
+
+// A stale instance that ignores SIGTERM is killed once the grace period is over.
+TEST_F(ProcessTest, StaleGroupIsKilledAfterGrace) {
+  auto child = launcher_->Launch(
+      Spec({"sh", "-c", "trap '' TERM; touch ready; while true; do sleep 1; done"}));
+  ASSERT_TRUE(child);
+  pid_t pid = (*child)->pid();
+  ASSERT_TRUE(WaitUntil([&] { return std::filesystem::exists(dir_.path() / "ready"); }, 5s));
+  EXPECT_TRUE(StopStaleProcessGroup(pid, *ProcessStartTicks(pid), 300ms));
+  auto exit = WaitExit(**child);
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->signal, SIGKILL);
+}
+
+}  // namespace
+}  // namespace yoke
