@@ -73,7 +73,9 @@ StatusOr<fs::path> BaseFolder::TakeIn(const Drop& drop, bool make_executable) co
   // Any older artifact file of this version goes: one artifact per version folder.
   if (auto old = ArtifactOf(drop.version); old && *old != target) fs::remove(*old, ec);
   fs::rename(drop.path, target, ec);
-  if (ec) return Fail("cannot move " + drop.path.string() + " to " + target.string() + ": " + ec.message());
+  if (ec)
+    return Fail("cannot move " + drop.path.string() + " to " + target.string() + ": " +
+                ec.message());
   if (make_executable) {
     fs::permissions(target, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
                     fs::perm_options::add, ec);
@@ -92,9 +94,8 @@ std::vector<std::string> BaseFolder::ListVersions() const {
   for (const auto& entry : fs::directory_iterator(root_ / "versions", ec)) {
     if (entry.is_directory(ec)) versions.push_back(entry.path().filename().string());
   }
-  std::sort(versions.begin(), versions.end(), [](const std::string& a, const std::string& b) {
-    return CompareVersions(a, b) < 0;
-  });
+  std::sort(versions.begin(), versions.end(),
+            [](const std::string& a, const std::string& b) { return CompareVersions(a, b) < 0; });
   return versions;
 }
 
@@ -109,7 +110,8 @@ std::optional<fs::path> BaseFolder::ArtifactOf(const std::string& version) const
 StatusOr<fs::path> BaseFolder::CreateInstanceDir(const std::string& version,
                                                  const std::string& role) const {
   auto artifact = ArtifactOf(version);
-  if (!artifact) return Fail("version " + version + " has no artifact in " + VersionDir(version).string());
+  if (!artifact)
+    return Fail("version " + version + " has no artifact in " + VersionDir(version).string());
   uint32_t highest = 0;
   for (const auto& dir : ListInstanceDirs(version)) {
     highest = std::max(highest, InstanceNumber(dir.filename().string()));
@@ -172,7 +174,9 @@ StatusOr<fs::path> BaseFolder::ArchiveVersion(const std::string& version) const 
   }
   YOKE_RETURN_IF_ERROR(ZipFolder(dir, version, zip));
   fs::remove_all(dir, ec);
-  if (ec) return Fail("archived " + zip.string() + " but cannot remove " + dir.string() + ": " + ec.message());
+  if (ec)
+    return Fail("archived " + zip.string() + " but cannot remove " + dir.string() + ": " +
+                ec.message());
   return zip;
 }
 

@@ -3,10 +3,10 @@
 // Thread-safety: free functions; concurrent writers to one path must be serialised by the caller.
 #pragma once
 
+#include <google/protobuf/message.h>
+
 #include <filesystem>
 #include <string>
-
-#include <google/protobuf/message.h>
 
 #include "core/status.h"
 

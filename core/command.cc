@@ -37,8 +37,8 @@ StatusOr<std::vector<std::string>> SplitCommand(std::string_view command) {
   return words;
 }
 
-StatusOr<std::vector<std::string>> ExpandCommand(
-    std::string_view command, const std::map<std::string, std::string>& values) {
+StatusOr<std::vector<std::string>> ExpandCommand(std::string_view command,
+                                                 const std::map<std::string, std::string>& values) {
   YOKE_ASSIGN_OR_RETURN(std::vector<std::string> words, SplitCommand(command));
   for (std::string& word : words) {
     std::string out;

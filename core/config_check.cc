@@ -49,12 +49,13 @@ std::vector<ConfigProblem> CheckConfig(const Config& config) {
   if (first == 0 || first > 65535) add({"port_range", "first"}, "port_range.first must be 1-65535");
   if (last == 0 || last > 65535) add({"port_range", "last"}, "port_range.last must be 1-65535");
   if (first > last) {
-    add({"port_range"}, "port_range is empty: first " + std::to_string(first) + " > last " +
-                            std::to_string(last));
+    add({"port_range"},
+        "port_range is empty: first " + std::to_string(first) + " > last " + std::to_string(last));
   }
   auto in_range = [&](uint32_t port) { return port >= first && port <= last; };
   for (const char* field : {"listen", "admin_listen"}) {
-    const std::string& text = std::string(field) == "listen" ? config.listen() : config.admin_listen();
+    const std::string& text =
+        std::string(field) == "listen" ? config.listen() : config.admin_listen();
     auto parsed = ParseHostPort(text);
     if (!parsed) {
       add({field}, std::string(field) + ": " + parsed.error().message());

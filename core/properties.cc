@@ -15,15 +15,15 @@ std::string RewritePropertiesPort(std::string_view text, std::string_view key, u
   while (pos < text.size()) {
     size_t end = text.find('\n', pos);
     size_t next = end == std::string_view::npos ? text.size() : end + 1;
-    std::string_view line = text.substr(pos, (end == std::string_view::npos ? text.size() : end) - pos);
+    std::string_view line =
+        text.substr(pos, (end == std::string_view::npos ? text.size() : end) - pos);
     bool cr = !line.empty() && line.back() == '\r';
     if (cr) line.remove_suffix(1);
 
     size_t i = 0;
     while (i < line.size() && IsBlank(line[i])) ++i;
     bool rewritten = false;
-    if (i < line.size() && line[i] != '#' && line[i] != '!' &&
-        line.substr(i, key.size()) == key) {
+    if (i < line.size() && line[i] != '#' && line[i] != '!' && line.substr(i, key.size()) == key) {
       size_t j = i + key.size();
       if (j == line.size() || line[j] == '=' || line[j] == ':' || IsBlank(line[j])) {
         size_t k = j;

@@ -32,15 +32,15 @@ inline Status Ok() { return {}; }
 #define YOKE_CONCAT_INNER(a, b) a##b
 #define YOKE_CONCAT(a, b) YOKE_CONCAT_INNER(a, b)
 
-#define YOKE_RETURN_IF_ERROR(expr)                                      \
-  do {                                                                  \
-    auto yoke_status_ = (expr);                                         \
-    if (!yoke_status_) return std::unexpected(yoke_status_.error());    \
+#define YOKE_RETURN_IF_ERROR(expr)                                   \
+  do {                                                               \
+    auto yoke_status_ = (expr);                                      \
+    if (!yoke_status_) return std::unexpected(yoke_status_.error()); \
   } while (0)
 
 #define YOKE_ASSIGN_OR_RETURN(lhs, expr) \
   YOKE_ASSIGN_OR_RETURN_IMPL(YOKE_CONCAT(yoke_statusor_, __LINE__), lhs, expr)
-#define YOKE_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)        \
-  auto tmp = (expr);                                      \
+#define YOKE_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)          \
+  auto tmp = (expr);                                        \
   if (!tmp) return std::unexpected(std::move(tmp).error()); \
   lhs = std::move(*tmp)

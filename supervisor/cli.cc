@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -10,7 +11,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <iostream>
-#include <spdlog/spdlog.h>
 
 #include "base-layout/archive.h"
 #include "base-layout/base_folder.h"
@@ -94,8 +94,8 @@ int RunCommand(const std::string& config_path) {
   RealClock clock;
   auto launcher = MakeProcessLauncher();
   auto probe = MakeHealthProbe();
-  Supervisor supervisor(*config, base,
-                        SupervisorDeps{&clock, launcher.get(), probe.get(), IsPortFree, HostName()});
+  Supervisor supervisor(
+      *config, base, SupervisorDeps{&clock, launcher.get(), probe.get(), IsPortFree, HostName()});
   spdlog::info("yoke {} supervising {} in {} (pid {})", YOKE_VERSION_STRING, config->service(),
                base.root().string(), ::getpid());
   if (auto st = supervisor.Start(); !st) {

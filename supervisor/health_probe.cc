@@ -66,8 +66,8 @@ class RealProbe : public HealthProbe {
     }
     if (http_path.empty()) return {true, "tcp connect"};
 
-    std::string request = "GET " + http_path + " HTTP/1.1\r\nHost: 127.0.0.1:" +
-                          std::to_string(port) +
+    std::string request = "GET " + http_path +
+                          " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                           "\r\nUser-Agent: yoke-health\r\nConnection: close\r\n\r\n";
     size_t sent = 0;
     while (sent < request.size()) {
@@ -78,7 +78,7 @@ class RealProbe : public HealthProbe {
       sent += static_cast<size_t>(n);
     }
     http::response_parser<http::empty_body> parser;
-    parser.skip(true);  // only the status line and headers matter
+    parser.skip(true);    // only the status line and headers matter
     std::string pending;  // bytes the parser has not taken yet: it wants whole headers
     char buffer[4096];
     while (!parser.is_header_done()) {
@@ -86,7 +86,8 @@ class RealProbe : public HealthProbe {
       ssize_t n = ::recv(fd.get(), buffer, sizeof buffer, 0);
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
       if (n <= 0) return {false, "connection closed before an HTTP answer"};
-      if (pending.size() + static_cast<size_t>(n) > 64 * 1024) return {false, "answer headers too large"};
+      if (pending.size() + static_cast<size_t>(n) > 64 * 1024)
+        return {false, "answer headers too large"};
       pending.append(buffer, static_cast<size_t>(n));
       boost::beast::error_code ec;
       size_t used = parser.put(boost::asio::buffer(pending), ec);

@@ -6,11 +6,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-// Boost 1.81 Process v2 with BOOST_PROCESS_USE_STD_FS forgets these includes.
+// clang-format off
+// Boost 1.81 Process v2 with BOOST_PROCESS_USE_STD_FS forgets these includes: they must come
+// before its headers.
+#include <type_traits>
 #include <boost/optional.hpp>
 #include <boost/type_traits.hpp>
-#include <type_traits>
-
+// clang-format on
 #include <boost/asio/io_context.hpp>
 #include <boost/process/v2/environment.hpp>
 #include <boost/process/v2/process.hpp>
@@ -120,8 +122,7 @@ class BoostLauncher : public ProcessLauncher {
     // comes back as `ec`. (In Boost 1.81 the io_context overload drops `ec` and throws.)
     bp::process process = bp::default_process_launcher()(
         io_.get_executor(), ec, exe, args, bp::process_start_dir(spec.working_dir),
-        bp::process_stdio{nullptr, out, err}, bp::process_environment(env),
-        ChildSetup{::getpid()});
+        bp::process_stdio{nullptr, out, err}, bp::process_environment(env), ChildSetup{::getpid()});
     ::close(out);
     ::close(err);
     if (ec) return Fail("cannot start " + exe.string() + ": " + ec.message());

@@ -20,7 +20,7 @@
 namespace yoke {
 
 struct LaunchSpec {
-  std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
+  std::vector<std::string> argv;                 // argv[0] is looked up in PATH when it has no '/'
   std::map<std::string, std::string> extra_env;  // added to yoke's own environment
   std::filesystem::path working_dir;
   std::filesystem::path stdout_path;  // appended to
@@ -28,8 +28,8 @@ struct LaunchSpec {
 };
 
 struct ExitInfo {
-  int exit_code = -1;  // when it exited
-  int signal = 0;      // when a signal ended it
+  int exit_code = -1;            // when it exited
+  int signal = 0;                // when a signal ended it
   std::string Describe() const;  // "exit code 3", "signal 9 (Killed)"
 };
 

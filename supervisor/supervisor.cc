@@ -156,7 +156,8 @@ void Supervisor::TakeInDrops(SteadyTime now) {
     auto it = settling_.find(drop.path);
     if (it == settling_.end() || it->second.size != drop.size ||
         it->second.mtime_ns != drop.mtime_ns) {
-      if (it == settling_.end()) spdlog::info("artifact seen: {} ({} bytes)", drop.path.string(), drop.size);
+      if (it == settling_.end())
+        spdlog::info("artifact seen: {} ({} bytes)", drop.path.string(), drop.size);
       still_settling[drop.path] = {drop.size, drop.mtime_ns, now};
       continue;
     }
@@ -190,8 +191,7 @@ void Supervisor::AssignCandidate(const std::string& version, SteadyTime now) {
     // Nothing proven serves yet, so there is nothing to compare against: the newest version
     // takes the running role outright.
     if (!running_.version.empty()) {
-      spdlog::info("version {} replaces {}, which never became healthy", version,
-                   running_.version);
+      spdlog::info("version {} replaces {}, which never became healthy", version, running_.version);
       Retire(running_, /*archive=*/true, now);
     }
     running_.version = version;
@@ -241,9 +241,10 @@ void Supervisor::StartDue(Slot& slot, SteadyTime now) {
                         static_cast<uint16_t>(config_.port_range().last())},
                        last_port_, [&](uint16_t p) { return !ours(p) && deps_.port_free(p); });
   if (!port) {
-    OnInstanceFailed(slot, "no free port in port_range " +
-                               std::to_string(config_.port_range().first()) + "-" +
-                               std::to_string(config_.port_range().last()), now);
+    OnInstanceFailed(slot,
+                     "no free port in port_range " + std::to_string(config_.port_range().first()) +
+                         "-" + std::to_string(config_.port_range().last()),
+                     now);
     return;
   }
   last_port_ = *port;
@@ -316,21 +317,24 @@ void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
     spdlog::error("{} instance {}/{:04} (pid {}) exited {} with {}", slot.role, slot.version,
                   inst.record.number(), inst.record.pid(), when, exit->Describe());
     if (inst.phase == Phase::kUp && slot.role == std::string(kRunning)) ++counters_.running_crashes;
-    OnInstanceFailed(slot, "exited " + when + " with " + exit->Describe() + "; see " +
-                               (inst.dir / "stderr").string(), now);
+    OnInstanceFailed(
+        slot,
+        "exited " + when + " with " + exit->Describe() + "; see " + (inst.dir / "stderr").string(),
+        now);
     return;
   }
   if (inst.phase != Phase::kStarting) return;
   // Probe on the interval, and once more at the deadline before giving up.
   if (now < inst.next_probe && now < inst.health_deadline) return;
-  ProbeResult probe = deps_.probe->Check(static_cast<uint16_t>(inst.record.port()),
-                                         config_.health().http_path(),
-                                         Millis(config_.health().probe_timeout_ms()));
+  ProbeResult probe =
+      deps_.probe->Check(static_cast<uint16_t>(inst.record.port()), config_.health().http_path(),
+                         Millis(config_.health().probe_timeout_ms()));
   if (probe.healthy) {
     inst.phase = Phase::kUp;
     inst.record.set_ready_at(WallTimeText());
     WriteInstanceRecord(inst);
-    if (auto st = base_.PointRole(slot.role, inst.dir); !st) spdlog::error("{}", st.error().message());
+    if (auto st = base_.PointRole(slot.role, inst.dir); !st)
+      spdlog::error("{}", st.error().message());
     slot.proven = true;
     journal_dirty_ = true;
     spdlog::info("{} instance {}/{:04} is up on port {} ({})", slot.role, slot.version,
@@ -338,8 +342,10 @@ void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
     return;
   }
   if (now >= inst.health_deadline) {
-    OnInstanceFailed(slot, "not healthy within " + std::to_string(config_.health().timeout_ms()) +
-                               " ms (last check: " + probe.detail + ")", now);
+    OnInstanceFailed(slot,
+                     "not healthy within " + std::to_string(config_.health().timeout_ms()) +
+                         " ms (last check: " + probe.detail + ")",
+                     now);
     return;
   }
   inst.next_probe = now + Millis(config_.health().interval_ms());
@@ -350,7 +356,8 @@ void Supervisor::OnInstanceFailed(Slot& slot, const std::string& why, SteadyTime
   const bool was_up = inst->phase == Phase::kUp;
   if (!inst->child || !was_up) ++counters_.start_failures;
   inst->record.set_error(why);
-  if (inst->record.stopped_at().empty() && !inst->child) inst->record.set_stopped_at(WallTimeText());
+  if (inst->record.stopped_at().empty() && !inst->child)
+    inst->record.set_stopped_at(WallTimeText());
   if (!inst->dir.empty()) {
     NoteInStderr(inst->dir, why);
     WriteInstanceRecord(*inst);
@@ -368,8 +375,10 @@ void Supervisor::OnInstanceFailed(Slot& slot, const std::string& why, SteadyTime
     slot.next_start = now + delay;
     int crashes = slot.backoff.consecutive_crashes();
     if (crashes >= 3) {
-      spdlog::warn("running version {} is in a crash loop: {} failures in a row; next start in "
-                   "{} ms", slot.version, crashes, delay.count());
+      spdlog::warn(
+          "running version {} is in a crash loop: {} failures in a row; next start in "
+          "{} ms",
+          slot.version, crashes, delay.count());
     } else {
       spdlog::info("restarting running version {} in {} ms", slot.version, delay.count());
     }
@@ -383,8 +392,8 @@ void Supervisor::RejectCandidate(const std::string& reason, Verdict verdict, Ste
   if (testing_.version.empty()) return;
   std::string version = testing_.version;
   RecordDecision(version, verdict, reason);
-  spdlog::warn("candidate {} {}: {}", version, verdict == Verdict::SUPERSEDE ? "superseded" : "rejected",
-               reason);
+  spdlog::warn("candidate {} {}: {}", version,
+               verdict == Verdict::SUPERSEDE ? "superseded" : "rejected", reason);
   Retire(testing_, /*archive=*/true, now);
 }
 
@@ -503,11 +512,12 @@ void Supervisor::RecordDecision(const std::string& to_version, Verdict verdict,
   decision.set_reason(reason);
   decision.set_author("yoke");
   std::string name = FormatUtc(deps_.clock->WallNow(), "%Y%m%dT%H%M%SZ") + "-" +
-                     (running_.version.empty() ? "none" : running_.version) + "-to-" +
-                     to_version + ".txtpb";
+                     (running_.version.empty() ? "none" : running_.version) + "-to-" + to_version +
+                     ".txtpb";
   fs::path path = base_.root() / "decisions" / name;
   for (int n = 2; fs::exists(path); ++n) {
-    path = base_.root() / "decisions" / (name.substr(0, name.size() - 6) + "." + std::to_string(n) + ".txtpb");
+    path = base_.root() / "decisions" /
+           (name.substr(0, name.size() - 6) + "." + std::to_string(n) + ".txtpb");
   }
   if (auto st = WriteTextRecord(path, decision); !st) {
     spdlog::error("cannot write decision: {}", st.error().message());
@@ -524,8 +534,8 @@ void Supervisor::Shutdown() {
     }
   }
   // Bounded: every instance gets SIGKILL at its grace deadline, and a killed process exits.
-  auto deadline = std::chrono::steady_clock::now() + Millis(config_.stop_grace_ms()) +
-                  std::chrono::seconds(5);
+  auto deadline =
+      std::chrono::steady_clock::now() + Millis(config_.stop_grace_ms()) + std::chrono::seconds(5);
   while (!stopping_.empty() && std::chrono::steady_clock::now() < deadline) {
     ReapStopping(deps_.clock->Now());
     if (!stopping_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -81,7 +81,8 @@ TEST_F(BaseFolderTest, SwitchesRoleLinks) {
   auto a = base_.CreateInstanceDir("1.0.0", "running");
   auto b = base_.CreateInstanceDir("1.0.0", "running");
   ASSERT_TRUE(base_.PointRole("running", *a));
-  EXPECT_EQ(fs::read_symlink(dir_.path() / "running"), fs::path("versions/1.0.0/instances/0001-running"));
+  EXPECT_EQ(fs::read_symlink(dir_.path() / "running"),
+            fs::path("versions/1.0.0/instances/0001-running"));
   ASSERT_TRUE(base_.PointRole("running", *b));
   EXPECT_TRUE(fs::equivalent(*base_.RoleTarget("running"), *b));
   ASSERT_TRUE(base_.ClearRole("running"));

@@ -1,13 +1,12 @@
 // `yoke run` for real: intake, start, crash and restart, signals, kill -9 and resume,
 // bad artifacts, archives and the disk budget. Every process is on 127.0.0.1, every wait has
 // a deadline, and every process started here is stopped by its pid.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "base-layout/text_record.h"
 #include "proto/yoke/records.pb.h"
@@ -43,8 +42,9 @@ TEST(RunTest, FirstVersionRunsInItsInstanceFolder) {
   EXPECT_EQ(fs::read_symlink(dir / "artifact"), "../../hello-1.0.0.sh");
   EXPECT_EQ(ReadAll(dir / "app.properties"),
             "# demo\nserver.port=" + std::to_string(running->port()) + "\nname=demo\n");
-  EXPECT_NE(ReadAll(dir / "stdout").find("listening on 127.0.0.1:" + std::to_string(running->port())),
-            std::string::npos);
+  EXPECT_NE(
+      ReadAll(dir / "stdout").find("listening on 127.0.0.1:" + std::to_string(running->port())),
+      std::string::npos);
   EXPECT_TRUE(fs::exists(dir / "stderr"));
   EXPECT_TRUE(WaitUntil([&] { return fs::exists(dir / "logs/json/app.log"); }, 5s));
   EXPECT_EQ(running->env().at("YOKE_ROLE"), "running");
@@ -219,7 +219,8 @@ TEST(RunTest, BadArtifactsAreRejectedAndYokeGoesOn) {
 
   yoke.DropScript("4.0.0", "--never-healthy");
   ASSERT_TRUE(yoke.WaitForLog("candidate 4.0.0 rejected")) << yoke.Log();
-  EXPECT_NE(yoke.Log().find("not healthy within 1500 ms (last check: HTTP 503)"), std::string::npos);
+  EXPECT_NE(yoke.Log().find("not healthy within 1500 ms (last check: HTTP 503)"),
+            std::string::npos);
 
   for (const char* zip : {"hello-2.0.0.zip", "hello-3.0.0.zip", "hello-4.0.0.zip"}) {
     EXPECT_TRUE(WaitUntil([&] { return fs::exists(yoke.base() / "archive" / zip); }, 5s)) << zip;
@@ -278,7 +279,8 @@ TEST(RunTest, VersionsCommandListsVersionsInstancesAndArchives) {
   yoke.DropFile("hello-2.0.0", "junk");
   ASSERT_TRUE(yoke.WaitForLog("archived version 2.0.0")) << yoke.Log();
   fs::path out = yoke.base().parent_path() / "versions.out";
-  Subprocess versions({YokeBinary().string(), "versions", "--config", yoke.config_path().string()}, out);
+  Subprocess versions({YokeBinary().string(), "versions", "--config", yoke.config_path().string()},
+                      out);
   auto status = versions.Wait(10s);
   ASSERT_TRUE(status);
   EXPECT_EQ(WEXITSTATUS(*status), 0);
@@ -296,12 +298,15 @@ TEST(RunTest, CheckConfigExitCodes) {
   Subprocess good({YokeBinary().string(), "check-config", yoke.config_path().string()}, out);
   EXPECT_EQ(WEXITSTATUS(*good.Wait(10s)), 0);
   fs::path bad = yoke.base().parent_path() / "bad.txtpb";
-  WriteAll(bad, "service: \"x\"\nbase_dir: \"/b\"\ncommand: \"run\"\nport_range { first: 9 last: 1 }\n");
+  WriteAll(bad,
+           "service: \"x\"\nbase_dir: \"/b\"\ncommand: \"run\"\nport_range { first: 9 last: 1 }\n");
   Subprocess check({YokeBinary().string(), "check-config", bad.string()}, out);
   EXPECT_EQ(WEXITSTATUS(*check.Wait(10s)), 2);
   std::string text = ReadAll(out);
-  EXPECT_NE(text.find(bad.string() + ":3:1: error: command must use {artifact}"), std::string::npos) << text;
-  EXPECT_NE(text.find(bad.string() + ":4:1: error: port_range is empty"), std::string::npos) << text;
+  EXPECT_NE(text.find(bad.string() + ":3:1: error: command must use {artifact}"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find(bad.string() + ":4:1: error: port_range is empty"), std::string::npos)
+      << text;
 }
 
 }  // namespace

@@ -17,18 +17,23 @@ YokeHarness::YokeHarness(const std::string& extra_config) {
   if (first_port_ > 65000) first_port_ = 40000;  // leave room for the range
   WriteAll(config_path_,
            "service: \"hello\"\n"
-           "base_dir: \"" + base_.string() + "\"\n"
-           "listen: \"127.0.0.1:0\"\nadmin_listen: \"127.0.0.1:0\"\n"
-           "port_range { first: " + std::to_string(first_port_) +
-           " last: " + std::to_string(first_port_ + 30) + " }\n"
-           "command: \"{artifact} --port {port} --version {version} --json-log logs/json/app.log\"\n" +
-           (extra_config.find("health {") == std::string::npos
-                ? "health { http_path: \"/health\" timeout_ms: 5000 interval_ms: 50 }\n"
-                : std::string()) +
-           "stop_grace_ms: 1500\n"
-           "tick_ms: 50\n"
-           "intake { settle_ms: 300 }\n"
-           "restart_backoff { initial_ms: 200 max_ms: 800 }\n" + extra_config);
+           "base_dir: \"" +
+               base_.string() +
+               "\"\n"
+               "listen: \"127.0.0.1:0\"\nadmin_listen: \"127.0.0.1:0\"\n"
+               "port_range { first: " +
+               std::to_string(first_port_) + " last: " + std::to_string(first_port_ + 30) +
+               " }\n"
+               "command: \"{artifact} --port {port} --version {version} --json-log "
+               "logs/json/app.log\"\n" +
+               (extra_config.find("health {") == std::string::npos
+                    ? "health { http_path: \"/health\" timeout_ms: 5000 interval_ms: 50 }\n"
+                    : std::string()) +
+               "stop_grace_ms: 1500\n"
+               "tick_ms: 50\n"
+               "intake { settle_ms: 300 }\n"
+               "restart_backoff { initial_ms: 200 max_ms: 800 }\n" +
+               extra_config);
 }
 
 void YokeHarness::StartYoke() {
@@ -90,7 +95,8 @@ std::optional<InstanceRecord> YokeHarness::ReadInstance(const std::string& versi
   char name[32];
   std::snprintf(name, sizeof name, "%04d-%s", number, role.c_str());
   InstanceRecord record;
-  if (!ReadTextRecord(base_ / "versions" / version / "instances" / name / "instance.txtpb", &record)) {
+  if (!ReadTextRecord(base_ / "versions" / version / "instances" / name / "instance.txtpb",
+                      &record)) {
     return std::nullopt;
   }
   return record;

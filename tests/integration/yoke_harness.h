@@ -36,12 +36,13 @@ class YokeHarness {
   void DropFile(const std::string& name, const std::string& content);
 
   std::string Log() const;
-  bool WaitForLog(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(15));
+  bool WaitForLog(const std::string& text,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(15));
   // The instance record the role link points at, once it points at a ready instance of
   // `version` numbered `min_number` or more.
-  std::optional<InstanceRecord> WaitForRole(const std::string& role, const std::string& version,
-                                            uint32_t min_number = 1,
-                                            std::chrono::milliseconds timeout = std::chrono::seconds(15));
+  std::optional<InstanceRecord> WaitForRole(
+      const std::string& role, const std::string& version, uint32_t min_number = 1,
+      std::chrono::milliseconds timeout = std::chrono::seconds(15));
   std::optional<InstanceRecord> ReadInstance(const std::string& version, int number,
                                              const std::string& role) const;
 

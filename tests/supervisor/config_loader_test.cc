@@ -39,7 +39,8 @@ health { http_path: "/health" timeout_ms: 10000 }
 stop_grace_ms: 10000
 json_log_glob: "logs/json/*.log"
 disk_budget_bytes: 1073741824
-)"), "");
+)"),
+            "");
 }
 
 // Syntax errors: unknown fields and bad values, each with its line and column.
@@ -53,12 +54,12 @@ TEST_F(ConfigLoaderTest, ReportsUnknownFieldAndBadValueWithLineAndColumn) {
 
 // Rule errors point at the field that breaks the rule.
 TEST_F(ConfigLoaderTest, ReportsRuleErrorsAtTheirField) {
-  std::string empty_range = ErrorsFor(std::string(kHead) +
-                                      "command: \"{artifact}\"\nport_range {\n  first: 30\n  last: 20\n}\n");
+  std::string empty_range = ErrorsFor(
+      std::string(kHead) + "command: \"{artifact}\"\nport_range {\n  first: 30\n  last: 20\n}\n");
   EXPECT_NE(empty_range.find(Where(4, 1)), std::string::npos) << empty_range;
   EXPECT_NE(empty_range.find("empty"), std::string::npos);
-  std::string overlap = ErrorsFor(std::string(kHead) +
-                                  "command: \"{artifact}\"\nlisten: \"0.0.0.0:20050\"\n");
+  std::string overlap =
+      ErrorsFor(std::string(kHead) + "command: \"{artifact}\"\nlisten: \"0.0.0.0:20050\"\n");
   EXPECT_NE(overlap.find(Where(4, 1)), std::string::npos) << overlap;
   std::string no_artifact = ErrorsFor(std::string(kHead) + "command: \"java -jar app.jar\"\n");
   EXPECT_NE(no_artifact.find(Where(3, 1)), std::string::npos) << no_artifact;

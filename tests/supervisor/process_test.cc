@@ -1,9 +1,8 @@
 #include "supervisor/process.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "tests/fakes/process_harness.h"
 #include "tests/fakes/temp_dir.h"

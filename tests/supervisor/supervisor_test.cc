@@ -1,8 +1,7 @@
 #include "supervisor/supervisor.h"
 
-#include <signal.h>
-
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include "base-layout/text_record.h"
 #include "tests/fakes/fake_clock.h"
@@ -130,8 +129,8 @@ TEST_F(SupervisorTest, RecordsFailedStartAndRetries) {
   StartSupervisor();
   DropAndSettle("hello-1.0.0");
   InstanceRecord record;
-  ASSERT_TRUE(ReadTextRecord(
-      dir_.path() / "versions/1.0.0/instances/0001-running/instance.txtpb", &record));
+  ASSERT_TRUE(ReadTextRecord(dir_.path() / "versions/1.0.0/instances/0001-running/instance.txtpb",
+                             &record));
   EXPECT_NE(record.error().find("cannot be executed: fake exec failure"), std::string::npos);
   EXPECT_NE(testing::ReadAll(dir_.path() / "versions/1.0.0/instances/0001-running/stderr")
                 .find("yoke: cannot be executed"),

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test: formatting, then the suite in the normal build and
+# again under AddressSanitizer + UndefinedBehaviorSanitizer. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "== format (clang-format, .clang-format)"
+unformatted=$(git ls-files '*.h' '*.cc' | xargs clang-format --dry-run -Werror 2>&1 | grep -E '^[^ ].*error' | cut -d: -f1 | sort -u || true)
+if [ -n "$unformatted" ]; then
+  echo "not clang-formatted (run: clang-format -i FILE):"; echo "$unformatted"; exit 1
+fi
+
+for kind in normal asan; do
+  dir=build; [ "$kind" = asan ] && dir=build-asan
+  echo "== build ($kind)"
+  bash scripts/build.sh "$kind"
+  echo "== test ($kind)"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$dir" -j2 --output-on-failure --timeout 300 |
+    { grep -vE '^ *Start |Test +#[0-9]+: .* Passed' || true; }
+done
+echo "== all tests passed (normal and sanitizer builds)"
