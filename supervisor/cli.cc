@@ -15,12 +15,17 @@
 #include "base-layout/archive.h"
 #include "base-layout/base_folder.h"
 #include "base-layout/text_record.h"
+#include "core/address.h"
 #include "core/config_check.h"
+#include "core/evidence_window.h"
+#include "proxy/proxy.h"
+#include "supervisor/admin_api.h"
 #include "supervisor/config_loader.h"
 #include "supervisor/health_probe.h"
 #include "supervisor/logging.h"
 #include "supervisor/process.h"
 #include "supervisor/real_clock.h"
+#include "supervisor/status_report.h"
 #include "supervisor/supervisor.h"
 
 namespace yoke {
@@ -59,6 +64,56 @@ int CheckConfigCommand(const std::string& path) {
   return kExitOk;
 }
 
+proxy::ProxyOptions ProxyOptionsFrom(const Config& config) {
+  const auto& p = config.proxy();
+  const auto& m = config.mirror();
+  proxy::ProxyOptions o;
+  o.threads = p.threads();
+  o.max_header_bytes = p.max_header_bytes();
+  o.max_body_bytes = p.max_body_bytes();
+  o.client_timeout = std::chrono::milliseconds(p.client_timeout_ms());
+  o.connect_timeout = std::chrono::milliseconds(p.connect_timeout_ms());
+  o.upstream_timeout = std::chrono::milliseconds(p.upstream_timeout_ms());
+  o.max_idle_per_upstream = p.max_idle_per_upstream();
+  o.max_connections = p.max_connections();
+  o.route_patterns.assign(p.routes().begin(), p.routes().end());
+  o.mirror.enabled = m.enabled();
+  if (m.methods_size() > 0) o.mirror.methods = {m.methods().begin(), m.methods().end()};
+  for (const auto& allow : m.allow()) {
+    o.mirror.allow.push_back({allow.route(), {allow.methods().begin(), allow.methods().end()}});
+  }
+  if (m.strip_nothing()) {
+    o.mirror.strip_headers.clear();
+  } else if (m.strip_headers_size() > 0) {
+    o.mirror.strip_headers.assign(m.strip_headers().begin(), m.strip_headers().end());
+  }
+  o.mirror.max_body_bytes = m.max_body_bytes();
+  o.mirror.max_in_flight = m.max_in_flight();
+  o.mirror.timeout = std::chrono::milliseconds(m.timeout_ms());
+  return o;
+}
+
+// Blocks until SIGINT or SIGTERM, calling `tick` every `period` meanwhile (if given).
+void RunUntilSignal(std::chrono::milliseconds period, const std::function<void()>& tick) {
+  boost::asio::io_context io;
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (!ec) spdlog::info("signal {} received: stopping", sig);
+    io.stop();
+  });
+  boost::asio::steady_timer timer(io);
+  std::function<void(const boost::system::error_code&)> on_tick =
+      [&](const boost::system::error_code& ec) {
+        if (ec) return;
+        if (tick) tick();
+        timer.expires_after(period);
+        timer.async_wait(on_tick);
+      };
+  timer.expires_after(std::chrono::milliseconds(0));
+  timer.async_wait(on_tick);
+  io.run();
+}
+
 // Holds an exclusive lock on <base>/state/yoke.lock for the life of the process, so two
 // supervisors never share one base.
 int LockBase(const BaseFolder& base) {
@@ -92,39 +147,116 @@ int RunCommand(const std::string& config_path) {
   ::signal(SIGPIPE, SIG_IGN);
 
   RealClock clock;
+  const auto started = clock.Now();
   auto launcher = MakeProcessLauncher();
   auto probe = MakeHealthProbe();
-  Supervisor supervisor(
-      *config, base, SupervisorDeps{&clock, launcher.get(), probe.get(), IsPortFree, HostName()});
-  spdlog::info("yoke {} supervising {} in {} (pid {})", YOKE_VERSION_STRING, config->service(),
-               base.root().string(), ::getpid());
+  EvidenceWindow evidence;
+  proxy::Proxy proxy(ProxyOptionsFrom(*config), &evidence);
+  if (auto st = proxy.Start(*ParseHostPort(config->listen())); !st) {
+    spdlog::error("{}", st.error().message());
+    return kExitFailure;
+  }
+  SupervisorDeps deps{&clock, launcher.get(), probe.get(), IsPortFree, HostName()};
+  deps.traffic = &proxy;
+  deps.evidence = &evidence;
+  Supervisor supervisor(*config, base, deps);
+  auto inputs = [&] {
+    StatusInputs in;
+    in.service = config->service();
+    in.uptime = std::chrono::duration_cast<std::chrono::seconds>(clock.Now() - started);
+    in.supervisor = supervisor.Snapshot();
+    in.upstreams = proxy.Current();
+    in.proxy = proxy.Stats();
+    in.pairs = evidence.Stats();
+    in.candidate = evidence.candidate();
+    return in;
+  };
+  AdminServer admin({[&] { return StatusJson(inputs()); }, [&] { return MetricsText(inputs()); }});
+  if (auto st = admin.Start(*ParseHostPort(config->admin_listen())); !st) {
+    spdlog::error("{}", st.error().message());
+    return kExitFailure;
+  }
+  spdlog::info("yoke {} supervising {} in {} (pid {}); proxy on port {}, admin API on port {}",
+               YOKE_VERSION_STRING, config->service(), base.root().string(), ::getpid(),
+               proxy.port(), admin.port());
   if (auto st = supervisor.Start(); !st) {
     spdlog::error("cannot start: {}", st.error().message());
     return kExitFailure;
   }
 
-  boost::asio::io_context io;
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (!ec) spdlog::info("signal {} received: stopping", sig);
-    io.stop();
-  });
-  boost::asio::steady_timer timer(io);
-  const auto tick = std::chrono::milliseconds(config->tick_ms());
-  std::function<void(const boost::system::error_code&)> on_tick =
-      [&](const boost::system::error_code& ec) {
-        if (ec) return;
-        supervisor.Tick();
-        timer.expires_after(tick);
-        timer.async_wait(on_tick);
-      };
-  timer.expires_after(std::chrono::milliseconds(0));
-  timer.async_wait(on_tick);
-  io.run();
+  RunUntilSignal(std::chrono::milliseconds(config->tick_ms()), [&] { supervisor.Tick(); });
 
+  admin.Stop();
   supervisor.Shutdown();
+  proxy.Stop();
   spdlog::info("yoke stopped");
   ::close(lock_fd);
+  return kExitOk;
+}
+
+int ProxyCommand(const std::string& listen, const std::string& running, const std::string& testing,
+                 const std::string& admin_listen, unsigned threads) {
+  auto listen_at = ParseHostPort(listen);
+  auto running_at = ParseHostPort(running);
+  std::optional<HostPort> testing_at;
+  if (!testing.empty()) {
+    auto parsed = ParseHostPort(testing);
+    if (!parsed) {
+      std::cerr << "yoke proxy: --testing " << parsed.error().message() << "\n";
+      return kExitUsage;
+    }
+    testing_at = *parsed;
+  }
+  if (!listen_at || !running_at) {
+    std::cerr << "yoke proxy: "
+              << (!listen_at ? "--listen " + listen_at.error().message()
+                             : "--running " + running_at.error().message())
+              << "\n";
+    return kExitUsage;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  RealClock clock;
+  const auto started = clock.Now();
+  auto options = ProxyOptionsFrom(Config());
+  options.threads = threads;
+  EvidenceWindow evidence;
+  proxy::Proxy proxy(options, &evidence);
+  UpstreamSnapshot snapshot;
+  snapshot.running = Upstream{running_at->host, running_at->port, "running"};
+  if (testing_at) snapshot.testing = Upstream{testing_at->host, testing_at->port, "testing"};
+  proxy.Publish(snapshot);
+  if (auto st = proxy.Start(*listen_at); !st) {
+    std::cerr << "yoke proxy: " << st.error().message() << "\n";
+    return kExitFailure;
+  }
+  auto inputs = [&] {
+    StatusInputs in;
+    in.service = "proxy";
+    in.uptime = std::chrono::duration_cast<std::chrono::seconds>(clock.Now() - started);
+    in.upstreams = proxy.Current();
+    in.proxy = proxy.Stats();
+    in.pairs = evidence.Stats();
+    return in;
+  };
+  AdminServer admin({[&] { return StatusJson(inputs()); }, [&] { return MetricsText(inputs()); }});
+  if (!admin_listen.empty()) {
+    auto admin_at = ParseHostPort(admin_listen);
+    if (!admin_at) {
+      std::cerr << "yoke proxy: --admin " << admin_at.error().message() << "\n";
+      return kExitUsage;
+    }
+    if (auto st = admin.Start(*admin_at); !st) {
+      std::cerr << "yoke proxy: " << st.error().message() << "\n";
+      return kExitFailure;
+    }
+  }
+  spdlog::info("yoke proxy on port {} -> running {}:{}{}", proxy.port(), running_at->host,
+               running_at->port,
+               testing_at ? fmt::format(", mirroring to {}:{}", testing_at->host, testing_at->port)
+                          : std::string());
+  RunUntilSignal(std::chrono::milliseconds(1000), nullptr);
+  admin.Stop();
+  proxy.Stop();
   return kExitOk;
 }
 
@@ -196,6 +328,19 @@ int RunCli(int argc, char** argv) {
   versions->add_option("--config,-c", config_path, "config file")->required();
   versions->footer("Example: yoke versions --config /etc/yoke/hello.txtpb");
 
+  std::string listen, running_at, testing_at, admin_at;
+  unsigned threads = 1;
+  auto* proxy_cmd = app.add_subcommand(
+      "proxy", "Run only the proxy and evidence gathering, in front of services run elsewhere.");
+  proxy_cmd->add_option("--listen", listen, "address to listen on, host:port")->required();
+  proxy_cmd->add_option("--running", running_at, "the running upstream, host:port")->required();
+  proxy_cmd->add_option("--testing", testing_at, "the testing upstream to mirror to, host:port");
+  proxy_cmd->add_option("--admin", admin_at, "admin API address (/status, /metrics)");
+  proxy_cmd->add_option("--threads", threads, "worker threads")->check(CLI::Range(1, 64));
+  proxy_cmd->footer(
+      "Example: yoke proxy --listen 0.0.0.0:8080 --running 127.0.0.1:9001 "
+      "--testing 127.0.0.1:9002 --admin 127.0.0.1:8081");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -205,6 +350,7 @@ int RunCli(int argc, char** argv) {
   if (*run) return RunCommand(config_path);
   if (*check) return CheckConfigCommand(check_path);
   if (*versions) return VersionsCommand(config_path);
+  if (*proxy_cmd) return ProxyCommand(listen, running_at, testing_at, admin_at, threads);
   return kExitUsage;
 }
 

@@ -331,12 +331,15 @@ void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
                          Millis(config_.health().probe_timeout_ms()));
   if (probe.healthy) {
     inst.phase = Phase::kUp;
+    inst.up_since = now;
     inst.record.set_ready_at(WallTimeText());
     WriteInstanceRecord(inst);
     if (auto st = base_.PointRole(slot.role, inst.dir); !st)
       spdlog::error("{}", st.error().message());
     slot.proven = true;
     journal_dirty_ = true;
+    if (&slot == &testing_ && deps_.evidence) deps_.evidence->Reset(slot.version);
+    PublishUpstreams();
     spdlog::info("{} instance {}/{:04} is up on port {} ({})", slot.role, slot.version,
                  inst.record.number(), inst.record.port(), probe.detail);
     return;
@@ -363,9 +366,10 @@ void Supervisor::OnInstanceFailed(Slot& slot, const std::string& why, SteadyTime
     WriteInstanceRecord(*inst);
   }
   spdlog::error("{} instance of {} failed: {}", slot.role, slot.version, why);
+  if (was_up) PublishUpstreams();
   const bool is_running = slot.role == std::string(kRunning);
   // A crash after a long healthy spell resets the backoff; a failed start never does.
-  const SteadyTime up_since = was_up ? inst->started : now;
+  const SteadyTime up_since = was_up ? inst->up_since : now;
   if (inst->child && !inst->child->Poll()) {
     Stop(std::move(inst), /*archive_after=*/!is_running, now);
   }
@@ -409,6 +413,7 @@ void Supervisor::Retire(Slot& slot, bool archive, SteadyTime now) {
   }
   if (archive) ArchiveIfUnused(version);
   journal_dirty_ = true;
+  PublishUpstreams();
 }
 
 void Supervisor::Stop(std::unique_ptr<Instance> instance, bool archive_after, SteadyTime now) {
@@ -471,6 +476,16 @@ void Supervisor::ArchiveIfUnused(const std::string& version) {
     spdlog::warn("disk budget {} bytes exceeded: deleted oldest archive {}",
                  config_.disk_budget_bytes(), gone.string());
   }
+}
+
+void Supervisor::PublishUpstreams() {
+  if (!deps_.traffic) return;
+  auto upstream = [](const Slot& slot) -> std::optional<Upstream> {
+    if (!slot.instance || slot.instance->phase != Phase::kUp) return std::nullopt;
+    return Upstream{"127.0.0.1", static_cast<uint16_t>(slot.instance->record.port()), slot.version};
+  };
+  UpstreamSnapshot snapshot{upstream(running_), upstream(testing_)};
+  deps_.traffic->Publish(snapshot);
 }
 
 void Supervisor::WriteInstanceRecord(const Instance& instance) {
@@ -548,10 +563,15 @@ void Supervisor::Shutdown() {
 
 void Supervisor::PublishSnapshot() {
   SupervisorSnapshot snap = counters_;
-  auto role = [](const Slot& slot, SupervisorSnapshot::Role* out) {
+  SteadyTime now = deps_.clock->Now();
+  auto role = [now](const Slot& slot, SupervisorSnapshot::Role* out) {
     out->version = slot.version;
     if (slot.instance) {
       out->up = slot.instance->phase == Phase::kUp;
+      if (out->up) {
+        out->uptime_s =
+            std::chrono::duration_cast<std::chrono::seconds>(now - slot.instance->up_since).count();
+      }
       out->port = static_cast<uint16_t>(slot.instance->record.port());
       out->pid = slot.instance->record.pid();
       out->instance = slot.instance->record.number();

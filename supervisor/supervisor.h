@@ -21,7 +21,9 @@
 #include "base-layout/base_folder.h"
 #include "core/backoff.h"
 #include "core/clock.h"
+#include "core/evidence_window.h"
 #include "core/status.h"
+#include "core/upstream.h"
 #include "proto/yoke/config.pb.h"
 #include "proto/yoke/records.pb.h"
 #include "proto/yoke/state.pb.h"
@@ -36,6 +38,8 @@ struct SupervisorDeps {
   HealthProbe* probe;
   std::function<bool(uint16_t)> port_free;
   std::string host;
+  TrafficSwitch* traffic = nullptr;    // the proxy; null: no traffic to steer
+  EvidenceWindow* evidence = nullptr;  // reset for each new candidate; may be null
 };
 
 // What the loop looks like from outside, for status pages and tests.
@@ -46,6 +50,7 @@ struct SupervisorSnapshot {
     uint16_t port = 0;
     int pid = 0;
     uint32_t instance = 0;
+    int64_t uptime_s = 0;
   };
   Role running;
   Role testing;
@@ -83,6 +88,7 @@ class Supervisor {
     std::unique_ptr<ChildProcess> child;
     Phase phase = Phase::kStarting;
     SteadyTime started;
+    SteadyTime up_since;
     SteadyTime health_deadline;
     SteadyTime next_probe;
     SteadyTime kill_at;
@@ -118,6 +124,8 @@ class Supervisor {
   void ArchiveIfUnused(const std::string& version);
   bool IsReferenced(const std::string& version) const;
 
+  // Tells the proxy where running and testing are now: only healthy instances get traffic.
+  void PublishUpstreams();
   void WriteInstanceRecord(const Instance& instance);
   void WriteJournal();
   void RecordDecision(const std::string& to_version, Verdict verdict, const std::string& reason);

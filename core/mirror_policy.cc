@@ -1,0 +1,36 @@
+#include "core/mirror_policy.h"
+
+namespace yoke {
+
+std::string_view MirrorDropName(MirrorDrop reason) {
+  switch (reason) {
+    case MirrorDrop::kDisabled:
+      return "disabled";
+    case MirrorDrop::kNoTesting:
+      return "no_testing";
+    case MirrorDrop::kMethod:
+      return "method";
+    case MirrorDrop::kBodyTooLarge:
+      return "body_too_large";
+    case MirrorDrop::kInFlightLimit:
+      return "in_flight_limit";
+  }
+  return "unknown";
+}
+
+std::optional<MirrorDrop> CheckMirror(const MirrorPolicy& policy, bool have_testing,
+                                      std::string_view method, std::string_view route,
+                                      std::optional<uint64_t> body_bytes) {
+  if (!policy.enabled) return MirrorDrop::kDisabled;
+  if (!have_testing) return MirrorDrop::kNoTesting;
+  bool allowed = policy.methods.contains(std::string(method));
+  for (const auto& allowance : policy.allow) {
+    if (allowed) break;
+    allowed = allowance.route == route && allowance.methods.contains(std::string(method));
+  }
+  if (!allowed) return MirrorDrop::kMethod;
+  if (!body_bytes || *body_bytes > policy.max_body_bytes) return MirrorDrop::kBodyTooLarge;
+  return std::nullopt;
+}
+
+}  // namespace yoke

@@ -1,0 +1,43 @@
+// Which requests are mirrored to testing. Pure; thread-safe once constructed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace yoke {
+
+// Why a request was not mirrored. Each reason is a metric label.
+enum class MirrorDrop { kDisabled, kNoTesting, kMethod, kBodyTooLarge, kInFlightLimit };
+std::string_view MirrorDropName(MirrorDrop reason);
+inline constexpr MirrorDrop kAllMirrorDrops[] = {MirrorDrop::kDisabled, MirrorDrop::kNoTesting,
+                                                 MirrorDrop::kMethod, MirrorDrop::kBodyTooLarge,
+                                                 MirrorDrop::kInFlightLimit};
+
+struct MirrorRouteAllowance {
+  std::string route;  // a folded route, or a route pattern as configured
+  std::set<std::string> methods;
+};
+
+struct MirrorPolicy {
+  bool enabled = true;
+  std::set<std::string> methods = {"GET", "HEAD", "OPTIONS"};            // mirrored on every route
+  std::vector<MirrorRouteAllowance> allow;                               // more methods, per route
+  std::vector<std::string> strip_headers = {"cookie", "authorization"};  // lower case
+  uint64_t max_body_bytes = 64 * 1024;
+  uint32_t max_in_flight = 256;
+  std::chrono::milliseconds timeout{10000};
+};
+
+// Whether a request may be mirrored, by method, route and body. `body_bytes` is nullopt for
+// a body of unknown length (chunked), which is never mirrored. The in-flight limit is the
+// proxy's to check, at the moment it sends.
+std::optional<MirrorDrop> CheckMirror(const MirrorPolicy& policy, bool have_testing,
+                                      std::string_view method, std::string_view route,
+                                      std::optional<uint64_t> body_bytes);
+
+}  // namespace yoke

@@ -1,0 +1,63 @@
+// yoke's HTTP/1.1 reverse proxy: every user request goes to running over pooled keep-alive
+// connections; eligible requests are also copied to testing, whose answer is paired with
+// running's and handed to an EvidenceSink, and never waited for.
+//
+// Threads: `threads` workers, each with its own io_context, acceptor (SO_REUSEPORT) and
+// upstream pools, so the data path takes no lock. Publish, InFlight and Stats are safe from
+// any thread. No exception is thrown on the data path: Beast and Asio errors are codes.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/address.h"
+#include "core/evidence.h"
+#include "core/mirror_policy.h"
+#include "core/status.h"
+#include "core/upstream.h"
+#include "proxy/proxy_stats.h"
+
+namespace yoke::proxy {
+
+struct ProxyOptions {
+  unsigned threads = 1;
+  uint32_t max_header_bytes = 16 * 1024;        // larger: 431
+  uint64_t max_body_bytes = 100 * 1024 * 1024;  // larger: 413
+  // A client must deliver a request header (and each body read) within this; an idle
+  // keep-alive connection is closed after it too.
+  std::chrono::milliseconds client_timeout{30000};
+  std::chrono::milliseconds connect_timeout{2000};    // to an upstream
+  std::chrono::milliseconds upstream_timeout{30000};  // running's answer; over: 504
+  uint32_t max_idle_per_upstream = 64;                // pooled connections, per thread
+  uint32_t max_connections = 10000;                   // client connections
+  std::vector<std::string> route_patterns;
+  MirrorPolicy mirror;
+};
+
+class Proxy : public TrafficSwitch {
+ public:
+  // `sink` may be null (pairs are then only counted); it must outlive the proxy.
+  Proxy(ProxyOptions options, EvidenceSink* sink);
+  ~Proxy() override;
+
+  // Binds `listen` (port 0: any free port) and starts the workers.
+  Status Start(const HostPort& listen);
+  // The bound port, after Start.
+  uint16_t port() const;
+  // Closes the listeners and stops the workers; requests under way are cut.
+  void Stop();
+
+  void Publish(UpstreamSnapshot snapshot) override;
+  uint64_t InFlight(const Upstream& upstream) const override;
+  UpstreamSnapshot Current() const;
+  ProxyStats Stats() const;
+
+  struct Impl;  // the workers and shared state; defined in proxy.cc
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace yoke::proxy

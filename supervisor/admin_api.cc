@@ -1,0 +1,121 @@
+#include "supervisor/admin_api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <thread>
+
+namespace yoke {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+}  // namespace
+
+AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view method,
+                                 std::string_view target) {
+  std::string_view path = target.substr(0, target.find('?'));
+  if (path == "/status" || path == "/metrics") {
+    if (method != "GET" && method != "HEAD") return {405, "text/plain", "use GET\n"};
+    if (path == "/status") return {200, "application/json", handlers.status_json()};
+    return {200, "text/plain; version=0.0.4", handlers.metrics_text()};
+  }
+  return {404, "text/plain", "not found: try /status or /metrics\n"};
+}
+
+struct AdminServer::Impl {
+  AdminHandlers handlers;
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
+  std::thread thread;
+  uint16_t port = 0;
+
+  asio::awaitable<void> Serve(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    while (true) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(16 * 1024);
+      parser.body_limit(64 * 1024);
+      stream.expires_after(std::chrono::seconds(10));
+      auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
+      if (ec) break;
+      const auto& req = parser.get();
+      AdminResponse answer = HandleAdminRequest(handlers, req.method_string(), req.target());
+      http::response<http::string_body> res{static_cast<http::status>(answer.status),
+                                            req.version()};
+      res.set(http::field::server, "yoke");
+      res.set(http::field::content_type, answer.content_type);
+      res.keep_alive(req.keep_alive());
+      res.body() = req.method() == http::verb::head ? "" : std::move(answer.body);
+      res.prepare_payload();
+      auto [wec, wn] = co_await http::async_write(stream, res, kTuple);
+      if (wec || !res.keep_alive()) break;
+    }
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  asio::awaitable<void> Accept() {
+    while (acceptor.is_open()) {
+      auto [ec, socket] = co_await acceptor.async_accept(kTuple);
+      if (ec) {
+        if (!acceptor.is_open()) co_return;
+        continue;
+      }
+      asio::co_spawn(io, Serve(std::move(socket)), [](std::exception_ptr e) {
+        if (e) spdlog::error("admin API: a connection ended by an unexpected error");
+      });
+    }
+  }
+};
+
+AdminServer::AdminServer(AdminHandlers handlers) : impl_(std::make_unique<Impl>()) {
+  impl_->handlers = std::move(handlers);
+}
+
+AdminServer::~AdminServer() { Stop(); }
+
+Status AdminServer::Start(const HostPort& listen) {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(listen.host == "localhost" ? "127.0.0.1" : listen.host, ec);
+  if (ec) return Fail("admin_listen: bad address " + listen.host);
+  tcp::endpoint endpoint(address, listen.port);
+  impl_->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl_->acceptor.bind(endpoint, ec);
+  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Fail("admin API cannot listen on " + listen.host + ":" + std::to_string(listen.port) +
+                ": " + ec.message());
+  }
+  impl_->port = impl_->acceptor.local_endpoint().port();
+  asio::co_spawn(impl_->io, impl_->Accept(), asio::detached);
+  impl_->thread = std::thread([this] { impl_->io.run(); });
+  return Ok();
+}
+
+uint16_t AdminServer::port() const { return impl_->port; }
+
+void AdminServer::Stop() {
+  if (!impl_->thread.joinable()) return;
+  asio::post(impl_->io, [this] {
+    beast::error_code ec;
+    impl_->acceptor.close(ec);
+  });
+  impl_->io.stop();
+  impl_->thread.join();
+}
+
+}  // namespace yoke

@@ -1,0 +1,44 @@
+// The admin API on admin_listen (loopback by default): GET /status (JSON) and GET /metrics
+// (Prometheus text). HandleAdminRequest turns a request into a response and never touches a
+// socket; AdminServer only moves bytes. Thread-safety: the server runs one thread of its own;
+// the handlers it is given must be thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/address.h"
+#include "core/status.h"
+
+namespace yoke {
+
+struct AdminHandlers {
+  std::function<std::string()> status_json;
+  std::function<std::string()> metrics_text;
+};
+
+struct AdminResponse {
+  unsigned status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
+AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view method,
+                                 std::string_view target);
+
+class AdminServer {
+ public:
+  explicit AdminServer(AdminHandlers handlers);
+  ~AdminServer();
+  Status Start(const HostPort& listen);
+  uint16_t port() const;
+  void Stop();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace yoke

@@ -1,0 +1,120 @@
+#include "supervisor/status_report.h"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+
+namespace yoke {
+namespace {
+
+namespace json = boost::json;
+
+json::object Counts(const PairCounts& c) {
+  return json::object{{"pairs", c.pairs},
+                      {"testing_5xx_running_not", c.testing_5xx_running_not},
+                      {"testing_4xx_running_ok", c.testing_4xx_running_ok},
+                      {"testing_better", c.testing_better},
+                      {"testing_no_answer", c.testing_no_answer},
+                      {"running_errors", c.running_errors},
+                      {"same_status", c.same_status}};
+}
+
+json::value Role(const std::optional<SupervisorSnapshot>& sup, bool running,
+                 const std::optional<Upstream>& upstream) {
+  json::object role;
+  if (sup) {
+    const auto& r = running ? sup->running : sup->testing;
+    if (r.version.empty()) return nullptr;
+    role = {{"version", r.version},
+            {"up", r.up},
+            {"port", r.port},
+            {"pid", r.pid},
+            {"instance", r.instance}};
+    if (r.up) role["uptime_s"] = r.uptime_s;
+    return role;
+  }
+  if (!upstream) return nullptr;
+  return json::object{{"host", upstream->host}, {"port", upstream->port}};
+}
+
+}  // namespace
+
+std::string StatusJson(const StatusInputs& in) {
+  const auto& p = in.proxy;
+  json::object mirror_dropped;
+  for (MirrorDrop reason : kAllMirrorDrops) {
+    mirror_dropped[std::string(MirrorDropName(reason))] =
+        p.mirror_dropped[static_cast<size_t>(reason)];
+  }
+  json::object routes;
+  for (const auto& [route, counts] : in.pairs.routes()) routes[route] = Counts(counts);
+  json::object root{
+      {"service", in.service},
+      {"uptime_s", in.uptime.count()},
+      {"running", Role(in.supervisor, true, in.upstreams.running)},
+      {"testing", Role(in.supervisor, false, in.upstreams.testing)},
+      {"proxy",
+       {{"requests", p.requests},
+        {"connections_open", p.connections_open},
+        {"responses",
+         {{"1xx", p.responses_by_class[1]},
+          {"2xx", p.responses_by_class[2]},
+          {"3xx", p.responses_by_class[3]},
+          {"4xx", p.responses_by_class[4]},
+          {"5xx", p.responses_by_class[5]}}},
+        {"upstream_unreachable", p.upstream_unreachable},
+        {"upstream_timeouts", p.upstream_timeouts},
+        {"bad_requests", p.bad_requests},
+        {"client_timeouts", p.client_timeouts}}},
+      {"mirror",
+       {{"sent", p.mirror_sent},
+        {"in_flight", p.mirror_in_flight},
+        {"failed", p.mirror_failed},
+        {"dropped", mirror_dropped}}},
+      {"evidence",
+       {{"candidate", in.candidate}, {"total", Counts(in.pairs.total())}, {"routes", routes}}},
+  };
+  if (in.supervisor) {
+    const auto& s = *in.supervisor;
+    root["supervisor"] = {{"instances_started", s.instances_started},
+                          {"running_crashes", s.running_crashes},
+                          {"start_failures", s.start_failures},
+                          {"artifacts_taken_in", s.artifacts_taken_in},
+                          {"versions_archived", s.versions_archived}};
+  }
+  return json::serialize(root) + "\n";
+}
+
+std::string MetricsText(const StatusInputs& in) {
+  std::string out = proxy::RenderPrometheus(in.proxy);
+  const PairCounts& t = in.pairs.total();
+  out +=
+      "# HELP yoke_evidence_pairs Pairs in the current evidence window, by kind.\n"
+      "# TYPE yoke_evidence_pairs gauge\n";
+  for (auto [kind, value] : {std::pair{"all", t.pairs},
+                             {"testing_5xx_running_not", t.testing_5xx_running_not},
+                             {"testing_4xx_running_ok", t.testing_4xx_running_ok},
+                             {"testing_better", t.testing_better},
+                             {"testing_no_answer", t.testing_no_answer}}) {
+    out += fmt::format("yoke_evidence_pairs{{kind=\"{}\"}} {}\n", kind, value);
+  }
+  if (in.supervisor) {
+    const auto& s = *in.supervisor;
+    for (auto [name, help, value] :
+         {std::tuple{"yoke_instances_started_total", "Instances started.", s.instances_started},
+          {"yoke_running_crashes_total", "Running instances that crashed.", s.running_crashes},
+          {"yoke_start_failures_total", "Instances that failed to start.", s.start_failures},
+          {"yoke_artifacts_taken_in_total", "Artifacts taken in.", s.artifacts_taken_in},
+          {"yoke_versions_archived_total", "Version folders archived.", s.versions_archived}}) {
+      out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, value);
+    }
+    out += fmt::format(
+        "# HELP yoke_up Whether a role has a healthy instance.\n"
+        "# TYPE yoke_up gauge\nyoke_up{{role=\"running\",version=\"{}\"}} {}\n"
+        "yoke_up{{role=\"testing\",version=\"{}\"}} {}\n",
+        s.running.version, s.running.up ? 1 : 0, s.testing.version, s.testing.up ? 1 : 0);
+  }
+  return out;
+}
+
+}  // namespace yoke
