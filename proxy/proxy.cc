@@ -27,8 +27,18 @@ namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 using beast::error_code;
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+// Concrete executor types throughout: the type-erased any_io_executor showed up in profiles.
+using Executor = asio::io_context::executor_type;
+using Stream = beast::basic_stream<tcp, Executor>;
+using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<SteadyClock, asio::wait_traits<SteadyClock>, Executor>;
+template <typename T>
+using Task = asio::awaitable<T, Executor>;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable_t<Executor>{});
 constexpr size_t kRelayChunk = 16 * 1024;
+// Answers up to this size are read whole and sent in one write; larger ones stream through.
+constexpr uint64_t kSmallBody = 64 * 1024;
 constexpr auto kRelaxed = std::memory_order_relaxed;
 
 std::chrono::microseconds Since(SteadyClock::time_point start) {
@@ -79,31 +89,36 @@ class Pool {
 
   struct Lease {
     error_code ec;
-    std::optional<beast::tcp_stream> stream;
+    std::optional<Stream> stream;
     bool reused = false;
   };
 
-  asio::awaitable<Lease> Acquire(const Target& target, std::chrono::milliseconds timeout) {
+  Task<Lease> Acquire(const Target& target, std::chrono::milliseconds timeout) {
     auto& idle = idle_[target.endpoint];
     while (!idle.empty()) {
-      beast::tcp_stream stream = std::move(idle.back());
+      Idle entry = std::move(idle.back());
       idle.pop_back();
-      if (StillOpen(stream)) co_return Lease{{}, std::move(stream), true};
+      // A connection used a moment ago is almost surely open (and a stale one is retried);
+      // one that sat idle is checked first, at the cost of a syscall.
+      if (SteadyClock::now() - entry.since < std::chrono::seconds(2) || StillOpen(entry.stream)) {
+        co_return Lease{{}, std::move(entry.stream), true};
+      }
     }
     Lease lease;
-    lease.stream.emplace(io_);
+    lease.stream.emplace(io_.get_executor());
     lease.stream->expires_after(timeout);
-    auto [ec] = co_await lease.stream->async_connect(target.endpoint, kTuple);
-    lease.ec = ec;
-    if (!ec) lease.stream->socket().set_option(tcp::no_delay(true), ec);
+    auto connected = co_await lease.stream->async_connect(target.endpoint, kTuple);
+    lease.ec = std::get<0>(connected);
+    error_code ignored;
+    if (!lease.ec) lease.stream->socket().set_option(tcp::no_delay(true), ignored);
     co_return lease;
   }
 
-  void Release(const Target& target, beast::tcp_stream stream) {
+  void Release(const Target& target, Stream stream) {
     auto& idle = idle_[target.endpoint];
     if (idle.size() >= max_idle_) return;
     stream.expires_never();
-    idle.push_back(std::move(stream));
+    idle.push_back(Idle{std::move(stream), SteadyClock::now()});
   }
 
   // Drops idle connections to upstreams no snapshot names any more (an old running).
@@ -117,7 +132,7 @@ class Pool {
 
  private:
   // An idle connection the upstream has closed (or wrote to, unasked) is useless.
-  static bool StillOpen(beast::tcp_stream& stream) {
+  static bool StillOpen(Stream& stream) {
     char byte;
     ssize_t n = ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
@@ -125,7 +140,11 @@ class Pool {
 
   asio::io_context& io_;
   uint32_t max_idle_;
-  std::map<tcp::endpoint, std::vector<beast::tcp_stream>> idle_;
+  struct Idle {
+    Stream stream;
+    SteadyClock::time_point since;
+  };
+  std::map<tcp::endpoint, std::vector<Idle>> idle_;
 };
 
 bool IsRetriable(const error_code& ec) {
@@ -162,8 +181,9 @@ namespace {
 
 struct Worker {
   Proxy::Impl& impl;
-  asio::io_context io{1};
-  tcp::acceptor acceptor{io};
+  // One thread runs it; only reactor I/O goes unlocked, since Publish and Stop post to it.
+  asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  Acceptor acceptor{io.get_executor()};
   Pool pool;
   std::thread thread;
   explicit Worker(Proxy::Impl& i) : impl(i), pool(io, i.options.max_idle_per_upstream) {}
@@ -179,8 +199,8 @@ void LogFailure(std::exception_ptr e) {
 }
 
 // Writes the proxy's own answer and counts it.
-asio::awaitable<void> AnswerError(Worker& w, beast::tcp_stream& client, http::status status,
-                                  std::string_view detail, unsigned version, bool keep_alive) {
+Task<void> AnswerError(Worker& w, Stream& client, http::status status, std::string_view detail,
+                       unsigned version, bool keep_alive) {
   auto res = ErrorResponse(status, detail, version, keep_alive);
   w.impl.counters.CountResponse(res.result_int());
   client.expires_after(w.impl.options.client_timeout);
@@ -191,36 +211,32 @@ asio::awaitable<void> AnswerError(Worker& w, beast::tcp_stream& client, http::st
 // through a small buffer (Beast's relay pattern). Returns the first error from either side and
 // which side it came from.
 template <bool isRequest>
-asio::awaitable<std::pair<error_code, bool /*from_out*/>> Relay(
-    beast::tcp_stream& in, beast::flat_buffer& in_buffer,
-    http::parser<isRequest, http::buffer_body>& parser, beast::tcp_stream& out,
-    std::chrono::milliseconds timeout, bool header_only) {
+Task<std::pair<error_code, bool /*from_out*/>> Relay(
+    Stream& in, beast::flat_buffer& in_buffer, http::parser<isRequest, http::buffer_body>& parser,
+    Stream& out, std::chrono::milliseconds timeout) {
   http::serializer<isRequest, http::buffer_body> serializer{parser.get()};
-  out.expires_after(timeout);
-  if (header_only) {
-    serializer.split(true);
-    auto [ec, n] = co_await http::async_write_header(out, serializer, kTuple);
-    co_return std::pair{ec, true};
-  }
-  char chunk[kRelayChunk];
+  // On the heap: inside the coroutine frame it would make every frame this large.
+  auto chunk = std::make_unique<char[]>(kRelayChunk);
   do {
     auto& body = parser.get().body();
     if (!parser.is_done()) {
-      body.data = chunk;
-      body.size = sizeof chunk;
+      body.data = chunk.get();
+      body.size = kRelayChunk;
       in.expires_after(timeout);
-      auto [ec, n] = co_await http::async_read(in, in_buffer, parser, kTuple);
+      auto read = co_await http::async_read(in, in_buffer, parser, kTuple);
+      error_code ec = std::get<0>(read);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) co_return std::pair{ec, false};
-      body.size = sizeof chunk - body.size;
-      body.data = chunk;
+      body.size = kRelayChunk - body.size;
+      body.data = chunk.get();
       body.more = !parser.is_done();
     } else {
       body.data = nullptr;
       body.size = 0;
     }
     out.expires_after(timeout);
-    auto [ec, n] = co_await http::async_write(out, serializer, kTuple);
+    auto written = co_await http::async_write(out, serializer, kTuple);
+    error_code ec = std::get<0>(written);
     if (ec == http::error::need_buffer) ec = {};
     if (ec) co_return std::pair{ec, true};
   } while (!parser.is_done() && !serializer.is_done());
@@ -236,7 +252,7 @@ bool HasNoBody(unsigned status, bool head) {
 void PrepareResponseHeader(http::response_parser<http::buffer_body>& rp, unsigned version,
                            bool keep_alive) {
   auto& msg = rp.get();
-  bool chunked = rp.chunked() || (!rp.content_length() && !HasNoBody(msg.result_int(), false));
+  bool chunked = rp.chunked() || !rp.content_length();
   StripHopByHop(msg);
   msg.version(version);
   if (chunked && version >= 11) msg.chunked(true);
@@ -248,95 +264,166 @@ struct Outcome {
   bool keep_client = false;
 };
 
+enum class UpstreamFailure { kConnect, kAnswer, kBrokeOff };
+
+// Answers the client when running cannot be reached or does not answer: 504 on a timeout,
+// else 502. Nothing of running's answer has reached the client yet.
+Task<Outcome> AnswerUpstreamFailure(Worker& w, Stream& client, const Target& running,
+                                    UpstreamFailure failure, error_code ec, unsigned version) {
+  auto& counters = w.impl.counters;
+  const bool timeout = ec == beast::error::timeout;
+  std::string detail;
+  switch (failure) {
+    case UpstreamFailure::kConnect:
+      detail = "running instance " + running.upstream.host + ":" +
+               std::to_string(running.upstream.port) + " is unreachable (" + ec.message() + ")";
+      break;
+    case UpstreamFailure::kAnswer:
+      detail = timeout ? "running did not answer in time"
+                       : "running closed the connection (" + ec.message() + ")";
+      break;
+    case UpstreamFailure::kBrokeOff:
+      detail = "running's answer broke off (" + ec.message() + ")";
+      break;
+  }
+  (timeout ? counters.upstream_timeouts : counters.upstream_unreachable).fetch_add(1, kRelaxed);
+  const auto status = timeout ? http::status::gateway_timeout : http::status::bad_gateway;
+  co_await AnswerError(w, client, status, detail, version, false);
+  co_return Outcome{static_cast<unsigned>(status), false};
+}
+
+// Reads running's answer header, passing interim 1xx answers (103 Early Hints) on to the
+// client; 100 Continue was ours to send.
+Task<error_code> ReadAnswerHeader(Worker& w, Stream& upstream, beast::flat_buffer& buffer,
+                                  std::optional<http::response_parser<http::empty_body>>& rp,
+                                  Stream& client, bool is_head, unsigned version) {
+  const auto& o = w.impl.options;
+  while (true) {
+    rp.emplace();
+    rp->body_limit(boost::none);
+    if (is_head) rp->skip(true);
+    upstream.expires_after(o.upstream_timeout);
+    auto read = co_await http::async_read_header(upstream, buffer, *rp, kTuple);
+    const error_code ec = std::get<0>(read);
+    const unsigned status = ec ? 0 : rp->get().result_int();
+    if (ec || status / 100 != 1 || status == 101) co_return ec;
+    if (status != 100) {
+      http::response<http::empty_body> interim{rp->get().result(), version};
+      for (const auto& field : rp->get()) interim.set(field.name_string(), field.value());
+      StripHopByHop(interim);
+      client.expires_after(o.client_timeout);
+      co_await http::async_write(client, interim, kTuple);
+    }
+  }
+}
+
+// The common case: reads the rest of a small answer and sends it whole, in one write. Returns
+// an upstream read error (nothing has reached the client then); `client_ok` says whether the
+// write to the client worked.
+Task<error_code> SendWhole(Worker& w, Stream& upstream, beast::flat_buffer& upstream_buffer,
+                           http::response_parser<http::empty_body>& header, Stream& client,
+                           unsigned version, bool keep_alive, bool& client_ok) {
+  const auto& o = w.impl.options;
+  http::response_parser<http::string_body> full{std::move(header)};
+  if (!full.is_done()) {
+    upstream.expires_after(o.upstream_timeout);
+    auto read = co_await http::async_read(upstream, upstream_buffer, full, kTuple);
+    if (std::get<0>(read)) co_return std::get<0>(read);
+  }
+  http::response<http::string_body> res = full.release();
+  StripHopByHop(res);
+  res.version(version);
+  res.keep_alive(keep_alive);
+  client.expires_after(o.client_timeout);
+  auto written = co_await http::async_write(client, res, kTuple);
+  client_ok = !std::get<0>(written);
+  co_return error_code{};
+}
+
 // Sends one request to running and relays the answer. `buffered` is the whole request when
 // the body was read up front (then a stale pooled connection is retried once); otherwise
 // `streaming` holds the client's parser and the body is relayed as it arrives.
-asio::awaitable<Outcome> ForwardToRunning(Worker& w, Target& running, beast::tcp_stream& client,
-                                          beast::flat_buffer& client_buffer,
-                                          http::request<http::string_body>* buffered,
-                                          http::request_parser<http::buffer_body>* streaming,
-                                          bool is_head, unsigned version, bool client_keep_alive) {
+//
+// GCC 12 miscompiles some coroutines: temporaries in a co_await expression, and block-scope
+// locals before a `co_return co_await`, can be destroyed twice (ASan caught it here). So every
+// co_await here takes named values, failures leave the loop, and one co_await answers them.
+Task<Outcome> ForwardToRunning(Worker& w, Target& running, Stream& client,
+                               beast::flat_buffer& client_buffer,
+                               http::request<http::string_body>* buffered,
+                               http::request_parser<http::buffer_body>* streaming, bool is_head,
+                               unsigned version, bool client_keep_alive) {
   const auto& o = w.impl.options;
   auto& counters = w.impl.counters;
+  UpstreamFailure failure = UpstreamFailure::kConnect;
+  error_code failure_ec;
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto lease = co_await w.pool.Acquire(running, o.connect_timeout);
     if (lease.ec) {
-      bool timeout = lease.ec == beast::error::timeout;
-      (timeout ? counters.upstream_timeouts : counters.upstream_unreachable).fetch_add(1, kRelaxed);
-      auto status = timeout ? http::status::gateway_timeout : http::status::bad_gateway;
-      co_await AnswerError(w, client, status,
-                           "running instance " + running.upstream.host + ":" +
-                               std::to_string(running.upstream.port) + " is unreachable (" +
-                               lease.ec.message() + ")",
-                           version, false);
-      co_return Outcome{static_cast<unsigned>(status), false};
+      failure = UpstreamFailure::kConnect;
+      failure_ec = lease.ec;
+      break;
     }
-    beast::tcp_stream& upstream = *lease.stream;
+    Stream& upstream = *lease.stream;
     error_code ec;
     if (buffered) {
       upstream.expires_after(o.upstream_timeout);
-      std::tie(ec, std::ignore) = co_await http::async_write(upstream, *buffered, kTuple);
+      auto written = co_await http::async_write(upstream, *buffered, kTuple);
+      ec = std::get<0>(written);
     } else {
-      auto [relay_ec, from_upstream] = co_await Relay<true>(client, client_buffer, *streaming,
-                                                            upstream, o.client_timeout, false);
-      if (relay_ec && !from_upstream) co_return Outcome{0, false};  // the client went away
-      ec = relay_ec;
+      auto relayed =
+          co_await Relay<true>(client, client_buffer, *streaming, upstream, o.client_timeout);
+      if (relayed.first && !relayed.second) co_return Outcome{0, false};  // the client left
+      ec = relayed.first;
     }
     beast::flat_buffer upstream_buffer;
-    std::optional<http::response_parser<http::buffer_body>> rp;
-    if (!ec) {
-      // Interim 1xx answers (103 Early Hints) pass through; 100 Continue was ours to send.
-      while (true) {
-        rp.emplace();
-        rp->body_limit(boost::none);
-        if (is_head) rp->skip(true);
-        upstream.expires_after(o.upstream_timeout);
-        std::tie(ec, std::ignore) =
-            co_await http::async_read_header(upstream, upstream_buffer, *rp, kTuple);
-        if (ec || rp->get().result_int() / 100 != 1 || rp->get().result_int() == 101) break;
-        if (rp->get().result_int() != 100) {
-          StripHopByHop(rp->get());
-          http::response<http::empty_body> interim{rp->get().result(), version};
-          for (const auto& field : rp->get()) interim.set(field.name_string(), field.value());
-          client.expires_after(o.client_timeout);
-          co_await http::async_write(client, interim, kTuple);
-        }
-      }
-    }
+    std::optional<http::response_parser<http::empty_body>> rp;
+    if (!ec)
+      ec = co_await ReadAnswerHeader(w, upstream, upstream_buffer, rp, client, is_head, version);
     if (ec) {
       if (buffered && lease.reused && attempt == 0 && IsRetriable(ec)) continue;
-      bool timeout = ec == beast::error::timeout;
-      (timeout ? counters.upstream_timeouts : counters.upstream_unreachable).fetch_add(1, kRelaxed);
-      auto status = timeout ? http::status::gateway_timeout : http::status::bad_gateway;
-      co_await AnswerError(w, client, status,
-                           timeout ? "running did not answer in time"
-                                   : "running closed the connection (" + ec.message() + ")",
-                           version, false);
-      co_return Outcome{static_cast<unsigned>(status), false};
+      failure = UpstreamFailure::kAnswer;
+      failure_ec = ec;
+      break;
     }
 
-    unsigned status = rp->get().result_int();
+    const unsigned status = rp->get().result_int();
+    const bool keep_wanted = client_keep_alive && rp->keep_alive();
     bool upstream_keep = rp->keep_alive() && !rp->need_eof();
-    bool no_body = HasNoBody(status, is_head);
-    bool keep_client = client_keep_alive && rp->keep_alive();
-    PrepareResponseHeader(*rp, version, keep_client);
-    keep_client = rp->get().keep_alive();
-    counters.CountResponse(status);
-    auto [relay_ec, to_client] =
-        co_await Relay<false>(upstream, upstream_buffer, *rp, client, o.upstream_timeout, no_body);
-    if (relay_ec) co_return Outcome{status, false};
-    if (upstream_keep && (no_body || rp->is_done()) && upstream_buffer.size() == 0) {
+    bool keep_client = false;
+    const auto length = rp->content_length();
+    if (HasNoBody(status, is_head) || (length && *length <= kSmallBody)) {
+      ec = co_await SendWhole(w, upstream, upstream_buffer, *rp, client, version, keep_wanted,
+                              keep_client);
+      if (ec) {
+        failure = UpstreamFailure::kBrokeOff;
+        failure_ec = ec;
+        break;
+      }
+      counters.CountResponse(status);
+      keep_client = keep_client && keep_wanted;
+    } else {
+      counters.CountResponse(status);
+      http::response_parser<http::buffer_body> relay{std::move(*rp)};
+      PrepareResponseHeader(relay, version, keep_wanted);
+      keep_client = relay.get().keep_alive();
+      auto relayed =
+          co_await Relay<false>(upstream, upstream_buffer, relay, client, o.upstream_timeout);
+      if (relayed.first) co_return Outcome{status, false};
+      upstream_keep = upstream_keep && relay.is_done();
+    }
+    if (upstream_keep && upstream_buffer.size() == 0) {
       w.pool.Release(running, std::move(upstream));
     }
     co_return Outcome{status, keep_client};
   }
-  co_return Outcome{502, false};  // not reached: the second attempt always returns
+  Outcome failed = co_await AnswerUpstreamFailure(w, client, running, failure, failure_ec, version);
+  co_return failed;
 }
 
 // Sends the copy to testing and records testing's half of the pair. Never touches the user.
-asio::awaitable<void> Mirror(Worker& w, std::shared_ptr<Target> testing,
-                             std::shared_ptr<http::request<http::string_body>> copy,
-                             std::shared_ptr<PairState> pair) {
+Task<void> Mirror(Worker& w, std::shared_ptr<Target> testing,
+                  std::shared_ptr<http::request<http::string_body>> copy,
+                  std::shared_ptr<PairState> pair) {
   const auto& policy = w.impl.options.mirror;
   auto& counters = w.impl.counters;
   auto start = SteadyClock::now();
@@ -350,31 +437,44 @@ asio::awaitable<void> Mirror(Worker& w, std::shared_ptr<Target> testing,
       failure = lease.ec == beast::error::timeout ? "connect timeout" : "connect";
       break;
     }
-    beast::tcp_stream& upstream = *lease.stream;
+    Stream& upstream = *lease.stream;
     upstream.expires_after(policy.timeout -
                            std::chrono::duration_cast<std::chrono::milliseconds>(Since(start)));
-    auto [write_ec, wn] = co_await http::async_write(upstream, *copy, kTuple);
+    auto written = co_await http::async_write(upstream, *copy, kTuple);
+    const error_code write_ec = std::get<0>(written);
     beast::flat_buffer buffer;
-    http::response_parser<http::buffer_body> rp;
+    http::response_parser<http::empty_body> rp;
     rp.body_limit(boost::none);
     if (is_head) rp.skip(true);
     error_code ec = write_ec;
     if (!ec)
       std::tie(ec, std::ignore) = co_await http::async_read_header(upstream, buffer, rp, kTuple);
     if (ec && lease.reused && attempt == 0 && IsRetriable(ec)) continue;
-    char sink[kRelayChunk];
-    while (!ec && !rp.is_done()) {  // read and discard the body, keeping the connection usable
-      rp.get().body().data = sink;
-      rp.get().body().size = sizeof sink;
-      std::tie(ec, std::ignore) = co_await http::async_read(upstream, buffer, rp, kTuple);
-      if (ec == http::error::need_buffer) ec = {};
+    const bool reusable = !ec && rp.keep_alive() && !rp.need_eof();
+    if (!ec) status = rp.get().result_int();
+    if (!ec && !rp.is_done()) {
+      // Testing's body is read and dropped, so that the connection stays usable.
+      auto length = rp.content_length();
+      if (length && *length <= kSmallBody) {
+        http::response_parser<http::string_body> full{std::move(rp)};
+        std::tie(ec, std::ignore) = co_await http::async_read(upstream, buffer, full, kTuple);
+      } else {
+        http::response_parser<http::buffer_body> drain{std::move(rp)};
+        auto scratch = std::make_unique<char[]>(kRelayChunk);
+        while (!ec && !drain.is_done()) {
+          drain.get().body().data = scratch.get();
+          drain.get().body().size = kRelayChunk;
+          std::tie(ec, std::ignore) = co_await http::async_read(upstream, buffer, drain, kTuple);
+          if (ec == http::error::need_buffer) ec = {};
+        }
+      }
     }
     if (ec) {
+      status = 0;
       failure = ec == beast::error::timeout ? "timeout" : "read: " + ec.message();
       break;
     }
-    status = rp.get().result_int();
-    if (rp.keep_alive() && !rp.need_eof() && buffer.size() == 0) {
+    if (reusable && buffer.size() == 0) {
       w.pool.Release(*testing, std::move(upstream));
     }
   }
@@ -393,15 +493,16 @@ asio::awaitable<void> Mirror(Worker& w, std::shared_ptr<Target> testing,
 }
 
 // One request from the client. Returns whether to read another from the same connection.
-asio::awaitable<bool> ServeOne(Worker& w, beast::tcp_stream& client, beast::flat_buffer& buffer,
-                               const std::string& client_ip) {
+Task<bool> ServeOne(Worker& w, Stream& client, beast::flat_buffer& buffer,
+                    const std::string& client_ip) {
   const auto& o = w.impl.options;
   auto& counters = w.impl.counters;
   http::request_parser<http::empty_body> head;
   head.header_limit(o.max_header_bytes);
   head.body_limit(o.max_body_bytes);
   client.expires_after(o.client_timeout);
-  auto [ec, n] = co_await http::async_read_header(client, buffer, head, kTuple);
+  auto header_read = co_await http::async_read_header(client, buffer, head, kTuple);
+  const error_code ec = std::get<0>(header_read);
   if (ec) {
     if (ec == beast::error::timeout) {
       counters.client_timeouts.fetch_add(1, kRelaxed);
@@ -422,7 +523,8 @@ asio::awaitable<bool> ServeOne(Worker& w, beast::tcp_stream& client, beast::flat
       counters.bad_requests.fetch_add(1, kRelaxed);
     }
     counters.requests.fetch_add(1, kRelaxed);
-    co_await AnswerError(w, client, status, ec.message(), 11, false);
+    const std::string detail = ec.message();
+    co_await AnswerError(w, client, status, detail, 11, false);
     co_return false;
   }
   counters.requests.fetch_add(1, kRelaxed);
@@ -475,11 +577,14 @@ asio::awaitable<bool> ServeOne(Worker& w, beast::tcp_stream& client, beast::flat
       body_bytes && *body_bytes <= std::max<uint64_t>(o.mirror.max_body_bytes, 64 * 1024);
   if (buffer_body) {
     http::request_parser<http::string_body> full{std::move(head)};
-    client.expires_after(o.client_timeout);
-    auto [read_ec, read_n] = co_await http::async_read(client, buffer, full, kTuple);
-    if (read_ec) {
-      if (read_ec == beast::error::timeout) counters.client_timeouts.fetch_add(1, kRelaxed);
-      co_return false;
+    if (!full.is_done()) {
+      client.expires_after(o.client_timeout);
+      auto body_read = co_await http::async_read(client, buffer, full, kTuple);
+      const error_code read_ec = std::get<0>(body_read);
+      if (read_ec) {
+        if (read_ec == beast::error::timeout) counters.client_timeouts.fetch_add(1, kRelaxed);
+        co_return false;
+      }
     }
     http::request<http::string_body> req = full.release();
     StripHopByHop(req);
@@ -495,7 +600,8 @@ asio::awaitable<bool> ServeOne(Worker& w, beast::tcp_stream& client, beast::flat
       pair->pair.route = route;
       counters.mirror_sent.fetch_add(1, kRelaxed);
       counters.mirror_in_flight.fetch_add(1, kRelaxed);
-      asio::co_spawn(w.io, Mirror(w, targets->testing, std::move(copy), pair), LogFailure);
+      asio::co_spawn(w.io.get_executor(), Mirror(w, targets->testing, std::move(copy), pair),
+                     LogFailure);
     }
     outcome = co_await ForwardToRunning(w, *targets->running, client, buffer, &req, nullptr,
                                         is_head, version, client_keep_alive);
@@ -520,10 +626,10 @@ asio::awaitable<bool> ServeOne(Worker& w, beast::tcp_stream& client, beast::flat
   co_return outcome.keep_client;
 }
 
-asio::awaitable<void> Session(Worker& w, tcp::socket socket) {
+Task<void> Session(Worker& w, Socket socket) {
   auto& counters = w.impl.counters;
   counters.connections_open.fetch_add(1, kRelaxed);
-  beast::tcp_stream client(std::move(socket));
+  Stream client(std::move(socket));
   error_code ec;
   auto remote = client.socket().remote_endpoint(ec);
   std::string client_ip = ec ? "unknown" : remote.address().to_string();
@@ -534,15 +640,17 @@ asio::awaitable<void> Session(Worker& w, tcp::socket socket) {
   counters.connections_open.fetch_sub(1, kRelaxed);
 }
 
-asio::awaitable<void> Accept(Worker& w) {
+Task<void> Accept(Worker& w) {
   auto& counters = w.impl.counters;
   while (w.acceptor.is_open()) {
-    auto [ec, socket] = co_await w.acceptor.async_accept(kTuple);
+    auto accepted = co_await w.acceptor.async_accept(kTuple);
+    error_code ec = std::get<0>(accepted);
+    Socket socket = std::move(std::get<1>(accepted));
     if (ec == asio::error::operation_aborted || !w.acceptor.is_open()) co_return;
     if (ec) {
       // Out of file descriptors and the like: back off a little instead of spinning.
       spdlog::warn("proxy: accept failed: {}", ec.message());
-      asio::steady_timer pause(w.io, std::chrono::milliseconds(50));
+      Timer pause(w.io.get_executor(), std::chrono::milliseconds(50));
       co_await pause.async_wait(kTuple);
       continue;
     }
@@ -552,7 +660,7 @@ asio::awaitable<void> Accept(Worker& w) {
       continue;  // the socket closes as it goes out of scope
     }
     socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(w.io, Session(w, std::move(socket)), LogFailure);
+    asio::co_spawn(w.io.get_executor(), Session(w, std::move(socket)), LogFailure);
   }
 }
 
@@ -600,7 +708,7 @@ Status Proxy::Start(const HostPort& listen) {
   impl_->port = endpoint.port();
   for (auto& worker : impl_->workers) {
     Worker* w = worker.get();
-    asio::co_spawn(w->io, Accept(*w), LogFailure);
+    asio::co_spawn(w->io.get_executor(), Accept(*w), LogFailure);
     w->thread = std::thread([w] { w->io.run(); });
   }
   return Ok();

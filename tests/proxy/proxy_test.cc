@@ -1,0 +1,450 @@
+// The proxy in-process, in front of real fixture services on 127.0.0.1: forwarding, framing,
+// limits, mirroring, pairing and switching. Ports come from the system; every wait has a
+// deadline; every fixture is stopped by its pid.
+#include "proxy/proxy.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "tests/fakes/http_client.h"
+#include "tests/fakes/process_harness.h"
+#include "tests/fakes/temp_dir.h"
+
+namespace yoke::proxy {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using testing::HttpClient;
+using testing::ReadAll;
+using testing::Subprocess;
+using testing::WaitUntil;
+namespace http = boost::beast::http;
+using http::verb;
+
+class RecordingSink : public EvidenceSink {
+ public:
+  void OnPair(Pair pair) override {
+    std::lock_guard lock(mu_);
+    pairs_.push_back(std::move(pair));
+  }
+  std::vector<Pair> pairs() {
+    std::lock_guard lock(mu_);
+    return pairs_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Pair> pairs_;
+};
+
+// A fixture service on a free port, stopped (by pid) with the test.
+struct Backend {
+  Backend(const fs::path& dir, const std::string& name, std::vector<std::string> flags)
+      : port(testing::FreePort()), record(dir / (name + ".rec")) {
+    std::vector<std::string> argv = {testing::FixtureBinary().string(),
+                                     "--port",
+                                     std::to_string(port),
+                                     "--version",
+                                     name,
+                                     "--record",
+                                     record.string()};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    process = std::make_unique<Subprocess>(argv, dir / (name + ".out"));
+    EXPECT_TRUE(WaitUntil([&] { return testing::HttpGet(port, "/health").status == 200; }, 10s));
+  }
+  Upstream upstream() const { return Upstream{"127.0.0.1", port, "v"}; }
+  std::string Recorded() const { return ReadAll(record); }
+  uint16_t port;
+  fs::path record;
+  std::unique_ptr<Subprocess> process;
+};
+
+class ProxyTest : public ::testing::Test {
+ protected:
+  ProxyTest() {
+    options_.client_timeout = 500ms;
+    options_.upstream_timeout = 1000ms;
+    options_.max_header_bytes = 4096;
+    options_.max_body_bytes = 16 * 1024 * 1024;
+    options_.mirror.timeout = 1500ms;
+  }
+
+  void StartProxy(std::optional<Upstream> running, std::optional<Upstream> testing) {
+    proxy_ = std::make_unique<Proxy>(options_, &sink_);
+    proxy_->Publish({running, testing});
+    ASSERT_TRUE(proxy_->Start({"127.0.0.1", 0}));
+  }
+
+  Backend& Running(std::vector<std::string> flags = {}) {
+    running_ = std::make_unique<Backend>(dir_.path(), "A", std::move(flags));
+    return *running_;
+  }
+  Backend& Testing(std::vector<std::string> flags = {}) {
+    testing_ = std::make_unique<Backend>(dir_.path(), "B", std::move(flags));
+    return *testing_;
+  }
+
+  std::optional<testing::Response> Get(const std::string& target,
+                                       const std::map<std::string, std::string>& headers = {}) {
+    HttpClient client(proxy_->port());
+    return client.Request(verb::get, target, "", headers);
+  }
+
+  // Sends raw bytes on a new connection and reads one response.
+  std::optional<testing::Response> Raw(const std::string& bytes) {
+    HttpClient client(proxy_->port());
+    client.SendRaw(bytes);
+    return client.Read(3s);
+  }
+
+  testing::TempDir dir_;
+  ProxyOptions options_;
+  RecordingSink sink_;
+  std::unique_ptr<Backend> running_;
+  std::unique_ptr<Backend> testing_;
+  std::unique_ptr<Proxy> proxy_;
+};
+
+int CountLines(const std::string& text, const std::string& needle) {
+  int n = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos;
+  return n;
+}
+
+// Running sees X-Forwarded-For/-Proto and none of the hop-by-hop fields.
+TEST_F(ProxyTest, ForwardsWithForwardedHeadersAndWithoutHopByHop) {
+  StartProxy(Running().upstream(), std::nullopt);
+  auto res = Get("/headers", {{"Connection", "keep-alive, X-Secret"},
+                              {"X-Secret", "1"},
+                              {"Keep-Alive", "timeout=5"},
+                              {"TE", "trailers"},
+                              {"X-Forwarded-For", "10.0.0.1"},
+                              {"X-Kept", "yes"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->result_int(), 200);
+  const std::string& seen = res->body();
+  EXPECT_NE(seen.find("X-Forwarded-For: 10.0.0.1, 127.0.0.1"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("X-Forwarded-Proto: http"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("X-Kept: yes"), std::string::npos) << seen;
+  for (const char* gone : {"X-Secret", "Keep-Alive", "TE:", "Connection"}) {
+    EXPECT_EQ(seen.find(gone), std::string::npos) << gone << " reached running:\n" << seen;
+  }
+}
+
+// Twenty requests on one client connection use one upstream connection.
+TEST_F(ProxyTest, KeepsClientAndUpstreamConnectionsAlive) {
+  auto& running = Running();
+  StartProxy(running.upstream(), std::nullopt);
+  HttpClient client(proxy_->port());
+  for (int i = 0; i < 20; ++i) {
+    auto res = client.Request(verb::get, "/version");
+    ASSERT_TRUE(res) << "request " << i;
+    EXPECT_EQ(res->body(), "A");
+  }
+  std::set<std::string> connections;
+  std::istringstream in(running.Recorded());
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("GET /version") != std::string::npos)
+      connections.insert(line.substr(0, line.find(' ')));
+  }
+  EXPECT_EQ(connections.size(), 1u);
+  EXPECT_EQ(CountLines(running.Recorded(), "GET /version"), 20);
+}
+
+// Large and chunked bodies arrive intact in both directions.
+TEST_F(ProxyTest, StreamsLargeAndChunkedBodiesBothWays) {
+  StartProxy(Running().upstream(), std::nullopt);
+  std::string big(5 * 1024 * 1024, '\0');
+  std::mt19937 random(7);
+  for (char& c : big) c = static_cast<char>(random());
+  HttpClient client(proxy_->port());
+  auto echoed = client.Request(verb::post, "/echo", big);
+  ASSERT_TRUE(echoed);
+  EXPECT_TRUE(echoed->body() == big) << "5 MiB body changed on the way";
+
+  std::string chunked = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string expected;
+  for (int i = 0; i < 50; ++i) {
+    std::string piece(3000 + i, static_cast<char>('a' + i % 26));
+    std::ostringstream size;
+    size << std::hex << piece.size();
+    chunked += size.str() + "\r\n" + piece + "\r\n";
+    expected += piece;
+  }
+  chunked += "0\r\n\r\n";
+  client.SendRaw(chunked);
+  auto res = client.Read();
+  ASSERT_TRUE(res);
+  EXPECT_TRUE(res->body() == expected);
+
+  auto chunked_answer = client.Request(verb::get, "/chunked?size=200000");
+  ASSERT_TRUE(chunked_answer);
+  EXPECT_EQ(chunked_answer->body().size(), 200000u);
+  EXPECT_EQ(chunked_answer->body().substr(999, 2), "ab");
+}
+
+// HEAD, 204 and 304 carry no body, and the connection stays in step after them.
+TEST_F(ProxyTest, HandlesHeadAndBodylessStatuses) {
+  StartProxy(Running({"--status", "/nocontent=204", "--status", "/cached=304"}).upstream(),
+             std::nullopt);
+  HttpClient client(proxy_->port());
+  auto head = client.Request(verb::head, "/version");
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->result_int(), 200);
+  EXPECT_EQ((*head)[http::field::content_length], "1");
+  EXPECT_TRUE(head->body().empty());
+  auto none = client.Request(verb::get, "/nocontent");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->result_int(), 204);
+  auto cached = client.Request(verb::get, "/cached");
+  ASSERT_TRUE(cached);
+  EXPECT_EQ(cached->result_int(), 304);
+  auto after = client.Request(verb::get, "/version");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->body(), "A");
+}
+
+// Connection: close from the client is answered with close, and the proxy hangs up.
+TEST_F(ProxyTest, HonoursConnectionClose) {
+  StartProxy(Running().upstream(), std::nullopt);
+  HttpClient client(proxy_->port());
+  auto res = client.Request(verb::get, "/version", "", {{"Connection", "close"}});
+  ASSERT_TRUE(res);
+  EXPECT_FALSE(res->keep_alive());
+  EXPECT_TRUE(client.ClosedByPeer(2s));
+}
+
+// Running unreachable: 502; running too slow: 504; each with a short body.
+TEST_F(ProxyTest, AnswersBadGatewayAndGatewayTimeout) {
+  auto& running = Running();
+  StartProxy(Upstream{"127.0.0.1", testing::FreePort(), "gone"}, std::nullopt);
+  auto unreachable = Get("/version");
+  ASSERT_TRUE(unreachable);
+  EXPECT_EQ(unreachable->result_int(), 502);
+  EXPECT_NE(unreachable->body().find("unreachable"), std::string::npos);
+  proxy_->Publish({running.upstream(), std::nullopt});
+  auto slow = Get("/slow?ms=3000");
+  ASSERT_TRUE(slow);
+  EXPECT_EQ(slow->result_int(), 504);
+  EXPECT_FALSE(slow->body().empty());
+  EXPECT_EQ(proxy_->Stats().upstream_timeouts, 1u);
+  EXPECT_EQ(proxy_->Stats().upstream_unreachable, 1u);
+}
+
+// Each kind of bad request gets its status, and the proxy goes on serving.
+TEST_F(ProxyTest, RejectsBadRequestsWithTheirStatus) {
+  StartProxy(Running().upstream(), std::nullopt);
+  struct Case {
+    std::string name;
+    std::string bytes;
+    int status;
+  } cases[] = {
+      {"malformed", "GARBAGE\r\n\r\n", 400},
+      {"bad version", "GET / HTTP/9.9\r\nHost: x\r\n\r\n", 400},
+      {"huge header", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(5000, 'a') + "\r\n\r\n",
+       431},
+      {"huge body", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n", 413},
+      {"CL and TE",
+       "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n0\r\n\r\n",
+       400},
+      {"TE then CL",
+       "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nContent-Length: "
+       "5\r\n\r\nhello",
+       400},
+      {"two lengths",
+       "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+       400},
+      {"TE not chunked", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+      {"bad length", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400},
+  };
+  for (const Case& c : cases) {
+    auto res = Raw(c.bytes);
+    ASSERT_TRUE(res) << c.name;
+    EXPECT_EQ(res->result_int(), c.status) << c.name << ": " << res->body();
+    EXPECT_FALSE(res->keep_alive()) << c.name;
+    auto ok = Get("/version");
+    ASSERT_TRUE(ok) << "after " << c.name;
+    EXPECT_EQ(ok->body(), "A");
+  }
+  EXPECT_EQ(CountLines(running_->Recorded(), "POST"), 0) << "a bad request reached running";
+}
+
+// A client that sends half a header is dropped after the read timeout.
+TEST_F(ProxyTest, DropsSlowClients) {
+  StartProxy(Running().upstream(), std::nullopt);
+  HttpClient client(proxy_->port());
+  client.SendRaw("GET /version HTTP/1.1\r\nHost: x\r\n");
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(client.ClosedByPeer(5s));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 400ms);
+  // Beast closes the socket when the timer fires, before the proxy counts the timeout.
+  EXPECT_TRUE(WaitUntil([&] { return proxy_->Stats().client_timeouts == 1; }, 2s));
+}
+
+// GET is mirrored with Yoke-Mirror: 1 and without Cookie/Authorization; POST is not, unless a
+// route allows it.
+TEST_F(ProxyTest, MirrorsSafeMethodsMarkedAndStripped) {
+  options_.mirror.allow.push_back({"/echo", {"POST"}});
+  auto& running = Running();
+  auto& testing = Testing();
+  StartProxy(running.upstream(), testing.upstream());
+  auto res = Get("/version", {{"Cookie", "session=1"}, {"Authorization", "Bearer x"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body(), "A");  // the user's answer comes from running
+  ASSERT_TRUE(WaitUntil([&] { return CountLines(testing.Recorded(), "GET /version") == 1; }, 5s));
+  std::string copy = testing.Recorded();
+  EXPECT_NE(copy.find("Yoke-Mirror=1"), std::string::npos) << copy;
+  EXPECT_EQ(copy.find("Cookie"), std::string::npos) << copy;
+  EXPECT_EQ(copy.find("Authorization"), std::string::npos) << copy;
+  EXPECT_NE(running.Recorded().find("Cookie=session=1"), std::string::npos);
+  EXPECT_EQ(running.Recorded().find("Yoke-Mirror"), std::string::npos);
+
+  HttpClient client(proxy_->port());
+  ASSERT_TRUE(client.Request(verb::post, "/other", "x"));
+  ASSERT_TRUE(client.Request(verb::post, "/echo", "y"));
+  ASSERT_TRUE(WaitUntil([&] { return CountLines(testing.Recorded(), "POST /echo") == 1; }, 5s));
+  EXPECT_EQ(CountLines(testing.Recorded(), "POST /other"), 0);
+  EXPECT_EQ(proxy_->Stats().mirror_dropped[static_cast<size_t>(MirrorDrop::kMethod)], 1u);
+}
+
+// Over the mirror body limit, a request is served but not mirrored, and counted.
+TEST_F(ProxyTest, DoesNotMirrorLargeBodies) {
+  options_.mirror.methods.insert("POST");
+  options_.mirror.max_body_bytes = 1000;
+  auto& testing = Testing();
+  StartProxy(Running().upstream(), testing.upstream());
+  HttpClient client(proxy_->port());
+  auto res = client.Request(verb::post, "/echo", std::string(5000, 'x'));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body().size(), 5000u);
+  EXPECT_EQ(proxy_->Stats().mirror_dropped[static_cast<size_t>(MirrorDrop::kBodyTooLarge)], 1u);
+  EXPECT_EQ(proxy_->Stats().mirror_sent, 0u);
+}
+
+// A testing instance that never answers does not slow users, and mirroring stays bounded.
+TEST_F(ProxyTest, HungTestingNeitherSlowsUsersNorGrowsWithoutBound) {
+  // Accepts connections (the kernel completes them) but never reads or answers.
+  int hung = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(hung, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ::listen(hung, 64);
+  socklen_t len = sizeof addr;
+  ::getsockname(hung, reinterpret_cast<sockaddr*>(&addr), &len);
+  options_.mirror.max_in_flight = 2;
+  options_.mirror.timeout = 3000ms;
+  StartProxy(Running().upstream(), Upstream{"127.0.0.1", ntohs(addr.sin_port), "hung"});
+  HttpClient client(proxy_->port());
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 10; ++i) {
+    auto res = client.Request(verb::get, "/version");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->body(), "A");
+  }
+  // Waiting on the mirror even once would take 3 s.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2000ms);
+  auto stats = proxy_->Stats();
+  EXPECT_EQ(stats.mirror_sent, 2u);
+  EXPECT_EQ(stats.mirror_dropped[static_cast<size_t>(MirrorDrop::kInFlightLimit)], 8u);
+  ASSERT_TRUE(WaitUntil([&] { return proxy_->Stats().mirror_failed == 2; }, 10s));
+  EXPECT_EQ(proxy_->Stats().mirror_in_flight, 0u);
+  auto pairs = sink_.pairs();
+  ASSERT_EQ(pairs.size(), 2u);
+  EXPECT_TRUE(pairs[0].testing_failed);
+  EXPECT_EQ(pairs[0].testing_error, "timeout");
+  ::close(hung);
+}
+
+// Each mirrored request becomes a pair: route folded, both statuses, both latencies.
+TEST_F(ProxyTest, PairsRunningAndTestingAnswersByRoute) {
+  StartProxy(Running().upstream(), Testing({"--status", "/orders/7=404"}).upstream());
+  ASSERT_TRUE(Get("/orders/7"));
+  ASSERT_TRUE(Get("/version?x=1"));
+  ASSERT_TRUE(WaitUntil([&] { return sink_.pairs().size() == 2; }, 5s));
+  std::map<std::string, Pair> by_route;
+  for (const Pair& p : sink_.pairs()) by_route[p.route] = p;
+  ASSERT_TRUE(by_route.contains("/orders/:id"));
+  EXPECT_EQ(by_route["/orders/:id"].running_status, 200);
+  EXPECT_EQ(by_route["/orders/:id"].testing_status, 404);
+  EXPECT_EQ(by_route["/orders/:id"].method, "GET");
+  EXPECT_EQ(by_route["/version"].testing_status, 200);
+  EXPECT_GT(by_route["/version"].running_latency.count(), 0);
+  EXPECT_GT(by_route["/version"].testing_latency.count(), 0);
+}
+
+// A testing instance that is down leaves users untouched and makes failed pairs.
+TEST_F(ProxyTest, TestingDownGivesFailedPairs) {
+  StartProxy(Running().upstream(), Upstream{"127.0.0.1", testing::FreePort(), "down"});
+  auto res = Get("/version");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body(), "A");
+  ASSERT_TRUE(WaitUntil([&] { return sink_.pairs().size() == 1; }, 5s));
+  EXPECT_TRUE(sink_.pairs()[0].testing_failed);
+  EXPECT_EQ(sink_.pairs()[0].testing_error, "connect");
+}
+
+// In-flight requests are counted per upstream, so a switch can wait for the old one to drain.
+TEST_F(ProxyTest, CountsRequestsInFlightPerUpstream) {
+  auto& running = Running();
+  StartProxy(running.upstream(), std::nullopt);
+  std::thread slow([&] { Get("/slow?ms=600"); });
+  EXPECT_TRUE(WaitUntil([&] { return proxy_->InFlight(running.upstream()) == 1; }, 5s));
+  slow.join();
+  EXPECT_EQ(proxy_->InFlight(running.upstream()), 0u);
+}
+
+// Twenty switches between two running instances under concurrent load: every request is
+// answered 200, by one version or the other.
+TEST_F(ProxyTest, SwitchesUnderLoadWithoutFailingARequest) {
+  Backend a(dir_.path(), "A", {});
+  Backend b(dir_.path(), "B", {});
+  StartProxy(a.upstream(), std::nullopt);
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0}, from_a{0}, from_b{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&] {
+      auto client = std::make_unique<HttpClient>(proxy_->port());
+      for (int i = 0; i < 20000 && !stop; ++i) {
+        auto res = client->Request(verb::get, "/version");
+        if (!res || res->result_int() != 200) {
+          ++failed;
+          client = std::make_unique<HttpClient>(proxy_->port());
+          continue;
+        }
+        ++ok;
+        (res->body() == "A" ? from_a : from_b)++;
+        if (!res->keep_alive()) client = std::make_unique<HttpClient>(proxy_->port());
+      }
+    });
+  }
+  for (int i = 0; i < 20; ++i) {
+    // Pace the switches so that each one lands among requests under way.
+    WaitUntil([&, target = ok.load() + 50] { return ok.load() >= target; }, 5s);
+    proxy_->Publish({(i % 2 == 0 ? b : a).upstream(), std::nullopt});
+  }
+  WaitUntil([&, target = ok.load() + 50] { return ok.load() >= target; }, 5s);
+  stop = true;
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_GT(ok.load(), 1000);
+  EXPECT_GT(from_a.load(), 0);
+  EXPECT_GT(from_b.load(), 0);
+  EXPECT_EQ(proxy_->Stats().responses_by_class[5], 0u);
+}
+
+}  // namespace
+}  // namespace yoke::proxy
