@@ -11,10 +11,14 @@ void PairCounts::Add(const Pair& pair) {
   ++pairs;
   running_latency_us_sum += pair.running_latency.count();
   if (pair.running_status >= 500) ++running_errors;
+  if (pair.running_status >= 400 && pair.running_status < 500) ++running_4xx;
   if (pair.testing_failed) {
     ++testing_no_answer;
+    ++testing_errors;
     return;
   }
+  if (pair.testing_status >= 500) ++testing_errors;
+  if (pair.testing_status >= 400 && pair.testing_status < 500) ++testing_4xx;
   testing_latency_us_sum += pair.testing_latency.count();
   if (pair.testing_status == pair.running_status) ++same_status;
   if (pair.testing_status >= 500 && pair.running_status < 500) ++testing_5xx_running_not;

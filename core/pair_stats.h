@@ -17,6 +17,9 @@ struct PairCounts {
   uint64_t testing_better = 0;           // testing 2xx/3xx where running was 4xx/5xx
   uint64_t testing_no_answer = 0;        // refused, reset, timed out
   uint64_t running_errors = 0;           // running 5xx
+  uint64_t testing_errors = 0;           // testing 5xx or no answer
+  uint64_t running_4xx = 0;
+  uint64_t testing_4xx = 0;
   uint64_t same_status = 0;
   int64_t running_latency_us_sum = 0;
   int64_t testing_latency_us_sum = 0;

@@ -28,6 +28,8 @@ class TrafficSwitch {
   virtual void Publish(UpstreamSnapshot snapshot) = 0;
   // User requests under way to `upstream` (to know when an old running has drained).
   virtual uint64_t InFlight(const Upstream& upstream) const = 0;
+  // Requests `upstream` has answered (user requests for running, copies for testing).
+  virtual uint64_t Served(const Upstream& upstream) const = 0;
 };
 
 }  // namespace yoke

@@ -51,6 +51,7 @@ struct Target {
   Upstream upstream;
   tcp::endpoint endpoint;
   std::atomic<uint64_t> in_flight{0};
+  std::atomic<uint64_t> served{0};
 };
 
 struct Targets {
@@ -411,6 +412,7 @@ Task<Outcome> ForwardToRunning(Worker& w, Target& running, Stream& client,
       if (relayed.first) co_return Outcome{status, false};
       upstream_keep = upstream_keep && relay.is_done();
     }
+    running.served.fetch_add(1, kRelaxed);
     if (upstream_keep && upstream_buffer.size() == 0) {
       w.pool.Release(running, std::move(upstream));
     }
@@ -485,6 +487,7 @@ Task<void> Mirror(Worker& w, std::shared_ptr<Target> testing,
     pair->pair.testing_failed = true;
     pair->pair.testing_error = failure.empty() ? "no answer" : failure;
   } else {
+    testing->served.fetch_add(1, kRelaxed);
     counters.testing_latency.Observe(latency);
     pair->pair.testing_status = static_cast<int>(status);
   }
@@ -762,6 +765,14 @@ void Proxy::Publish(UpstreamSnapshot snapshot) {
     Worker* w = worker.get();
     asio::post(w->io, [w, targets] { w->pool.Prune(*targets); });
   }
+}
+
+uint64_t Proxy::Served(const Upstream& upstream) const {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->registry.find({upstream.host, upstream.port});
+  if (it == impl_->registry.end()) return 0;
+  auto target = it->second.lock();
+  return target ? target->served.load() : 0;
 }
 
 uint64_t Proxy::InFlight(const Upstream& upstream) const {

@@ -30,7 +30,7 @@ struct ProxyOptions {
   std::chrono::milliseconds client_timeout{30000};
   std::chrono::milliseconds connect_timeout{2000};    // to an upstream
   std::chrono::milliseconds upstream_timeout{30000};  // running's answer; over: 504
-  uint32_t max_idle_per_upstream = 64;                // pooled connections, per thread
+  uint32_t max_idle_per_upstream = 512;               // pooled connections, per thread
   uint32_t max_connections = 10000;                   // client connections
   std::vector<std::string> route_patterns;
   MirrorPolicy mirror;
@@ -51,6 +51,7 @@ class Proxy : public TrafficSwitch {
 
   void Publish(UpstreamSnapshot snapshot) override;
   uint64_t InFlight(const Upstream& upstream) const override;
+  uint64_t Served(const Upstream& upstream) const override;
   UpstreamSnapshot Current() const;
   ProxyStats Stats() const;
 

@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/json.hpp>
 #include <thread>
 
 namespace yoke {
@@ -23,9 +24,45 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 }  // namespace
 
+namespace {
+
+// Compares without an early exit, so timing does not tell how much of a guess was right.
+bool SameToken(std::string_view a, std::string_view b) {
+  if (a.size() != b.size() || a.empty()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+}  // namespace
+
 AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view method,
-                                 std::string_view target) {
+                                 std::string_view target, std::string_view authorization,
+                                 std::string_view body) {
   std::string_view path = target.substr(0, target.find('?'));
+  if (path == "/promote" || path == "/reject") {
+    if (!handlers.verdict) return {404, "text/plain", "not offered here\n"};
+    if (method != "POST") return {405, "text/plain", "use POST\n"};
+    constexpr std::string_view kBearer = "Bearer ";
+    if (!authorization.starts_with(kBearer) ||
+        !SameToken(authorization.substr(kBearer.size()), handlers.token)) {
+      return {401, "text/plain", "a valid admin token is required (Authorization: Bearer ...)\n"};
+    }
+    boost::system::error_code ec;
+    auto parsed = boost::json::parse(body, ec);
+    const boost::json::object* fields = ec ? nullptr : parsed.if_object();
+    auto text = [&](const char* key) -> std::string {
+      if (!fields) return {};
+      auto it = fields->find(key);
+      return it != fields->end() && it->value().is_string() ? std::string(it->value().get_string())
+                                                            : std::string();
+    };
+    std::string reason = text("reason");
+    std::string author = text("author");
+    if (reason.empty()) return {400, "text/plain", "a reason is required: {\"reason\": \"...\"}\n"};
+    if (author.empty()) author = "operator";
+    return handlers.verdict(std::string(path.substr(1)), reason, author);
+  }
   if (path == "/status" || path == "/metrics") {
     if (method != "GET" && method != "HEAD") return {405, "text/plain", "use GET\n"};
     if (path == "/status") return {200, "application/json", handlers.status_json()};
@@ -52,7 +89,8 @@ struct AdminServer::Impl {
       auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
       if (ec) break;
       const auto& req = parser.get();
-      AdminResponse answer = HandleAdminRequest(handlers, req.method_string(), req.target());
+      AdminResponse answer = HandleAdminRequest(handlers, req.method_string(), req.target(),
+                                                req[http::field::authorization], req.body());
       http::response<http::string_body> res{static_cast<http::status>(answer.status),
                                             req.version()};
       res.set(http::field::server, "yoke");

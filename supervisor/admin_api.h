@@ -1,7 +1,9 @@
-// The admin API on admin_listen (loopback by default): GET /status (JSON) and GET /metrics
-// (Prometheus text). HandleAdminRequest turns a request into a response and never touches a
-// socket; AdminServer only moves bytes. Thread-safety: the server runs one thread of its own;
-// the handlers it is given must be thread-safe.
+// The admin API on admin_listen (loopback by default): GET /status (JSON), GET /metrics
+// (Prometheus text), and POST /promote and /reject (an operator's verdict on the candidate,
+// with `Authorization: Bearer <token>` and a JSON body {"reason": "...", "author": "..."}).
+// HandleAdminRequest turns a request into a response and never touches a socket; AdminServer only
+// moves bytes. Thread-safety: the server runs one thread of its own; the handlers it is given must
+// be thread-safe.
 #pragma once
 
 #include <functional>
@@ -13,19 +15,25 @@
 
 namespace yoke {
 
-struct AdminHandlers {
-  std::function<std::string()> status_json;
-  std::function<std::string()> metrics_text;
-};
-
 struct AdminResponse {
   unsigned status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
 };
 
+struct AdminHandlers {
+  std::function<std::string()> status_json;
+  std::function<std::string()> metrics_text;
+  // Null: state-changing calls are not offered (yoke proxy).
+  std::function<AdminResponse(const std::string& action, const std::string& reason,
+                              const std::string& author)>
+      verdict;
+  std::string token;  // what `Authorization: Bearer` must carry
+};
+
 AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view method,
-                                 std::string_view target);
+                                 std::string_view target, std::string_view authorization = {},
+                                 std::string_view body = {});
 
 class AdminServer {
  public:

@@ -4,12 +4,19 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <fstream>
+#include <future>
 #include <iostream>
 
 #include "base-layout/archive.h"
@@ -93,6 +100,34 @@ proxy::ProxyOptions ProxyOptionsFrom(const Config& config) {
   return o;
 }
 
+std::filesystem::path TokenPath(const Config& config) {
+  if (!config.admin_token_file().empty()) return config.admin_token_file();
+  return std::filesystem::path(config.base_dir()) / "state" / "admin.token";
+}
+
+// Reads the admin token, creating it (32 random bytes as hex, mode 0600) when missing.
+StatusOr<std::string> EnsureToken(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) {
+    std::ifstream random("/dev/urandom", std::ios::binary);
+    unsigned char bytes[32];
+    if (!random.read(reinterpret_cast<char*>(bytes), sizeof bytes)) {
+      return Fail("cannot read /dev/urandom for the admin token");
+    }
+    std::string hex;
+    for (unsigned char b : bytes) hex += fmt::format("{:02x}", b);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return Fail("cannot create admin token " + path.string());
+    hex += "\n";
+    bool ok = ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size());
+    ::close(fd);
+    if (!ok) return Fail("cannot write admin token " + path.string());
+  }
+  YOKE_ASSIGN_OR_RETURN(std::string token, ReadFile(path));
+  while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
+  if (token.empty()) return Fail("admin token file " + path.string() + " is empty");
+  return token;
+}
+
 // Blocks until SIGINT or SIGTERM, calling `tick` every `period` meanwhile (if given).
 void RunUntilSignal(std::chrono::milliseconds period, const std::function<void()>& tick) {
   boost::asio::io_context io;
@@ -171,7 +206,26 @@ int RunCommand(const std::string& config_path) {
     in.candidate = evidence.candidate();
     return in;
   };
-  AdminServer admin({[&] { return StatusJson(inputs()); }, [&] { return MetricsText(inputs()); }});
+  auto token = EnsureToken(TokenPath(*config));
+  if (!token) {
+    spdlog::error("{}", token.error().message());
+    return kExitFailure;
+  }
+  AdminHandlers handlers;
+  handlers.status_json = [&] { return StatusJson(inputs()); };
+  handlers.metrics_text = [&] { return MetricsText(inputs()); };
+  handlers.token = *token;
+  handlers.verdict = [&](const std::string& action, const std::string& reason,
+                         const std::string& author) -> AdminResponse {
+    auto done = supervisor.RequestVerdict(action, reason, author);
+    if (done.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      return {503, "text/plain", "the supervisor did not answer within 10 s\n"};
+    }
+    auto result = done.get();
+    if (!result) return {409, "text/plain", result.error().message() + "\n"};
+    return {200, "text/plain", *result + "\n"};
+  };
+  AdminServer admin(handlers);
   if (auto st = admin.Start(*ParseHostPort(config->admin_listen())); !st) {
     spdlog::error("{}", st.error().message());
     return kExitFailure;
@@ -260,6 +314,56 @@ int ProxyCommand(const std::string& listen, const std::string& running, const st
   return kExitOk;
 }
 
+// An operator's verdict, sent to the running supervisor's admin API with its token.
+int VerdictCommand(const std::string& config_path, const std::string& action,
+                   const std::string& reason, std::string author) {
+  auto config = LoadOrReport(config_path);
+  if (!config) return kExitUsage;
+  auto token = ReadFile(TokenPath(*config));
+  if (!token) {
+    std::cerr << "yoke " << action << ": " << token.error().message()
+              << " (is yoke running, and are you allowed to read its token?)\n";
+    return kExitFailure;
+  }
+  std::string bearer = *token;
+  while (!bearer.empty() && (bearer.back() == '\n' || bearer.back() == ' ')) bearer.pop_back();
+  if (author.empty()) {
+    const char* user = std::getenv("SUDO_USER");
+    if (!user) user = std::getenv("USER");
+    author = user ? user : "operator";
+  }
+  auto admin = *ParseHostPort(config->admin_listen());
+  namespace http = boost::beast::http;
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  boost::system::error_code ec;
+  std::string host = admin.host == "0.0.0.0" ? "127.0.0.1" : admin.host;
+  socket.connect({boost::asio::ip::make_address(host, ec), admin.port}, ec);
+  if (ec) {
+    std::cerr << "yoke " << action << ": cannot reach the admin API at " << host << ":"
+              << admin.port << " (" << ec.message() << "); is yoke running?\n";
+    return kExitFailure;
+  }
+  timeval tv{15, 0};
+  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  http::request<http::string_body> req{http::verb::post, "/" + action, 11};
+  req.set(http::field::host, host);
+  req.set(http::field::authorization, "Bearer " + bearer);
+  req.set(http::field::content_type, "application/json");
+  req.body() = boost::json::serialize(boost::json::object{{"reason", reason}, {"author", author}});
+  req.prepare_payload();
+  http::write(socket, req, ec);
+  boost::beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  if (!ec) http::read(socket, buffer, res, ec);
+  if (ec) {
+    std::cerr << "yoke " << action << ": no answer from the admin API: " << ec.message() << "\n";
+    return kExitFailure;
+  }
+  (res.result_int() == 200 ? std::cout : std::cerr) << res.body();
+  return res.result_int() == 200 ? kExitOk : kExitFailure;
+}
+
 std::string Alive(const InstanceRecord& record) {
   auto ticks = ProcessStartTicks(record.pid());
   if (record.pid() > 0 && record.stopped_at().empty() && ticks && *ticks == record.start_ticks()) {
@@ -341,6 +445,20 @@ int RunCli(int argc, char** argv) {
       "Example: yoke proxy --listen 0.0.0.0:8080 --running 127.0.0.1:9001 "
       "--testing 127.0.0.1:9002 --admin 127.0.0.1:8081");
 
+  std::string reason, author;
+  std::vector<std::pair<CLI::App*, std::string>> verdicts;
+  for (const char* action : {"promote", "reject"}) {
+    auto* cmd = app.add_subcommand(
+        action, std::string(action == std::string("promote") ? "Promote" : "Reject") +
+                    " the candidate under test now, by hand. Recorded as a decision.");
+    cmd->add_option("--config,-c", config_path, "config file")->required();
+    cmd->add_option("--reason", reason, "why; goes into the decision")->required();
+    cmd->add_option("--author", author, "who decided (default: $SUDO_USER or $USER)");
+    cmd->footer(std::string("Example: yoke ") + action +
+                " --config /etc/yoke/hello.txtpb --reason \"checked the dashboards\"");
+    verdicts.emplace_back(cmd, action);
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -351,6 +469,9 @@ int RunCli(int argc, char** argv) {
   if (*check) return CheckConfigCommand(check_path);
   if (*versions) return VersionsCommand(config_path);
   if (*proxy_cmd) return ProxyCommand(listen, running_at, testing_at, admin_at, threads);
+  for (auto& [cmd, action] : verdicts) {
+    if (*cmd) return VerdictCommand(config_path, action, reason, author);
+  }
   return kExitUsage;
 }
 

@@ -76,6 +76,10 @@ std::string StatusJson(const StatusInputs& in) {
   };
   if (in.supervisor) {
     const auto& s = *in.supervisor;
+    root["judge"] = {{"verdict", s.judge_verdict}, {"reason", s.judge_reason},
+                     {"window_s", s.window_s},     {"min_window_s", s.min_window_s},
+                     {"pairs", s.window_pairs},    {"min_pairs", s.min_pairs},
+                     {"promoting", s.promoting}};
     root["supervisor"] = {{"instances_started", s.instances_started},
                           {"running_crashes", s.running_crashes},
                           {"start_failures", s.start_failures},

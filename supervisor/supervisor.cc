@@ -42,6 +42,50 @@ void NoteInStderr(const fs::path& dir, const std::string& line) {
   out << "yoke: " << line << "\n";
 }
 
+JudgeSettings JudgeSettingsFrom(const Config& config) {
+  const auto& j = config.judge();
+  JudgeSettings s;
+  s.min_window = std::chrono::seconds(j.min_window_s());
+  s.min_pairs = j.min_pairs();
+  s.max_window = std::chrono::seconds(j.max_window_s());
+  s.reject_at_max_window = j.reject_at_max_window();
+  s.confidence = j.confidence();
+  s.tolerance = j.tolerance();
+  s.relative_tolerance = j.relative_tolerance();
+  s.warn_tolerance = j.warn_tolerance();
+  s.min_events = j.min_events();
+  s.lost_route_min = j.lost_route_min();
+  s.new_kind_min = j.new_kind_min();
+  s.max_latency_ratio = j.max_latency_ratio();
+  return s;
+}
+
+LogFormat LogFormatFrom(const Config& config) {
+  const auto& f = config.log_format();
+  LogFormat format;
+  auto take = [](const auto& field, std::vector<std::string>& out) {
+    if (field.size() > 0) out.assign(field.begin(), field.end());
+  };
+  take(f.level_fields(), format.level_fields);
+  take(f.error_values(), format.error_values);
+  take(f.warn_values(), format.warn_values);
+  take(f.message_fields(), format.message_fields);
+  take(f.logger_fields(), format.logger_fields);
+  return format;
+}
+
+const char* VerdictName(JudgeVerdict verdict) {
+  switch (verdict) {
+    case JudgeVerdict::kPromote:
+      return "promote";
+    case JudgeVerdict::kReject:
+      return "reject";
+    case JudgeVerdict::kWait:
+      return "wait";
+  }
+  return "wait";
+}
+
 // The command's first word is the artifact itself: the artifact must be executable.
 bool RunsArtifactDirectly(const std::string& command) {
   auto words = SplitCommand(command);
@@ -55,7 +99,10 @@ Supervisor::Supervisor(Config config, BaseFolder base, SupervisorDeps deps)
       base_(std::move(base)),
       deps_(std::move(deps)),
       running_{kRunning, "", nullptr, false, {}, MakeBackoff(config_)},
-      testing_{kTesting, "", nullptr, false, {}, MakeBackoff(config_)} {}
+      testing_{kTesting, "", nullptr, false, {}, MakeBackoff(config_)},
+      incoming_{kRunning, "", nullptr, false, {}, MakeBackoff(config_)},
+      judge_settings_(JudgeSettingsFrom(config_)),
+      log_format_(LogFormatFrom(config_)) {}
 
 Supervisor::~Supervisor() = default;
 
@@ -83,6 +130,7 @@ Status Supervisor::Start() {
     left.assign(journal.stopping().begin(), journal.stopping().end());
     if (journal.has_running()) left.push_back(journal.running());
     if (journal.has_testing()) left.push_back(journal.testing());
+    if (journal.has_incoming()) left.push_back(journal.incoming());
   }
   for (const InstanceRecord& record : left) {
     if (record.pid() <= 0) continue;
@@ -108,6 +156,12 @@ Status Supervisor::Start() {
   };
   recover(running_, have_journal && journal.has_running() ? &journal.running() : nullptr);
   recover(testing_, have_journal && journal.has_testing() ? &journal.testing() : nullptr);
+  if (have_journal && journal.has_incoming() && base_.ArtifactOf(journal.incoming().version())) {
+    // A promotion was under way: its new running instance starts again.
+    incoming_.version = journal.incoming().version();
+    incoming_.next_start = deps_.clock->Now();
+    spdlog::info("resuming the promotion of {}", incoming_.version);
+  }
   if (testing_.version == running_.version) testing_.version.clear();
   if (running_.version.empty() && !testing_.version.empty()) {
     std::swap(running_.version, testing_.version);
@@ -132,14 +186,152 @@ Status Supervisor::Start() {
 
 void Supervisor::Tick() {
   SteadyTime now = deps_.clock->Now();
+  HandleManualVerdicts(now);
   TakeInDrops(now);
+  PollLogs();
   WatchSlot(running_, now);
   WatchSlot(testing_, now);
+  WatchSlot(incoming_, now);
   ReapStopping(now);
   StartDue(running_, now);
   StartDue(testing_, now);
+  StartDue(incoming_, now);
+  JudgeCandidate(now);
   WriteJournal();
   PublishSnapshot();
+}
+
+void Supervisor::PollLogs() {
+  for (Slot* slot : {&running_, &testing_, &incoming_}) {
+    Instance* inst = slot->instance.get();
+    if (inst && inst->tail) inst->tail->Poll(inst->logs, inst->phase == Phase::kStarting);
+  }
+}
+
+std::optional<Upstream> Supervisor::UpstreamOf(const Slot& slot) const {
+  if (!slot.instance || slot.instance->phase != Phase::kUp) return std::nullopt;
+  return Upstream{"127.0.0.1", static_cast<uint16_t>(slot.instance->record.port()), slot.version};
+}
+
+void Supervisor::OpenWindow(SteadyTime now) {
+  window_ = Window();
+  auto running = UpstreamOf(running_);
+  auto testing = UpstreamOf(testing_);
+  if (!running || !testing) return;
+  window_.open = true;
+  window_.started = now;
+  window_.next_judgement = now;
+  if (deps_.traffic) {
+    window_.running_served = deps_.traffic->Served(*running);
+    window_.testing_served = deps_.traffic->Served(*testing);
+  }
+  window_.running_errors = running_.instance->logs.errors;
+  window_.running_warnings = running_.instance->logs.warnings;
+  if (deps_.evidence) deps_.evidence->Reset(testing_.version);
+  last_judgement_ = Judgement();
+  spdlog::info("evidence window opened for candidate {} against running {}", testing_.version,
+               running_.version);
+}
+
+void Supervisor::JudgeCandidate(SteadyTime now) {
+  if (!window_.open || now < window_.next_judgement || incoming_.version.size()) return;
+  auto running = UpstreamOf(running_);
+  auto testing = UpstreamOf(testing_);
+  if (!running || !testing) return;
+  window_.next_judgement = now + Millis(500);
+  Evidence e;
+  e.window = std::chrono::duration_cast<std::chrono::seconds>(now - window_.started);
+  if (deps_.evidence) e.pairs = deps_.evidence->Stats();
+  const LogCounts& r = running_.instance->logs;
+  e.running_logs.errors = r.errors - std::min(r.errors, window_.running_errors);
+  e.running_logs.warnings = r.warnings - std::min(r.warnings, window_.running_warnings);
+  e.running_kinds_ever = r.error_kinds;
+  e.testing_logs = testing_.instance->logs;
+  if (deps_.traffic) {
+    e.running_requests = deps_.traffic->Served(*running) - window_.running_served;
+    e.testing_requests = deps_.traffic->Served(*testing) - window_.testing_served;
+  }
+  last_judgement_ = Judge(judge_settings_, e);
+  if (last_judgement_.verdict == JudgeVerdict::kReject) {
+    RejectCandidate(last_judgement_.reason, Verdict::REJECT, now, "judge", &last_judgement_);
+  } else if (last_judgement_.verdict == JudgeVerdict::kPromote) {
+    RecordDecision(testing_.version, Verdict::PROMOTE, last_judgement_.reason, "judge",
+                   &last_judgement_);
+    spdlog::info("candidate {} promoted: {}", testing_.version, last_judgement_.reason);
+    BeginPromotion(now);
+  }
+}
+
+std::future<StatusOr<std::string>> Supervisor::RequestVerdict(std::string action,
+                                                              std::string reason,
+                                                              std::string author) {
+  ManualVerdict request{std::move(action), std::move(reason), std::move(author), {}};
+  auto future = request.done.get_future();
+  std::lock_guard lock(manual_mu_);
+  manual_.push_back(std::move(request));
+  return future;
+}
+
+void Supervisor::HandleManualVerdicts(SteadyTime now) {
+  std::vector<ManualVerdict> requests;
+  {
+    std::lock_guard lock(manual_mu_);
+    requests.swap(manual_);
+  }
+  for (ManualVerdict& request : requests) {
+    const std::string reason = request.reason + " (by " + request.author + ")";
+    if (testing_.version.empty() || !incoming_.version.empty()) {
+      request.done.set_value(Fail("there is no candidate under test"));
+      continue;
+    }
+    const std::string version = testing_.version;
+    if (request.action == "reject") {
+      RejectCandidate(request.reason, Verdict::REJECT, now, request.author);
+      spdlog::warn("candidate {} rejected by hand: {}", version, reason);
+      request.done.set_value("rejected " + version);
+    } else if (request.action == "promote") {
+      RecordDecision(version, Verdict::PROMOTE, request.reason, request.author);
+      spdlog::info("candidate {} promoted by hand: {}", version, reason);
+      BeginPromotion(now);
+      request.done.set_value("promoting " + version);
+    } else {
+      request.done.set_value(Fail("unknown action " + request.action));
+    }
+  }
+}
+
+void Supervisor::BeginPromotion(SteadyTime now) {
+  // Vili's order: stop testing, start a fresh running instance of the candidate, wait for it
+  // to be healthy, switch, drain and stop the old running, archive the old version.
+  std::string version = testing_.version;
+  Retire(testing_, /*archive=*/false, now);
+  incoming_.version = version;
+  incoming_.next_start = now;
+  incoming_.backoff = MakeBackoff(config_);
+  window_ = Window();
+  journal_dirty_ = true;
+}
+
+void Supervisor::CompletePromotion(SteadyTime now) {
+  std::unique_ptr<Instance> old = std::move(running_.instance);
+  std::string old_version = running_.version;
+  running_.version = incoming_.version;
+  running_.instance = std::move(incoming_.instance);
+  running_.proven = true;
+  running_.backoff = MakeBackoff(config_);
+  incoming_.version.clear();
+  incoming_.proven = false;
+  PublishUpstreams();
+  spdlog::info("promotion complete: running is now {}", running_.version);
+  if (old && old->child) {
+    old->phase = Phase::kDraining;
+    old->archive_after_stop = true;
+    old->drain_until = now + Millis(config_.proxy().drain_timeout_ms());
+    stopping_.push_back(std::move(old));
+  } else {
+    ArchiveIfUnused(old_version);
+  }
+  journal_dirty_ = true;
 }
 
 void Supervisor::TakeInDrops(SteadyTime now) {
@@ -199,7 +391,7 @@ void Supervisor::AssignCandidate(const std::string& version, SteadyTime now) {
     running_.next_start = now;
   } else {
     if (!testing_.version.empty()) {
-      RejectCandidate("superseded by version " + version, Verdict::SUPERSEDE, now);
+      RejectCandidate("superseded by version " + version, Verdict::SUPERSEDE, now, "yoke");
     }
     testing_.version = version;
     testing_.next_start = now;
@@ -296,6 +488,7 @@ void Supervisor::StartDue(Slot& slot, SteadyTime now) {
     return;
   }
   inst.child = std::move(*child);
+  inst.tail = std::make_unique<LogTailer>(inst.dir, config_.json_log_glob(), log_format_);
   record.set_pid(inst.child->pid());
   record.set_start_ticks(ProcessStartTicks(inst.child->pid()).value_or(0));
   inst.health_deadline = now + Millis(config_.health().timeout_ms());
@@ -338,8 +531,12 @@ void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
       spdlog::error("{}", st.error().message());
     slot.proven = true;
     journal_dirty_ = true;
-    if (&slot == &testing_ && deps_.evidence) deps_.evidence->Reset(slot.version);
+    if (&slot == &incoming_) {
+      CompletePromotion(now);
+      return;
+    }
     PublishUpstreams();
+    if (&slot == &testing_ || (&slot == &running_ && testing_.instance)) OpenWindow(now);
     spdlog::info("{} instance {}/{:04} is up on port {} ({})", slot.role, slot.version,
                  inst.record.number(), inst.record.port(), probe.detail);
     return;
@@ -374,7 +571,19 @@ void Supervisor::OnInstanceFailed(Slot& slot, const std::string& why, SteadyTime
     Stop(std::move(inst), /*archive_after=*/!is_running, now);
   }
 
-  if (is_running) {
+  if (&slot == &incoming_) {
+    // The promoted version would not start as running: stay on the old running.
+    const std::string version = slot.version;
+    slot.version.clear();
+    RecordDecision(version, Verdict::REJECT,
+                   "promotion failed: the new running instance did not start: " + why, "yoke");
+    spdlog::error("promotion of {} failed; {} stays running", version, running_.version);
+    ArchiveIfUnused(version);
+  } else if (is_running) {
+    if (window_.open) {
+      spdlog::warn("running crashed during the evidence window: the window starts again");
+      window_ = Window();
+    }
     Millis delay = slot.backoff.OnCrash(up_since, now);
     slot.next_start = now + delay;
     int crashes = slot.backoff.consecutive_crashes();
@@ -392,10 +601,12 @@ void Supervisor::OnInstanceFailed(Slot& slot, const std::string& why, SteadyTime
   journal_dirty_ = true;
 }
 
-void Supervisor::RejectCandidate(const std::string& reason, Verdict verdict, SteadyTime now) {
+void Supervisor::RejectCandidate(const std::string& reason, Verdict verdict, SteadyTime now,
+                                 const std::string& author, const Judgement* judgement) {
   if (testing_.version.empty()) return;
   std::string version = testing_.version;
-  RecordDecision(version, verdict, reason);
+  RecordDecision(version, verdict, reason, author, judgement);
+  window_ = Window();
   spdlog::warn("candidate {} {}: {}", version,
                verdict == Verdict::SUPERSEDE ? "superseded" : "rejected", reason);
   Retire(testing_, /*archive=*/true, now);
@@ -430,6 +641,19 @@ void Supervisor::Stop(std::unique_ptr<Instance> instance, bool archive_after, St
 void Supervisor::ReapStopping(SteadyTime now) {
   for (auto it = stopping_.begin(); it != stopping_.end();) {
     Instance& inst = **it;
+    if (inst.phase == Phase::kDraining) {
+      Upstream upstream{"127.0.0.1", static_cast<uint16_t>(inst.record.port()), ""};
+      const bool drained = !deps_.traffic || deps_.traffic->InFlight(upstream) == 0;
+      if (!drained && now < inst.drain_until) {
+        ++it;
+        continue;
+      }
+      spdlog::info("old running instance {}/{:04} {}: stopping it", inst.record.version(),
+                   inst.record.number(), drained ? "has drained" : "did not drain in time");
+      inst.phase = Phase::kStopping;
+      inst.kill_at = now + Millis(config_.stop_grace_ms());
+      inst.child->Signal(SIGTERM);
+    }
     if (auto exit = inst.child->Poll()) {
       if (inst.record.exit().empty()) inst.record.set_exit(exit->Describe());
       if (inst.record.stopped_at().empty()) inst.record.set_stopped_at(WallTimeText());
@@ -456,7 +680,9 @@ void Supervisor::ReapStopping(SteadyTime now) {
 }
 
 bool Supervisor::IsReferenced(const std::string& version) const {
-  if (version == running_.version || version == testing_.version) return true;
+  if (version == running_.version || version == testing_.version || version == incoming_.version) {
+    return true;
+  }
   for (const auto& inst : stopping_) {
     if (inst->record.version() == version) return true;
   }
@@ -480,11 +706,7 @@ void Supervisor::ArchiveIfUnused(const std::string& version) {
 
 void Supervisor::PublishUpstreams() {
   if (!deps_.traffic) return;
-  auto upstream = [](const Slot& slot) -> std::optional<Upstream> {
-    if (!slot.instance || slot.instance->phase != Phase::kUp) return std::nullopt;
-    return Upstream{"127.0.0.1", static_cast<uint16_t>(slot.instance->record.port()), slot.version};
-  };
-  UpstreamSnapshot snapshot{upstream(running_), upstream(testing_)};
+  UpstreamSnapshot snapshot{UpstreamOf(running_), UpstreamOf(testing_)};
   deps_.traffic->Publish(snapshot);
 }
 
@@ -507,6 +729,7 @@ void Supervisor::WriteJournal() {
   };
   if (!running_.version.empty()) fill(running_, journal.mutable_running());
   if (!testing_.version.empty()) fill(testing_, journal.mutable_testing());
+  if (!incoming_.version.empty()) fill(incoming_, journal.mutable_incoming());
   for (const auto& inst : stopping_) *journal.add_stopping() = inst->record;
   if (auto st = WriteTextRecord(base_.JournalPath(), journal); !st) {
     spdlog::error("cannot write journal: {}", st.error().message());
@@ -516,7 +739,8 @@ void Supervisor::WriteJournal() {
 }
 
 void Supervisor::RecordDecision(const std::string& to_version, Verdict verdict,
-                                const std::string& reason) {
+                                const std::string& reason, const std::string& author,
+                                const Judgement* judgement) {
   Decision decision;
   decision.set_service(config_.service());
   decision.set_host(deps_.host);
@@ -525,7 +749,34 @@ void Supervisor::RecordDecision(const std::string& to_version, Verdict verdict,
   decision.set_verdict(verdict);
   decision.set_time(WallTimeText());
   decision.set_reason(reason);
-  decision.set_author("yoke");
+  decision.set_author(author);
+  if (judgement) {
+    for (const GateResult& g : judgement->gates) {
+      Gate* gate = decision.add_gates();
+      gate->set_name(g.name);
+      gate->set_outcome(std::string(GateOutcomeName(g.outcome)));
+      gate->set_testing_count(g.testing_count);
+      gate->set_testing_total(g.testing_total);
+      gate->set_running_count(g.running_count);
+      gate->set_running_total(g.running_total);
+      gate->set_testing_rate(g.testing_rate);
+      gate->set_running_rate(g.running_rate);
+      gate->set_margin(g.margin);
+      gate->set_z(g.z);
+      gate->set_detail(g.detail);
+      for (const auto& c : g.culprits) {
+        gate->add_culprits(c);
+        if (g.name == "lost_routes") decision.add_lost_routes(c);
+        if (g.name == "new_error_kinds") decision.add_new_error_kinds(c);
+      }
+    }
+  }
+  if (window_.open) {
+    decision.set_window_s(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(deps_.clock->Now() - window_.started)
+            .count()));
+    if (deps_.evidence) decision.set_pairs(deps_.evidence->Stats().total().pairs);
+  }
   std::string name = FormatUtc(deps_.clock->WallNow(), "%Y%m%dT%H%M%SZ") + "-" +
                      (running_.version.empty() ? "none" : running_.version) + "-to-" + to_version +
                      ".txtpb";
@@ -541,7 +792,7 @@ void Supervisor::RecordDecision(const std::string& to_version, Verdict verdict,
 
 void Supervisor::Shutdown() {
   SteadyTime now = deps_.clock->Now();
-  for (Slot* slot : {&testing_, &running_}) {
+  for (Slot* slot : {&testing_, &incoming_, &running_}) {
     if (slot->instance && slot->instance->child) {
       Stop(std::move(slot->instance), false, now);
     } else {
@@ -579,6 +830,15 @@ void Supervisor::PublishSnapshot() {
   };
   role(running_, &snap.running);
   role(testing_, &snap.testing);
+  snap.promoting = incoming_.version;
+  snap.min_window_s = judge_settings_.min_window.count();
+  snap.min_pairs = judge_settings_.min_pairs;
+  if (window_.open) {
+    snap.judge_verdict = VerdictName(last_judgement_.verdict);
+    snap.judge_reason = last_judgement_.reason;
+    snap.window_s = std::chrono::duration_cast<std::chrono::seconds>(now - window_.started).count();
+    snap.window_pairs = deps_.evidence ? deps_.evidence->Stats().total().pairs : 0;
+  }
   std::lock_guard lock(snapshot_mu_);
   snapshot_ = std::move(snap);
 }

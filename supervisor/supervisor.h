@@ -11,6 +11,7 @@
 #pragma once
 
 #include <functional>
+#include <future>
 #include <list>
 #include <map>
 #include <memory>
@@ -22,12 +23,15 @@
 #include "core/backoff.h"
 #include "core/clock.h"
 #include "core/evidence_window.h"
+#include "core/judge.h"
+#include "core/log_counts.h"
 #include "core/status.h"
 #include "core/upstream.h"
 #include "proto/yoke/config.pb.h"
 #include "proto/yoke/records.pb.h"
 #include "proto/yoke/state.pb.h"
 #include "supervisor/health_probe.h"
+#include "supervisor/log_tailer.h"
 #include "supervisor/process.h"
 
 namespace yoke {
@@ -59,6 +63,14 @@ struct SupervisorSnapshot {
   uint64_t start_failures = 0;
   uint64_t artifacts_taken_in = 0;
   uint64_t versions_archived = 0;
+  // The judge's current reading of the candidate.
+  std::string judge_verdict;  // "wait", "promote", "reject", or empty without a candidate
+  std::string judge_reason;
+  int64_t window_s = 0;
+  int64_t min_window_s = 0;
+  uint64_t window_pairs = 0;
+  uint64_t min_pairs = 0;
+  std::string promoting;  // a promoted version whose new running instance is starting
 };
 
 class Supervisor {
@@ -80,8 +92,13 @@ class Supervisor {
 
   SupervisorSnapshot Snapshot() const;
 
+  // Queues an operator's verdict on the candidate ("promote" or "reject") for the loop. The
+  // future holds what was done, or why nothing was. Thread-safe.
+  std::future<StatusOr<std::string>> RequestVerdict(std::string action, std::string reason,
+                                                    std::string author);
+
  private:
-  enum class Phase { kStarting, kUp, kStopping };
+  enum class Phase { kStarting, kUp, kDraining, kStopping };
   struct Instance {
     InstanceRecord record;
     std::filesystem::path dir;
@@ -92,6 +109,9 @@ class Supervisor {
     SteadyTime health_deadline;
     SteadyTime next_probe;
     SteadyTime kill_at;
+    SteadyTime drain_until;
+    std::unique_ptr<LogTailer> tail;
+    LogCounts logs;  // everything this instance logged, its startup apart
     bool killed = false;
     bool archive_after_stop = false;
   };
@@ -109,14 +129,38 @@ class Supervisor {
     SteadyTime since;
   };
 
+  struct Window {
+    bool open = false;
+    SteadyTime started;
+    SteadyTime next_judgement;
+    uint64_t running_served = 0;  // the proxy's counts when the window opened
+    uint64_t testing_served = 0;
+    uint64_t running_errors = 0;  // running's log counts when the window opened
+    uint64_t running_warnings = 0;
+  };
+  struct ManualVerdict {
+    std::string action;
+    std::string reason;
+    std::string author;
+    std::promise<StatusOr<std::string>> done;
+  };
+
   void TakeInDrops(SteadyTime now);
+  void PollLogs();
+  void OpenWindow(SteadyTime now);
+  void JudgeCandidate(SteadyTime now);
+  void HandleManualVerdicts(SteadyTime now);
+  void BeginPromotion(SteadyTime now);
+  void CompletePromotion(SteadyTime now);
+  std::optional<Upstream> UpstreamOf(const Slot& slot) const;
   void AssignCandidate(const std::string& version, SteadyTime now);
   void WatchSlot(Slot& slot, SteadyTime now);
   void StartDue(Slot& slot, SteadyTime now);
   void ReapStopping(SteadyTime now);
 
   void OnInstanceFailed(Slot& slot, const std::string& why, SteadyTime now);
-  void RejectCandidate(const std::string& reason, Verdict verdict, SteadyTime now);
+  void RejectCandidate(const std::string& reason, Verdict verdict, SteadyTime now,
+                       const std::string& author = "judge", const Judgement* judgement = nullptr);
   // Clears the slot; its instance, if any, is told to stop, and the version is archived once
   // nothing runs it.
   void Retire(Slot& slot, bool archive, SteadyTime now);
@@ -128,7 +172,8 @@ class Supervisor {
   void PublishUpstreams();
   void WriteInstanceRecord(const Instance& instance);
   void WriteJournal();
-  void RecordDecision(const std::string& to_version, Verdict verdict, const std::string& reason);
+  void RecordDecision(const std::string& to_version, Verdict verdict, const std::string& reason,
+                      const std::string& author = "judge", const Judgement* judgement = nullptr);
   std::string WallTimeText() const;
 
   Config config_;
@@ -136,6 +181,13 @@ class Supervisor {
   SupervisorDeps deps_;
   Slot running_;
   Slot testing_;
+  Slot incoming_;  // during a promotion: the candidate's new running instance, starting
+  Window window_;
+  JudgeSettings judge_settings_;
+  LogFormat log_format_;
+  Judgement last_judgement_;
+  std::mutex manual_mu_;
+  std::vector<ManualVerdict> manual_;  // GUARDED_BY(manual_mu_)
   std::list<std::unique_ptr<Instance>> stopping_;
   std::map<std::filesystem::path, Settling> settling_;
   std::map<std::filesystem::path, Settling> ignored_drops_;

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,8 +33,12 @@ TempDir::~TempDir() {
 
 Subprocess::Subprocess(std::vector<std::string> argv, const std::filesystem::path& output_file) {
   int out = ::open(output_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ == 0) {
+    // If the test process dies (a crash skips destructors), its children go too.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(1);
     if (out >= 0) {
       ::dup2(out, 1);
       ::dup2(out, 2);
@@ -51,8 +56,13 @@ Subprocess::Subprocess(std::vector<std::string> argv, const std::filesystem::pat
 
 Subprocess::~Subprocess() {
   if (pid_ > 0 && !reaped_) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
+    // SIGTERM first: a yoke under test then stops its own children, even those that
+    // ignore SIGTERM. SIGKILL if it has not gone within 20 s.
+    ::kill(pid_, SIGTERM);
+    if (!Wait(std::chrono::seconds(20))) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
   }
 }
 

@@ -14,8 +14,9 @@
 
 namespace yoke::testing {
 
-// A child process started by a test. The destructor kills it (SIGKILL by pid) and reaps it,
-// so a failing test leaves nothing behind.
+// A child process started by a test. The destructor stops it by pid (SIGTERM, then SIGKILL)
+// and reaps it, and the child gets SIGKILL if the test process dies, so a failing test leaves
+// nothing behind.
 class Subprocess {
  public:
   Subprocess(std::vector<std::string> argv, const std::filesystem::path& output_file);
