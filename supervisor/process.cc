@@ -1,6 +1,7 @@
 #include "supervisor/process.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include <boost/process/v2/start_dir.hpp>
 #include <boost/process/v2/stdio.hpp>
 // Process v2 compiled here, once (its header-only mode misses process_environment).
+#include <algorithm>
 #include <boost/process/v2/src.hpp>
 #include <chrono>
 #include <cstring>
@@ -38,12 +40,24 @@ std::string ExitInfo::Describe() const {
 
 namespace {
 
-// Runs in the child between fork and exec: its own process group, and SIGTERM when the
-// supervisor dies. Only async-signal-safe calls here.
+// Runs in the child between fork and exec: its own process group, SIGTERM when the supervisor
+// dies, and no descriptor of the supervisor's (its listening sockets above all) left open.
+// Only async-signal-safe calls here.
 struct ChildSetup {
   pid_t parent;
   template <typename Launcher>
-  bp::error_code on_exec_setup(Launcher&, const bp::filesystem::path&, const char* const*) {
+  bp::error_code on_exec_setup(Launcher& launcher, const bp::filesystem::path&,
+                               const char* const*) {
+    // Boost 1.81's close_all skips the descriptors between stdio and its error pipe (it
+    // compares each whitelist entry with itself), so close every gap here.
+    auto& keep = launcher.fd_whitelist;
+    std::sort(keep.begin(), keep.end());
+    int next = 0;
+    for (int fd : keep) {
+      if (fd > next) ::close_range(static_cast<unsigned>(next), static_cast<unsigned>(fd - 1), 0);
+      next = std::max(next, fd + 1);
+    }
+    ::close_range(static_cast<unsigned>(next), ~0U, 0);
     if (::setpgid(0, 0) != 0) return {errno, bp::system_category()};
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     // The parent died between fork and prctl: nobody would send the signal.

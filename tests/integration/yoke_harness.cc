@@ -3,11 +3,54 @@
 #include <cstdio>
 
 #include "base-layout/text_record.h"
+#include "tests/fakes/http_client.h"
 
 namespace yoke::testing {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+
+LoadGenerator::LoadGenerator(uint16_t port, std::vector<std::string> targets, int threads,
+                             uint64_t max_requests, std::chrono::seconds max_duration) {
+  auto deadline = std::chrono::steady_clock::now() + max_duration;
+  for (int t = 0; t < threads; ++t) {
+    threads_.emplace_back([=, this] {
+      auto client = std::make_unique<HttpClient>(port);
+      for (uint64_t i = t;
+           !stop_ && i < max_requests && std::chrono::steady_clock::now() < deadline;
+           i += threads) {
+        auto res = client->Request(boost::beast::http::verb::get, targets[i % targets.size()]);
+        if (!res) {
+          ++failed_;
+          client = std::make_unique<HttpClient>(port);
+        } else {
+          ++answered_;
+          if (res->result_int() >= 500 && (*res)[boost::beast::http::field::server] == "yoke") {
+            ++failed_;
+          }
+          std::lock_guard lock(mu_);
+          ++statuses_[res->result_int()];
+          if (!res->keep_alive()) client = std::make_unique<HttpClient>(port);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));  // pacing, not waiting
+      }
+    });
+  }
+}
+
+LoadGenerator::~LoadGenerator() { Stop(); }
+
+void LoadGenerator::Stop() {
+  stop_ = true;
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+std::map<int, uint64_t> LoadGenerator::statuses() const {
+  std::lock_guard lock(mu_);
+  return statuses_;
+}
 
 YokeHarness::YokeHarness(const std::string& extra_config) {
   base_ = dir_.path() / "base";
@@ -15,14 +58,24 @@ YokeHarness::YokeHarness(const std::string& extra_config) {
   config_path_ = dir_.path() / "yoke.txtpb";
   first_port_ = FreePort();
   if (first_port_ > 65000) first_port_ = 40000;  // leave room for the range
+  auto outside_range = [&] {
+    uint16_t port;
+    do port = FreePort();
+    while (port >= first_port_ && port <= first_port_ + 30);
+    return port;
+  };
+  proxy_port_ = outside_range();
+  admin_port_ = outside_range();
   WriteAll(config_path_,
            "service: \"hello\"\n"
            "base_dir: \"" +
                base_.string() +
                "\"\n"
-               "listen: \"127.0.0.1:0\"\nadmin_listen: \"127.0.0.1:0\"\n"
-               "port_range { first: " +
-               std::to_string(first_port_) + " last: " + std::to_string(first_port_ + 30) +
+               "listen: \"127.0.0.1:" +
+               std::to_string(proxy_port_) + "\"\n" +
+               "admin_listen: \"127.0.0.1:" + std::to_string(admin_port_) + "\"\n" +
+               "port_range { first: " + std::to_string(first_port_) +
+               " last: " + std::to_string(first_port_ + 30) +
                " }\n"
                "command: \"{artifact} --port {port} --version {version} --json-log "
                "logs/json/app.log\"\n" +

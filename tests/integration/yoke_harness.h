@@ -4,16 +4,44 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "proto/yoke/state.pb.h"
 #include "tests/fakes/process_harness.h"
 #include "tests/fakes/temp_dir.h"
 
 namespace yoke::testing {
+
+// Steady user traffic through yoke's proxy: `threads` keep-alive clients cycling through
+// `targets`, paced at about one request per millisecond each, counting every answer by status.
+// Bounded: it stops by itself after `max_requests` or `max_duration`.
+class LoadGenerator {
+ public:
+  LoadGenerator(uint16_t port, std::vector<std::string> targets, int threads = 2,
+                uint64_t max_requests = 500000,
+                std::chrono::seconds max_duration = std::chrono::seconds(120));
+  ~LoadGenerator();
+  void Stop();
+  uint64_t answered() const { return answered_; }
+  uint64_t failed() const { return failed_; }  // no answer, or a 5xx from the proxy itself
+  std::map<int, uint64_t> statuses() const;
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> answered_{0};
+  std::atomic<uint64_t> failed_{0};
+  mutable std::mutex mu_;
+  std::map<int, uint64_t> statuses_;  // GUARDED_BY(mu_)
+  std::vector<std::thread> threads_;
+};
 
 class YokeHarness {
  public:
@@ -23,6 +51,8 @@ class YokeHarness {
   const std::filesystem::path& base() const { return base_; }
   const std::filesystem::path& config_path() const { return config_path_; }
   uint16_t first_port() const { return first_port_; }
+  uint16_t proxy_port() const { return proxy_port_; }
+  uint16_t admin_port() const { return admin_port_; }
 
   void StartYoke();
   Subprocess& yoke() { return *yoke_; }
@@ -51,6 +81,8 @@ class YokeHarness {
   std::filesystem::path base_;
   std::filesystem::path config_path_;
   uint16_t first_port_;
+  uint16_t proxy_port_;
+  uint16_t admin_port_;
   std::unique_ptr<Subprocess> yoke_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "tests/fakes/process_harness.h"
@@ -47,6 +48,18 @@ TEST_F(ProcessTest, RunsInFolderWithEnvironmentAndOutputFiles) {
   EXPECT_EQ(exit->Describe(), "exit code 3");
   EXPECT_EQ(ReadAll(dir_.path() / "stdout"), dir_.path().string() + "\ntesting\n");
   EXPECT_EQ(ReadAll(dir_.path() / "stderr"), "oops\n");
+}
+
+// The child inherits none of the supervisor's descriptors: a listening socket held by an
+// instance would outlive yoke and swallow its connections.
+TEST_F(ProcessTest, ChildInheritsNoDescriptors) {
+  int inheritable = ::socket(AF_INET, SOCK_STREAM, 0);  // no CLOEXEC, as Asio opens them
+  ASSERT_GE(inheritable, 3);
+  auto child = launcher_->Launch(Spec({"sh", "-c", "ls /proc/$$/fd"}));
+  ASSERT_TRUE(child);
+  ASSERT_TRUE(WaitExit(**child));
+  EXPECT_EQ(ReadAll(dir_.path() / "stdout"), "0\n1\n2\n");
+  ::close(inheritable);
 }
 
 // A signal reaches the whole process group, grandchildren included.

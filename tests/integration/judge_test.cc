@@ -1,0 +1,204 @@
+// The judge with real processes: yoke runs two versions of the fixture service, this test sends
+// user traffic through yoke's proxy, and the decision files say what the judge concluded and
+// why. Each test bounds its waits and stops what it starts by pid.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "base-layout/text_record.h"
+#include "proto/yoke/records.pb.h"
+#include "tests/integration/yoke_harness.h"
+
+namespace yoke::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+const char* kJudge = "judge { min_window_s: 2 min_pairs: 200 max_window_s: 60 }\n";
+
+std::vector<Decision> Decisions(const fs::path& base) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(base / "decisions", ec)) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  std::vector<Decision> out;
+  for (const auto& f : files) {
+    Decision d;
+    if (ReadTextRecord(f, &d)) out.push_back(d);
+  }
+  return out;
+}
+
+std::optional<Decision> WaitForDecision(const fs::path& base, const std::string& to,
+                                        std::chrono::seconds timeout = 40s) {
+  std::optional<Decision> found;
+  WaitUntil(
+      [&] {
+        for (const auto& d : Decisions(base)) {
+          if (d.to_version() == to) found = d;
+        }
+        return found.has_value();
+      },
+      timeout);
+  return found;
+}
+
+std::string Gates(const Decision& d) {
+  std::string out;
+  for (const auto& g : d.gates()) out += g.name() + "=" + g.outcome() + ": " + g.detail() + "\n";
+  return out;
+}
+
+class JudgeRunTest : public ::testing::Test {
+ protected:
+  explicit JudgeRunTest(std::string extra = kJudge) : yoke_(std::move(extra)) {}
+
+  // v1 running and the candidate v2 started with `flags`, both healthy.
+  void StartWithCandidate(const std::string& flags) {
+    yoke_.StartYoke();
+    yoke_.DropScript("1.0.0", "");
+    ASSERT_TRUE(yoke_.WaitForRole("running", "1.0.0")) << yoke_.Log();
+    load_ = std::make_unique<LoadGenerator>(
+        yoke_.proxy_port(), std::vector<std::string>{"/version", "/items", "/orders/17", "/lost"});
+    yoke_.DropScript("2.0.0", flags);
+    ASSERT_TRUE(yoke_.WaitForRole("testing", "2.0.0")) << yoke_.Log();
+  }
+
+  YokeHarness yoke_;
+  std::unique_ptr<LoadGenerator> load_;
+};
+
+// A good candidate is promoted: a fresh running instance of it takes over, the old version is
+// archived, and not one user request fails across the promotion.
+TEST_F(JudgeRunTest, PromotesAGoodCandidateWithoutFailingARequest) {
+  StartWithCandidate("");
+  auto decision = WaitForDecision(yoke_.base(), "2.0.0");
+  ASSERT_TRUE(decision) << yoke_.Log();
+  EXPECT_EQ(decision->verdict(), Verdict::PROMOTE) << decision->reason() << "\n"
+                                                   << Gates(*decision);
+  EXPECT_EQ(decision->author(), "judge");
+  EXPECT_GE(decision->pairs(), 200u);
+  EXPECT_GE(decision->window_s(), 2u);
+  EXPECT_EQ(decision->gates_size(), 7);
+  auto running = yoke_.WaitForRole("running", "2.0.0", 2);
+  ASSERT_TRUE(running) << yoke_.Log();
+  EXPECT_TRUE(WaitUntil([&] { return fs::exists(yoke_.base() / "archive/hello-1.0.0.zip"); }, 20s))
+      << yoke_.Log();
+  uint64_t before = load_->answered();
+  ASSERT_TRUE(WaitUntil([&] { return load_->answered() > before + 200; }, 10s));
+  load_->Stop();
+  EXPECT_EQ(load_->failed(), 0u);
+  EXPECT_EQ(HttpGet(yoke_.proxy_port(), "/version").body, "2.0.0");
+}
+
+// A candidate that answers 404 on a route running serves is rejected, naming the route.
+TEST_F(JudgeRunTest, RejectsALostRouteByName) {
+  StartWithCandidate("--status /lost=404");
+  auto decision = WaitForDecision(yoke_.base(), "2.0.0");
+  ASSERT_TRUE(decision) << yoke_.Log();
+  EXPECT_EQ(decision->verdict(), Verdict::REJECT) << Gates(*decision);
+  ASSERT_EQ(decision->lost_routes_size(), 1) << Gates(*decision);
+  EXPECT_EQ(decision->lost_routes(0), "/lost");
+  EXPECT_TRUE(WaitUntil([&] { return fs::exists(yoke_.base() / "archive/hello-2.0.0.zip"); }, 10s));
+  EXPECT_EQ(load_->failed(), 0u);
+}
+
+// A candidate that logs a new kind of error under traffic is rejected, naming the kind.
+TEST_F(JudgeRunTest, RejectsANewErrorKindByName) {
+  StartWithCandidate("--log-error '/items=inventory lookup failed for sku'");
+  auto decision = WaitForDecision(yoke_.base(), "2.0.0");
+  ASSERT_TRUE(decision) << yoke_.Log();
+  EXPECT_EQ(decision->verdict(), Verdict::REJECT) << Gates(*decision);
+  ASSERT_GE(decision->new_error_kinds_size(), 1) << Gates(*decision);
+  EXPECT_EQ(decision->new_error_kinds(0), "fixture: inventory lookup failed for sku #");
+}
+
+// Running and candidate fail the same 2% of requests: noise, so the candidate is promoted.
+TEST_F(JudgeRunTest, PromotesACandidateWithTheSameNoisyErrorRate) {
+  yoke_.StartYoke();
+  yoke_.DropScript("1.0.0", "--error-rate 0.02");
+  ASSERT_TRUE(yoke_.WaitForRole("running", "1.0.0")) << yoke_.Log();
+  load_ = std::make_unique<LoadGenerator>(yoke_.proxy_port(),
+                                          std::vector<std::string>{"/version", "/items"});
+  yoke_.DropScript("2.0.0", "--error-rate 0.02");
+  auto decision = WaitForDecision(yoke_.base(), "2.0.0", 60s);
+  ASSERT_TRUE(decision) << yoke_.Log();
+  EXPECT_EQ(decision->verdict(), Verdict::PROMOTE) << decision->reason() << "\n"
+                                                   << Gates(*decision);
+}
+
+// A candidate that crashes under test is rejected at once.
+TEST_F(JudgeRunTest, RejectsACrashAtOnce) {
+  StartWithCandidate("--crash-after-ms 800");
+  auto decision = WaitForDecision(yoke_.base(), "2.0.0", 20s);
+  ASSERT_TRUE(decision) << yoke_.Log();
+  EXPECT_EQ(decision->verdict(), Verdict::REJECT);
+  EXPECT_NE(decision->reason().find("exited while up with exit code 3"), std::string::npos)
+      << decision->reason();
+  EXPECT_EQ(load_->failed(), 0u);
+}
+
+class JudgeSlowTest : public JudgeRunTest {
+ protected:
+  JudgeSlowTest() : JudgeRunTest("judge { min_window_s: 30 min_pairs: 200 max_window_s: 600 }\n") {}
+};
+
+// A newer candidate supersedes the one under test, and a reject by hand goes through the admin
+// API with its token: both are recorded, with their reasons and authors.
+TEST_F(JudgeSlowTest, RecordsASupersedeAndAManualReject) {
+  StartWithCandidate("");
+  yoke_.DropScript("3.0.0", "");
+  ASSERT_TRUE(yoke_.WaitForRole("testing", "3.0.0")) << yoke_.Log();
+  auto superseded = WaitForDecision(yoke_.base(), "2.0.0");
+  ASSERT_TRUE(superseded);
+  EXPECT_EQ(superseded->verdict(), Verdict::SUPERSEDE);
+  EXPECT_EQ(superseded->reason(), "superseded by version 3.0.0");
+
+  fs::path out = yoke_.base().parent_path() / "reject.out";
+  Subprocess reject({YokeBinary().string(), "reject", "--config", yoke_.config_path().string(),
+                     "--reason", "dashboards look wrong", "--author", "ada"},
+                    out);
+  auto status = reject.Wait(20s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(WEXITSTATUS(*status), 0) << ReadAll(out);
+  auto rejected = WaitForDecision(yoke_.base(), "3.0.0");
+  ASSERT_TRUE(rejected);
+  EXPECT_EQ(rejected->verdict(), Verdict::REJECT);
+  EXPECT_EQ(rejected->reason(), "dashboards look wrong");
+  EXPECT_EQ(rejected->author(), "ada");
+
+  // Nothing is left to reject: exit 1 with the reason; a wrong token: refused.
+  Subprocess again({YokeBinary().string(), "reject", "--config", yoke_.config_path().string(),
+                    "--reason", "twice"},
+                   out);
+  EXPECT_EQ(WEXITSTATUS(*again.Wait(20s)), 1);
+  EXPECT_NE(ReadAll(out).find("no candidate under test"), std::string::npos);
+}
+
+// kill -9 in the middle of a window: the new yoke starts testing again with a new instance and
+// a new window, and promotes only on evidence gathered after the restart.
+TEST_F(JudgeRunTest, Kill9MidWindowRestartsTheWindow) {
+  StartWithCandidate("");
+  ASSERT_TRUE(yoke_.WaitForLog("evidence window opened")) << yoke_.Log();
+  yoke_.KillYoke();
+  auto restarted = std::chrono::system_clock::now();
+  yoke_.StartYoke();
+  auto decision = WaitForDecision(yoke_.base(), "2.0.0");
+  ASSERT_TRUE(decision) << yoke_.Log();
+  EXPECT_EQ(decision->verdict(), Verdict::PROMOTE) << Gates(*decision);
+  auto testing = yoke_.ReadInstance("2.0.0", 2, "testing");
+  ASSERT_TRUE(testing) << "the candidate was not started again after the restart";
+  // The window the decision rests on opened after the restart.
+  auto decided =
+      std::chrono::system_clock::from_time_t(std::chrono::system_clock::to_time_t(restarted)) +
+      std::chrono::seconds(decision->window_s());
+  EXPECT_GE(std::chrono::system_clock::now() + 1s, decided);
+  EXPECT_LE(decision->window_s(), std::chrono::duration_cast<std::chrono::seconds>(
+                                      std::chrono::system_clock::now() - restarted)
+                                          .count() +
+                                      1);
+}
+
+}  // namespace
+}  // namespace yoke::testing
