@@ -10,6 +10,15 @@ bool Contains(const std::vector<std::string>& names, std::string_view key) {
   return std::find(names.begin(), names.end(), key) != names.end();
 }
 
+// Compares a key as it stands in the JSON text, without unescaping (copying) it. Configured
+// field names hold no quotes or backslashes, so the raw comparison is exact for them.
+bool KeyIn(simdjson::ondemand::raw_json_string key, const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    if (key.unsafe_is_equal(name)) return true;
+  }
+  return false;
+}
+
 bool IsHexDigit(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
 
 }  // namespace
@@ -63,35 +72,44 @@ ClassifiedLine LogClassifier::Classify(const char* line, size_t length, size_t c
   simdjson::padded_string_view view(line, length, capacity);
   simdjson::ondemand::document doc;
   if (parser_.iterate(view).get(doc)) return out;
-  simdjson::ondemand::object object;
-  if (doc.get_object().get(object)) return out;
-  std::string_view level, message, logger;
+  // The level first, by the same direct look-up a bare parse uses: most lines stop there.
+  std::string_view level;
   bool have_level = false;
-  // One pass over the fields; values are read only for the fields we want.
-  for (auto field : object) {
-    std::string_view key;
-    if (field.unescaped_key().get(key)) return out;
-    if (!have_level && Contains(format_.level_fields, key)) {
-      if (field.value().get_string().get(level)) continue;
-      have_level = true;
-    } else if (message.empty() && Contains(format_.message_fields, key)) {
-      if (field.value().get_string().get(message)) message = {};
-    } else if (logger.empty() && Contains(format_.logger_fields, key)) {
-      if (field.value().get_string().get(logger)) logger = {};
-    }
+  for (const std::string& name : format_.level_fields) {
+    auto value = doc.find_field_unordered(name);
+    if (value.error() == simdjson::NO_SUCH_FIELD) continue;
+    if (value.error()) return out;                // not an object, or broken JSON
+    if (value.get_string().get(level)) continue;  // a level that is not a string
+    have_level = true;
+    break;
   }
   if (!have_level) {
+    // No level field: still tell JSON without a level from text that only looks like JSON.
+    if (doc.rewind(), doc.get_object().error()) return out;
     out.level = LogLevel::kNoLevel;
     return out;
   }
-  if (Contains(format_.error_values, level)) {
-    out.level = LogLevel::kError;
-    out.kind = std::string(logger.empty() ? "-" : logger) + ": " + FoldErrorMessage(message);
-  } else if (Contains(format_.warn_values, level)) {
-    out.level = LogLevel::kWarn;
-  } else {
-    out.level = LogLevel::kOther;
+  if (!Contains(format_.error_values, level)) {
+    out.level = Contains(format_.warn_values, level) ? LogLevel::kWarn : LogLevel::kOther;
+    return out;
   }
+  // An error: walk the fields once more for its message and logger.
+  doc.rewind();
+  simdjson::ondemand::object object;
+  if (doc.get_object().get(object)) return out;
+  std::string_view message, logger;
+  for (auto field : object) {
+    if (field.error()) break;
+    simdjson::ondemand::raw_json_string key = field.key();
+    if (message.empty() && KeyIn(key, format_.message_fields)) {
+      if (field.value().get_string().get(message)) message = {};
+    } else if (logger.empty() && KeyIn(key, format_.logger_fields)) {
+      if (field.value().get_string().get(logger)) logger = {};
+    }
+    if (!message.empty() && !logger.empty()) break;
+  }
+  out.level = LogLevel::kError;
+  out.kind = std::string(logger.empty() ? "-" : logger) + ": " + FoldErrorMessage(message);
   return out;
 }
 
