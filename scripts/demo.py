@@ -1,67 +1,64 @@
 #!/usr/bin/env python3
-"""yoke's demo: the supervisor on the bundled sample service, in a temp base on 127.0.0.1.
+"""yoke's demo: a real promotion and a real rejection of the bundled sample service.
 
-It shows, in order: v1 taken in and serving as running; v2 started as testing beside it;
-a broken v3 rejected with its reason; what the base folder holds; a clean stop.
-Every wait has a deadline; every process it starts is stopped by its pid.
+In a temp base folder on 127.0.0.1, with steady load from this script through yoke's proxy:
+  1. v1.0.0 is dropped in and becomes running;
+  2. v2.0.0 (a good build) is mirrored, judged and promoted;
+  3. v3.0.0 (loses the /lost route and logs a new kind of error) is judged and rejected.
+It prints what happens as it happens, then a summary of the decisions and where their files
+are. Every wait has a deadline; every process it starts is stopped by its pid.
 """
 import argparse
+import http.client
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
-STEP = "\033[1m==>\033[0m " if sys.stdout.isatty() else "==> "
+TTY = sys.stdout.isatty()
+BOLD, DIM, OFF = ("\033[1m", "\033[2m", "\033[0m") if TTY else ("", "", "")
 
 
 def say(text):
-    print(STEP + text, flush=True)
+    if TTY:
+        print("\r\033[K", end="")
+    print(f"{BOLD}==>{OFF} {text}", flush=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(avoid=range(0)):
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in avoid:
+            return port
 
 
-def wait_for(what, condition, timeout=20.0):
+def wait_for(what, condition, timeout=60.0, tick=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
-        time.sleep(0.05)
+        if tick:
+            tick()
+        time.sleep(0.25)
     raise SystemExit(f"demo: timed out waiting for {what}")
 
 
-def read_record(path):
-    """The few fields of a text-format InstanceRecord the demo shows."""
-    fields = {}
+def status(admin):
     try:
-        with open(path) as f:
-            for line in f:
-                if ":" in line and not line.startswith(" "):
-                    key, value = line.split(":", 1)
-                    fields[key.strip()] = value.strip().strip('"')
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin}/status", timeout=2) as r:
+            return json.load(r)
     except OSError:
         return None
-    return fields
-
-
-def role(base, name, version):
-    record = read_record(os.path.join(base, name, "instance.txtpb"))
-    if record and record.get("version") == version and record.get("ready_at"):
-        return record
-    return None
-
-
-def get(port, path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
-        return r.read().decode().strip()
 
 
 def drop(base, name, content, mode=0o755):
@@ -72,66 +69,168 @@ def drop(base, name, content, mode=0o755):
     os.rename(hidden, os.path.join(base, name))
 
 
+def read_decision(path):
+    fields = {"lost_routes": [], "new_error_kinds": []}
+    with open(path) as f:
+        for line in f:
+            if ":" in line and not line.startswith(" ") and not line.startswith("gates"):
+                key, value = line.split(":", 1)
+                value = value.strip().strip('"')
+                if key in fields and isinstance(fields[key], list):
+                    fields[key].append(value)
+                else:
+                    fields[key] = value
+    return fields
+
+
+class Load:
+    """Steady user traffic through the proxy, counting answers and failures."""
+
+    def __init__(self, port, paths, threads=2):
+        self.port, self.paths = port, paths
+        self.stop, self.answered, self.failed = False, 0, 0
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def run(self):
+        conn, i = None, 0
+        deadline = time.monotonic() + 600
+        while not self.stop and time.monotonic() < deadline:
+            try:
+                conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("GET", self.paths[i % len(self.paths)])
+                response = conn.getresponse()
+                response.read()
+                with self.lock:
+                    self.answered += 1
+                    if response.status >= 500 and response.getheader("Server") == "yoke":
+                        self.failed += 1
+            except (OSError, http.client.HTTPException):
+                with self.lock:
+                    self.failed += 1
+                conn = None
+            i += 1
+            time.sleep(0.002)
+
+    def close(self):
+        self.stop = True
+        for t in self.threads:
+            t.join(timeout=10)
+
+
+def progress(admin, load):
+    s = status(admin)
+    if not s or not s.get("testing"):
+        return
+    j, t = s.get("judge", {}), s["testing"]
+    window, min_window = j.get("window_s", 0), max(1, j.get("min_window_s", 1))
+    pairs, min_pairs = j.get("pairs", 0), max(1, j.get("min_pairs", 1))
+    done = min(1.0, min(window / min_window, pairs / min_pairs))
+    bar = "#" * int(done * 20) + "." * (20 - int(done * 20))
+    ev = s["evidence"]["total"]
+    line = (f"  running {s['running']['version'] if s.get('running') else '-'} | "
+            f"testing {t['version']} [{bar}] {window}/{min_window} s, {pairs}/{min_pairs} pairs | "
+            f"testing 4xx where running ok: {ev['testing_4xx_running_ok']}, 5xx: "
+            f"{ev['testing_5xx_running_not']} | users served {load.answered}, failed {load.failed} "
+            f"| judge: {j.get('verdict') or '-'}")
+    if TTY:
+        print("\r\033[K" + line[: shutil.get_terminal_size().columns - 1], end="", flush=True)
+    elif time.monotonic() - progress.last >= 2:  # a log, not a terminal: a line every 2 s
+        progress.last = time.monotonic()
+        print(line, flush=True)
+
+
+progress.last = 0.0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--yoke", required=True)
     parser.add_argument("--sample", required=True)
     parser.add_argument("--keep", action="store_true", help="keep the base folder afterwards")
     args = parser.parse_args()
-    yoke = os.path.abspath(args.yoke)
-    sample = os.path.abspath(args.sample)
+    yoke, sample = os.path.abspath(args.yoke), os.path.abspath(args.sample)
 
     work = tempfile.mkdtemp(prefix="yoke-demo-")
     base = os.path.join(work, "base")
     os.makedirs(base)
     first = free_port()
     first = first if first < 65000 else 40000
+    instances = range(first, first + 21)
+    proxy, admin = free_port(instances), free_port(instances)
     config = os.path.join(work, "hello.txtpb")
     with open(config, "w") as f:
         f.write(f'''service: "hello"
 base_dir: "{base}"
-listen: "127.0.0.1:0"
-admin_listen: "127.0.0.1:0"
+listen: "127.0.0.1:{proxy}"
+admin_listen: "127.0.0.1:{admin}"
 port_range {{ first: {first} last: {first + 20} }}
 command: "{{artifact}} --port {{port}} --version {{version}} --json-log logs/json/app.log"
 health {{ http_path: "/health" timeout_ms: 5000 interval_ms: 100 }}
 stop_grace_ms: 3000
 intake {{ settle_ms: 500 }}
+judge {{ min_window_s: 10 min_pairs: 1000 }}
 ''')
-    say(f"config {config}")
+    say(f"the config: {config}")
     subprocess.run([yoke, "check-config", config], check=True)
-
     log = open(os.path.join(work, "yoke.out"), "w")
     proc = subprocess.Popen([yoke, "run", "--config", config], stdout=log, stderr=subprocess.STDOUT)
-    say(f"yoke run started (pid {proc.pid}); its log: {base}/yoke.log")
+    say(f"yoke run started (pid {proc.pid}): proxy on 127.0.0.1:{proxy}, admin API on "
+        f"127.0.0.1:{admin}, base {base}")
+    load = None
+    pids = set()
     try:
         with open(sample, "rb") as f:
             binary = f.read()
-        say("dropping the sample service as hello-1.0.0 into the base")
+        say("dropping the sample service as hello-1.0.0 into the base folder")
         drop(base, "hello-1.0.0", binary)
-        running = wait_for("v1 to serve", lambda: role(base, "running", "1.0.0"))
-        say(f"running: 1.0.0 on port {running['port']} (pid {running['pid']}) answers "
-            f"{get(int(running['port']), '/version')!r}")
+        s = wait_for("1.0.0 to serve", lambda: (status(admin) or {}).get("running") and
+                     status(admin)["running"].get("up") and status(admin))
+        pids.add(s["running"]["pid"])
+        say(f"running: 1.0.0 on port {s['running']['port']} (pid {s['running']['pid']})")
+        load = Load(proxy, ["/version", "/items", "/orders/17", "/lost"])
+        say("steady load through the proxy: GET /version, /items, /orders/17, /lost")
 
-        say("dropping hello-2.0.0: it starts as testing beside running")
+        say("dropping hello-2.0.0, a good build: it is started as testing and every request is "
+            "mirrored to it")
         drop(base, "hello-2.0.0", binary)
-        testing = wait_for("v2 to start", lambda: role(base, "testing", "2.0.0"))
-        say(f"testing: 2.0.0 on port {testing['port']} (pid {testing['pid']}) answers "
-            f"{get(int(testing['port']), '/version')!r}; running still serves 1.0.0")
+        decision = wait_for("the verdict on 2.0.0", lambda: decision_for(base, "2.0.0"), 120,
+                            lambda: progress(admin, load))
+        say(f"decision on 2.0.0: {decision['verdict']} - {decision['reason']}")
+        s = wait_for("2.0.0 to serve", lambda: (status(admin) or {}).get("running", {}).get(
+            "version") == "2.0.0" and status(admin)["running"].get("up") and status(admin), 60)
+        pids.add(s["running"]["pid"])
+        say(f"running: 2.0.0 on port {s['running']['port']}; 1.0.0 drained, stopped and archived")
 
-        say("dropping hello-3.0.0, which is not a program: it supersedes 2.0.0 and is rejected")
-        drop(base, "hello-3.0.0", b"this is not a program\n")
-        for zip_name in ("hello-2.0.0.zip", "hello-3.0.0.zip"):
-            wait_for(zip_name, lambda: os.path.exists(os.path.join(base, "archive", zip_name)))
-        decisions = sorted(os.listdir(os.path.join(base, "decisions")))
-        for name in decisions:
-            record = read_record(os.path.join(base, "decisions", name))
-            say(f"decision {name}: {record.get('verdict')} - {record.get('reason')}")
+        say("dropping hello-3.0.0, a bad build: it answers 404 on /lost and logs "
+            "'inventory lookup failed for sku <n>' on /items")
+        drop(base, "hello-3.0.0", (f"#!/bin/sh\nexec {sample} \"$@\" --status /lost=404 "
+                                   f"--log-error '/items=inventory lookup failed for sku'\n").encode())
+        decision = wait_for("the verdict on 3.0.0", lambda: decision_for(base, "3.0.0"), 120,
+                            lambda: progress(admin, load))
+        say(f"decision on 3.0.0: {decision['verdict']} - {decision['reason']}")
+        wait_for("3.0.0 to be archived", lambda: os.path.exists(os.path.join(base, "archive", "hello-3.0.0.zip")))
+        load.close()
+        say(f"users: {load.answered} requests answered, {load.failed} failed")
 
-        say("yoke versions:")
-        subprocess.run([yoke, "versions", "--config", config], check=True)
-        say(f"running still answers {get(int(running['port']), '/version')!r}")
+        print(f"\n{BOLD}Summary{OFF}")
+        for name in sorted(os.listdir(os.path.join(base, "decisions"))):
+            d = read_decision(os.path.join(base, "decisions", name))
+            print(f"  {d['verdict']:7} {d['from_version']} -> {d['to_version']} by {d['author']}: "
+                  f"{d['reason']}")
+            if d["lost_routes"]:
+                print(f"          lost routes: {', '.join(d['lost_routes'])}")
+            if d["new_error_kinds"]:
+                print(f"          new error kinds: {', '.join(d['new_error_kinds'])}")
+            print(f"          {DIM}{os.path.join(base, 'decisions', name)}{OFF}")
+        print(f"  running: {os.readlink(os.path.join(base, 'running'))}")
+        print(f"  archives: {', '.join(sorted(os.listdir(os.path.join(base, 'archive'))))}")
+        print("  (meta, the git record of decisions, comes in a later release of this demo)\n")
     finally:
+        if load:
+            load.close()
         if proc.poll() is None:
             say("stopping yoke with SIGTERM: it stops its instances first")
             proc.send_signal(signal.SIGTERM)
@@ -143,15 +242,24 @@ intake {{ settle_ms: 500 }}
         else:
             code = proc.returncode
         log.close()
-    for pid in (running["pid"], testing["pid"]):
-        if os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split(")")[-1][:3]:
-            raise SystemExit(f"demo: instance pid {pid} is still alive")
+    alive = [p for p in pids if p and os.path.exists(f"/proc/{p}") and
+             open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
+    if alive:
+        raise SystemExit(f"demo: instance pids {alive} are still alive")
     say(f"yoke exited with {code}; no instance left running")
     if args.keep:
         say(f"base folder kept at {base}")
     else:
-        subprocess.run(["rm", "-rf", work], check=False)
-    return 0 if code == 0 else 1
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if code == 0 and load and load.failed == 0 else 1
+
+
+def decision_for(base, version):
+    folder = os.path.join(base, "decisions")
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        if name.endswith(f"-to-{version}.txtpb"):
+            return read_decision(os.path.join(folder, name))
+    return None
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view
                                  std::string_view target, std::string_view authorization,
                                  std::string_view body) {
   std::string_view path = target.substr(0, target.find('?'));
-  if (path == "/promote" || path == "/reject") {
+  if (path == "/promote" || path == "/reject" || path == "/pin" || path == "/unpin") {
     if (!handlers.verdict) return {404, "text/plain", "not offered here\n"};
     if (method != "POST") return {405, "text/plain", "use POST\n"};
     constexpr std::string_view kBearer = "Bearer ";
@@ -61,7 +61,7 @@ AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view
     std::string author = text("author");
     if (reason.empty()) return {400, "text/plain", "a reason is required: {\"reason\": \"...\"}\n"};
     if (author.empty()) author = "operator";
-    return handlers.verdict(std::string(path.substr(1)), reason, author);
+    return handlers.verdict(std::string(path.substr(1)), reason, author, text("version"));
   }
   if (path == "/status" || path == "/metrics") {
     if (method != "GET" && method != "HEAD") return {405, "text/plain", "use GET\n"};

@@ -1,6 +1,7 @@
 // The admin API on admin_listen (loopback by default): GET /status (JSON), GET /metrics
-// (Prometheus text), and POST /promote and /reject (an operator's verdict on the candidate,
-// with `Authorization: Bearer <token>` and a JSON body {"reason": "...", "author": "..."}).
+// (Prometheus text), and POST /promote, /reject, /pin and /unpin (an operator's verdict, with
+// `Authorization: Bearer <token>` and a JSON body {"reason": "...", "author": "...",
+// "version": "..." (pin)}).
 // HandleAdminRequest turns a request into a response and never touches a socket; AdminServer only
 // moves bytes. Thread-safety: the server runs one thread of its own; the handlers it is given must
 // be thread-safe.
@@ -26,7 +27,7 @@ struct AdminHandlers {
   std::function<std::string()> metrics_text;
   // Null: state-changing calls are not offered (yoke proxy).
   std::function<AdminResponse(const std::string& action, const std::string& reason,
-                              const std::string& author)>
+                              const std::string& author, const std::string& version)>
       verdict;
   std::string token;  // what `Authorization: Bearer` must carry
 };

@@ -216,8 +216,8 @@ int RunCommand(const std::string& config_path) {
   handlers.metrics_text = [&] { return MetricsText(inputs()); };
   handlers.token = *token;
   handlers.verdict = [&](const std::string& action, const std::string& reason,
-                         const std::string& author) -> AdminResponse {
-    auto done = supervisor.RequestVerdict(action, reason, author);
+                         const std::string& author, const std::string& version) -> AdminResponse {
+    auto done = supervisor.RequestVerdict(action, reason, author, version);
     if (done.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
       return {503, "text/plain", "the supervisor did not answer within 10 s\n"};
     }
@@ -316,7 +316,7 @@ int ProxyCommand(const std::string& listen, const std::string& running, const st
 
 // An operator's verdict, sent to the running supervisor's admin API with its token.
 int VerdictCommand(const std::string& config_path, const std::string& action,
-                   const std::string& reason, std::string author) {
+                   const std::string& reason, std::string author, const std::string& version) {
   auto config = LoadOrReport(config_path);
   if (!config) return kExitUsage;
   auto token = ReadFile(TokenPath(*config));
@@ -350,7 +350,8 @@ int VerdictCommand(const std::string& config_path, const std::string& action,
   req.set(http::field::host, host);
   req.set(http::field::authorization, "Bearer " + bearer);
   req.set(http::field::content_type, "application/json");
-  req.body() = boost::json::serialize(boost::json::object{{"reason", reason}, {"author", author}});
+  req.body() = boost::json::serialize(
+      boost::json::object{{"reason", reason}, {"author", author}, {"version", version}});
   req.prepare_payload();
   http::write(socket, req, ec);
   boost::beast::flat_buffer buffer;
@@ -445,16 +446,24 @@ int RunCli(int argc, char** argv) {
       "Example: yoke proxy --listen 0.0.0.0:8080 --running 127.0.0.1:9001 "
       "--testing 127.0.0.1:9002 --admin 127.0.0.1:8081");
 
-  std::string reason, author;
+  std::string reason, author, pin_version;
   std::vector<std::pair<CLI::App*, std::string>> verdicts;
-  for (const char* action : {"promote", "reject"}) {
-    auto* cmd = app.add_subcommand(
-        action, std::string(action == std::string("promote") ? "Promote" : "Reject") +
-                    " the candidate under test now, by hand. Recorded as a decision.");
+  const std::pair<const char*, const char*> kVerdicts[] = {
+      {"promote", "Promote the candidate under test now, by hand."},
+      {"reject", "Reject the candidate under test now, by hand."},
+      {"pin",
+       "Pin running to VERSION (the running version): the candidate is rejected and new "
+       "ones wait until unpin."},
+      {"unpin", "Release a pin; the newest waiting candidate is then tested."}};
+  for (const auto& [action, help] : kVerdicts) {
+    auto* cmd = app.add_subcommand(action, std::string(help) + " Recorded as a decision.");
+    if (std::string(action) == "pin")
+      cmd->add_option("version", pin_version, "the running version")->required();
     cmd->add_option("--config,-c", config_path, "config file")->required();
     cmd->add_option("--reason", reason, "why; goes into the decision")->required();
     cmd->add_option("--author", author, "who decided (default: $SUDO_USER or $USER)");
     cmd->footer(std::string("Example: yoke ") + action +
+                (std::string(action) == "pin" ? " 1.4.2" : "") +
                 " --config /etc/yoke/hello.txtpb --reason \"checked the dashboards\"");
     verdicts.emplace_back(cmd, action);
   }
@@ -470,7 +479,7 @@ int RunCli(int argc, char** argv) {
   if (*versions) return VersionsCommand(config_path);
   if (*proxy_cmd) return ProxyCommand(listen, running_at, testing_at, admin_at, threads);
   for (auto& [cmd, action] : verdicts) {
-    if (*cmd) return VerdictCommand(config_path, action, reason, author);
+    if (*cmd) return VerdictCommand(config_path, action, reason, author, pin_version);
   }
   return kExitUsage;
 }

@@ -80,6 +80,8 @@ std::string StatusJson(const StatusInputs& in) {
                      {"window_s", s.window_s},     {"min_window_s", s.min_window_s},
                      {"pairs", s.window_pairs},    {"min_pairs", s.min_pairs},
                      {"promoting", s.promoting}};
+    root["pinned"] = s.pinned;
+    root["held"] = s.held;
     root["supervisor"] = {{"instances_started", s.instances_started},
                           {"running_crashes", s.running_crashes},
                           {"start_failures", s.start_failures},

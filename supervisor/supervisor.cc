@@ -162,6 +162,10 @@ Status Supervisor::Start() {
     incoming_.next_start = deps_.clock->Now();
     spdlog::info("resuming the promotion of {}", incoming_.version);
   }
+  if (have_journal) {
+    pinned_ = journal.pinned();
+    if (base_.ArtifactOf(journal.held())) held_ = journal.held();
+  }
   if (testing_.version == running_.version) testing_.version.clear();
   if (running_.version.empty() && !testing_.version.empty()) {
     std::swap(running_.version, testing_.version);
@@ -264,8 +268,10 @@ void Supervisor::JudgeCandidate(SteadyTime now) {
 
 std::future<StatusOr<std::string>> Supervisor::RequestVerdict(std::string action,
                                                               std::string reason,
-                                                              std::string author) {
-  ManualVerdict request{std::move(action), std::move(reason), std::move(author), {}};
+                                                              std::string author,
+                                                              std::string version) {
+  ManualVerdict request{
+      std::move(action), std::move(reason), std::move(author), std::move(version), {}};
   auto future = request.done.get_future();
   std::lock_guard lock(manual_mu_);
   manual_.push_back(std::move(request));
@@ -280,6 +286,38 @@ void Supervisor::HandleManualVerdicts(SteadyTime now) {
   }
   for (ManualVerdict& request : requests) {
     const std::string reason = request.reason + " (by " + request.author + ")";
+    if (request.action == "pin") {
+      if (request.version != running_.version || running_.version.empty()) {
+        request.done.set_value(Fail("only the running version can be pinned; running is " +
+                                    (running_.version.empty() ? "none" : running_.version)));
+        continue;
+      }
+      pinned_ = running_.version;
+      RecordDecision(pinned_, Verdict::PIN, request.reason, request.author);
+      if (!testing_.version.empty()) {
+        RejectCandidate("running pinned to " + pinned_ + ": " + request.reason, Verdict::REJECT,
+                        now, request.author);
+      }
+      spdlog::warn("running pinned to {}: {}", pinned_, reason);
+      journal_dirty_ = true;
+      request.done.set_value("pinned " + pinned_);
+      continue;
+    }
+    if (request.action == "unpin") {
+      if (pinned_.empty()) {
+        request.done.set_value(Fail("nothing is pinned"));
+        continue;
+      }
+      RecordDecision(pinned_, Verdict::PIN, "unpin: " + request.reason, request.author);
+      spdlog::info("running unpinned from {}: {}", pinned_, reason);
+      pinned_.clear();
+      std::string held = std::move(held_);
+      held_.clear();
+      if (!held.empty() && base_.ArtifactOf(held)) AssignCandidate(held, now);
+      journal_dirty_ = true;
+      request.done.set_value(held.empty() ? "unpinned" : "unpinned; testing " + held);
+      continue;
+    }
     if (testing_.version.empty() || !incoming_.version.empty()) {
       request.done.set_value(Fail("there is no candidate under test"));
       continue;
@@ -389,6 +427,15 @@ void Supervisor::AssignCandidate(const std::string& version, SteadyTime now) {
     running_.version = version;
     running_.backoff = MakeBackoff(config_);
     running_.next_start = now;
+  } else if (!pinned_.empty()) {
+    // Pinned: the newest drop waits for `yoke unpin`; an older held one is let go.
+    if (!held_.empty() && held_ != version) {
+      std::string older = std::move(held_);
+      held_.clear();
+      ArchiveIfUnused(older);
+    }
+    held_ = version;
+    spdlog::info("running is pinned to {}: version {} waits for unpin", pinned_, version);
   } else {
     if (!testing_.version.empty()) {
       RejectCandidate("superseded by version " + version, Verdict::SUPERSEDE, now, "yoke");
@@ -680,7 +727,8 @@ void Supervisor::ReapStopping(SteadyTime now) {
 }
 
 bool Supervisor::IsReferenced(const std::string& version) const {
-  if (version == running_.version || version == testing_.version || version == incoming_.version) {
+  if (version == running_.version || version == testing_.version || version == incoming_.version ||
+      version == held_) {
     return true;
   }
   for (const auto& inst : stopping_) {
@@ -730,6 +778,8 @@ void Supervisor::WriteJournal() {
   if (!running_.version.empty()) fill(running_, journal.mutable_running());
   if (!testing_.version.empty()) fill(testing_, journal.mutable_testing());
   if (!incoming_.version.empty()) fill(incoming_, journal.mutable_incoming());
+  journal.set_pinned(pinned_);
+  journal.set_held(held_);
   for (const auto& inst : stopping_) *journal.add_stopping() = inst->record;
   if (auto st = WriteTextRecord(base_.JournalPath(), journal); !st) {
     spdlog::error("cannot write journal: {}", st.error().message());
@@ -831,6 +881,8 @@ void Supervisor::PublishSnapshot() {
   role(running_, &snap.running);
   role(testing_, &snap.testing);
   snap.promoting = incoming_.version;
+  snap.pinned = pinned_;
+  snap.held = held_;
   snap.min_window_s = judge_settings_.min_window.count();
   snap.min_pairs = judge_settings_.min_pairs;
   if (window_.open) {

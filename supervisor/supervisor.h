@@ -71,6 +71,8 @@ struct SupervisorSnapshot {
   uint64_t window_pairs = 0;
   uint64_t min_pairs = 0;
   std::string promoting;  // a promoted version whose new running instance is starting
+  std::string pinned;     // set by `yoke pin`
+  std::string held;       // the newest candidate waiting for `yoke unpin`
 };
 
 class Supervisor {
@@ -92,10 +94,11 @@ class Supervisor {
 
   SupervisorSnapshot Snapshot() const;
 
-  // Queues an operator's verdict on the candidate ("promote" or "reject") for the loop. The
-  // future holds what was done, or why nothing was. Thread-safe.
+  // Queues an operator's verdict for the loop: "promote" or "reject" the candidate, "pin" the
+  // running version (`version` must name it), or "unpin". The future holds what was done, or
+  // why nothing was. Thread-safe.
   std::future<StatusOr<std::string>> RequestVerdict(std::string action, std::string reason,
-                                                    std::string author);
+                                                    std::string author, std::string version = "");
 
  private:
   enum class Phase { kStarting, kUp, kDraining, kStopping };
@@ -142,6 +145,7 @@ class Supervisor {
     std::string action;
     std::string reason;
     std::string author;
+    std::string version;
     std::promise<StatusOr<std::string>> done;
   };
 
@@ -181,7 +185,9 @@ class Supervisor {
   SupervisorDeps deps_;
   Slot running_;
   Slot testing_;
-  Slot incoming_;  // during a promotion: the candidate's new running instance, starting
+  Slot incoming_;       // during a promotion: the candidate's new running instance, starting
+  std::string pinned_;  // running is pinned to this version
+  std::string held_;    // a candidate taken in while pinned, waiting
   Window window_;
   JudgeSettings judge_settings_;
   LogFormat log_format_;

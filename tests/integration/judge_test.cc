@@ -176,6 +176,45 @@ TEST_F(JudgeSlowTest, RecordsASupersedeAndAManualReject) {
   EXPECT_NE(ReadAll(out).find("no candidate under test"), std::string::npos);
 }
 
+// Pinning the running version rejects the candidate and holds new ones until unpin, which
+// starts the newest held one. Each step is a decision with its author.
+TEST_F(JudgeSlowTest, PinHoldsCandidatesUntilUnpin) {
+  StartWithCandidate("");
+  fs::path out = yoke_.base().parent_path() / "pin.out";
+  auto run = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {YokeBinary().string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back("--config");
+    argv.push_back(yoke_.config_path().string());
+    Subprocess cli(argv, out);
+    auto status = cli.Wait(20s);
+    return status ? WEXITSTATUS(*status) : -1;
+  };
+  EXPECT_EQ(run({"pin", "2.0.0", "--reason", "hold", "--author", "ada"}), 1);  // not running
+  EXPECT_NE(ReadAll(out).find("only the running version can be pinned"), std::string::npos);
+  EXPECT_EQ(run({"pin", "1.0.0", "--reason", "incident 42", "--author", "ada"}), 0) << ReadAll(out);
+  auto rejected = WaitForDecision(yoke_.base(), "2.0.0");
+  ASSERT_TRUE(rejected);
+  EXPECT_EQ(rejected->verdict(), Verdict::REJECT);
+  EXPECT_EQ(rejected->reason(), "running pinned to 1.0.0: incident 42");
+  auto pinned = WaitForDecision(yoke_.base(), "1.0.0");
+  ASSERT_TRUE(pinned);
+  EXPECT_EQ(pinned->verdict(), Verdict::PIN);
+  EXPECT_EQ(pinned->author(), "ada");
+
+  yoke_.DropScript("3.0.0", "");
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return HttpGet(yoke_.admin_port(), "/status").body.find("\"held\":\"3.0.0\"") !=
+               std::string::npos;
+      },
+      15s))
+      << HttpGet(yoke_.admin_port(), "/status").body;
+  EXPECT_FALSE(fs::exists(yoke_.base() / "versions/3.0.0/instances/0001-testing"));
+  EXPECT_EQ(run({"unpin", "--reason", "incident over"}), 0) << ReadAll(out);
+  EXPECT_TRUE(yoke_.WaitForRole("testing", "3.0.0")) << yoke_.Log();
+}
+
 // kill -9 in the middle of a window: the new yoke starts testing again with a new instance and
 // a new window, and promotes only on evidence gathered after the restart.
 TEST_F(JudgeRunTest, Kill9MidWindowRestartsTheWindow) {
