@@ -767,19 +767,24 @@ void Proxy::Publish(UpstreamSnapshot snapshot) {
   }
 }
 
+namespace {
+
+// The target a snapshot names for `upstream`, if one still does.
+std::shared_ptr<Target> FindTarget(Proxy::Impl& impl, const Upstream& upstream) {
+  std::lock_guard lock(impl.mu);
+  auto it = impl.registry.find({upstream.host, upstream.port});
+  return it == impl.registry.end() ? nullptr : it->second.lock();
+}
+
+}  // namespace
+
 uint64_t Proxy::Served(const Upstream& upstream) const {
-  std::lock_guard lock(impl_->mu);
-  auto it = impl_->registry.find({upstream.host, upstream.port});
-  if (it == impl_->registry.end()) return 0;
-  auto target = it->second.lock();
+  auto target = FindTarget(*impl_, upstream);
   return target ? target->served.load() : 0;
 }
 
 uint64_t Proxy::InFlight(const Upstream& upstream) const {
-  std::lock_guard lock(impl_->mu);
-  auto it = impl_->registry.find({upstream.host, upstream.port});
-  if (it == impl_->registry.end()) return 0;
-  auto target = it->second.lock();
+  auto target = FindTarget(*impl_, upstream);
   return target ? target->in_flight.load() : 0;
 }
 
