@@ -59,8 +59,11 @@ std::vector<Drop> BaseFolder::ScanDrops() const {
     drops.push_back({entry.path(), parsed->version, parsed->extension,
                      static_cast<uint64_t>(st.st_size), MtimeNs(st)});
   }
-  std::sort(drops.begin(), drops.end(),
-            [](const Drop& a, const Drop& b) { return a.path < b.path; });
+  // Oldest version first, so that when several settle together the newest ends as candidate.
+  std::sort(drops.begin(), drops.end(), [](const Drop& a, const Drop& b) {
+    int order = CompareVersions(a.version, b.version);
+    return order != 0 ? order < 0 : a.path < b.path;
+  });
   return drops;
 }
 

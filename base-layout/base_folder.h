@@ -49,7 +49,7 @@ class BaseFolder {
   // Creates versions/, archive/, decisions/ and state/ when missing.
   Status Prepare() const;
 
-  // Artifacts lying at the top of the base, in name order. Other files are ignored.
+  // Artifacts lying at the top of the base, oldest version first. Other files are ignored.
   std::vector<Drop> ScanDrops() const;
 
   // Moves a settled drop into versions/<version>/ (replacing an artifact of the same name)

@@ -105,6 +105,18 @@ std::vector<ConfigProblem> CheckConfig(const Config& config) {
       add({"env"}, "env name '" + name + "' is not a valid variable name");
     }
   }
+  const auto& judge = config.judge();
+  if (!(judge.confidence() > 0.5 && judge.confidence() < 1)) {
+    add({"judge", "confidence"}, "confidence must be between 0.5 and 1 (0.95, not 95)");
+  }
+  if (judge.tolerance() < 0 || judge.tolerance() >= 1)
+    add({"judge", "tolerance"}, "must be 0 to <1");
+  if (judge.relative_tolerance() < 0) add({"judge", "relative_tolerance"}, "must be >= 0");
+  if (judge.warn_tolerance() < 0) add({"judge", "warn_tolerance"}, "must be >= 0");
+  if (judge.max_window_s() < judge.min_window_s()) {
+    add({"judge", "max_window_s"}, "max_window_s must be >= min_window_s");
+  }
+  if (judge.max_latency_ratio() < 0) add({"judge", "max_latency_ratio"}, "must be >= 0");
   const std::string& level = config.log().level();
   if (level != "trace" && level != "debug" && level != "info" && level != "warn" &&
       level != "error") {

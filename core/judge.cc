@@ -67,6 +67,13 @@ GateResult Compare(std::string name, uint64_t x_t, uint64_t n_t, uint64_t x_r, u
   return g;
 }
 
+GateResult Named(std::string name, GateOutcome outcome) {
+  GateResult g;
+  g.name = std::move(name);
+  g.outcome = outcome;
+  return g;
+}
+
 }  // namespace
 
 std::string_view GateOutcomeName(GateOutcome outcome) {
@@ -129,7 +136,7 @@ Judgement Judge(const JudgeSettings& s, const Evidence& e) {
                             s.relative_tolerance, s.confidence, s.min_events, false));
 
   // Routes the candidate lost: the same test, route by route.
-  GateResult lost{"lost_routes", GateOutcome::kPass};
+  GateResult lost = Named("lost_routes", GateOutcome::kPass);
   for (const auto& [route, counts] : e.pairs.routes()) {
     GateResult r =
         Compare(route, counts.testing_4xx, counts.pairs, counts.running_4xx, counts.pairs,
@@ -156,7 +163,7 @@ Judgement Judge(const JudgeSettings& s, const Evidence& e) {
               s.relative_tolerance, s.confidence, s.min_events, true));
 
   // Error kinds testing shows that running never has.
-  GateResult kinds{"new_error_kinds", GateOutcome::kPass};
+  GateResult kinds = Named("new_error_kinds", GateOutcome::kPass);
   for (const auto& [kind, count] : e.testing_logs.error_kinds) {
     if (e.running_kinds_ever.contains(kind)) continue;
     kinds.testing_count += count;
@@ -171,7 +178,7 @@ Judgement Judge(const JudgeSettings& s, const Evidence& e) {
   j.gates.push_back(std::move(kinds));
 
   // Latency: reported always; a gate only when configured.
-  GateResult latency{"latency", GateOutcome::kPass};
+  GateResult latency = Named("latency", GateOutcome::kPass);
   const uint64_t answered = p.pairs - p.testing_no_answer;
   const double mean_t = answered ? static_cast<double>(p.testing_latency_us_sum) / answered : 0;
   const double mean_r = p.pairs ? static_cast<double>(p.running_latency_us_sum) / p.pairs : 0;

@@ -54,6 +54,17 @@ std::string FoldErrorMessage(std::string_view message) {
     out += c;
     ++i;
   }
+  // The 200-byte cut may split a multi-byte UTF-8 character: drop its remains.
+  if (out.size() >= 200) {
+    size_t end = out.size();
+    size_t lead = end;
+    while (lead > 0 && (static_cast<unsigned char>(out[lead - 1]) & 0xC0) == 0x80) --lead;
+    if (lead > 0) {
+      unsigned char c = static_cast<unsigned char>(out[lead - 1]);
+      size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+      if (end - (lead - 1) < need) out.resize(lead - 1);
+    }
+  }
   return out;
 }
 

@@ -740,10 +740,8 @@ void Proxy::Publish(UpstreamSnapshot snapshot) {
   auto target_for = [&](const std::optional<Upstream>& upstream) -> std::shared_ptr<Target> {
     if (!upstream) return nullptr;
     auto key = std::make_pair(upstream->host, upstream->port);
-    if (auto existing = impl_->registry[key].lock()) {
-      existing->upstream.version = upstream->version;
-      return existing;
-    }
+    // Shared with requests under way on other threads: never written once published.
+    if (auto existing = impl_->registry[key].lock()) return existing;
     auto endpoint = Resolve(upstream->host, upstream->port);
     if (!endpoint) {
       spdlog::error("proxy: {}", endpoint.error().message());

@@ -238,7 +238,14 @@ int RunCommand(const std::string& config_path) {
     return kExitFailure;
   }
 
-  RunUntilSignal(std::chrono::milliseconds(config->tick_ms()), [&] { supervisor.Tick(); });
+  RunUntilSignal(std::chrono::milliseconds(config->tick_ms()), [&] {
+    // A library error that slipped past its adapter must not take the services down with it.
+    try {
+      supervisor.Tick();
+    } catch (const std::exception& e) {
+      spdlog::error("supervisor tick failed: {}; going on", e.what());
+    }
+  });
 
   admin.Stop();
   supervisor.Shutdown();

@@ -60,6 +60,14 @@ uint64_t LogTailer::Drain(Tracked& file, LogCounts& counts, bool during_startup,
     file.offset += static_cast<uint64_t>(n);
     total += static_cast<uint64_t>(n);
     std::string_view data(buffer_.data(), keep + static_cast<size_t>(n));
+    if (file.skipping) {
+      // The rest of an over-long line, already counted: drop it up to its newline.
+      size_t newline = data.find('\n');
+      if (newline == std::string_view::npos) continue;
+      file.skipping = false;
+      std::memmove(buffer_.data(), buffer_.data() + newline + 1, data.size() - newline - 1);
+      data = std::string_view(buffer_.data(), data.size() - newline - 1);
+    }
     size_t last_newline = data.rfind('\n');
     if (last_newline == std::string_view::npos) {
       file.partial.assign(data);
@@ -70,6 +78,7 @@ uint64_t LogTailer::Drain(Tracked& file, LogCounts& counts, bool during_startup,
     if (file.partial.size() > kMaxLine) {
       counts.Add({LogLevel::kNotJson, ""}, during_startup);
       file.partial.clear();
+      file.skipping = true;
     }
   }
   return total;
@@ -77,42 +86,47 @@ uint64_t LogTailer::Drain(Tracked& file, LogCounts& counts, bool during_startup,
 
 uint64_t LogTailer::Poll(LogCounts& counts, bool during_startup, uint64_t max_bytes) {
   uint64_t total = 0;
-  // Files renamed away are read to their end, then let go.
+  auto budget = [&] { return max_bytes > total ? max_bytes - total : 0; };
+  // Files renamed out of the glob are read to their end, then let go.
   for (auto it = rotated_.begin(); it != rotated_.end();) {
-    total += Drain(*it, counts, during_startup, max_bytes);
-    ::close(it->fd);
-    it = rotated_.erase(it);
+    uint64_t read = Drain(*it, counts, during_startup, budget());
+    total += read;
+    if (read == 0) {
+      ::close(it->fd);
+      it = rotated_.erase(it);
+    } else {
+      ++it;
+    }
   }
+  // What the glob matches now, by inode: a file renamed to another matching name (app.log to
+  // app-1.log) keeps its place in the file rather than being read again from the top.
+  std::map<ino_t, fs::path> listed;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir_, ec)) {
     std::string name = entry.path().filename().string();
     if (::fnmatch(pattern_.c_str(), name.c_str(), 0) != 0) continue;
     struct stat st;
     if (::stat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    auto it = files_.find(entry.path());
-    if (it != files_.end() && it->second.inode != st.st_ino) {
-      // Rotated by rename: a new file under the old name. Finish the old one first.
-      total += Drain(it->second, counts, during_startup, max_bytes);
-      ::close(it->second.fd);
-      files_.erase(it);
-      it = files_.end();
-    }
-    if (it == files_.end()) {
-      int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) continue;
-      it = files_.emplace(entry.path(), Tracked{fd, st.st_ino, 0, {}}).first;
-    }
+    listed[st.st_ino] = entry.path();
   }
-  for (auto it = files_.begin(); it != files_.end();) {
-    total += Drain(it->second, counts, during_startup, max_bytes > total ? max_bytes - total : 0);
-    if (!fs::exists(it->first, ec)) {
-      // Renamed or deleted: keep reading it next time, then drop it.
-      rotated_.push_back(it->second);
-      it = files_.erase(it);
+  std::map<fs::path, Tracked> kept;
+  for (auto& [path, file] : files_) {
+    auto found = listed.find(file.inode);
+    if (found != listed.end()) {
+      kept[found->second] = file;  // same file, perhaps under a new name
+      listed.erase(found);
     } else {
-      ++it;
+      rotated_.push_back(file);  // renamed away or deleted: finish it, then close it
     }
   }
+  files_ = std::move(kept);
+  for (const auto& [inode, path] : listed) {
+    if (files_.contains(path)) continue;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) files_.emplace(path, Tracked{fd, inode, 0, {}, false});
+  }
+  for (auto& file : rotated_) total += Drain(file, counts, during_startup, budget());
+  for (auto& [path, file] : files_) total += Drain(file, counts, during_startup, budget());
   return total;
 }
 

@@ -36,7 +36,8 @@ class LogTailer {
     int fd = -1;
     ino_t inode = 0;
     uint64_t offset = 0;
-    std::string partial;  // an incomplete last line, waiting for its newline
+    std::string partial;    // an incomplete last line, waiting for its newline
+    bool skipping = false;  // inside a line over kMaxLine: drop bytes up to its newline
   };
   uint64_t Drain(Tracked& file, LogCounts& counts, bool during_startup, uint64_t budget);
   void ProcessLines(std::string_view data, size_t capacity, LogCounts& counts, bool during_startup);
@@ -45,7 +46,7 @@ class LogTailer {
   std::string pattern_;
   LogClassifier classifier_;
   std::map<std::filesystem::path, Tracked> files_;
-  std::vector<Tracked> rotated_;  // renamed away, still being read to their end
+  std::vector<Tracked> rotated_;  // renamed out of the glob, still being read to their end
   std::vector<char> buffer_;
 };
 

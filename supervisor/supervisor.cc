@@ -219,6 +219,8 @@ std::optional<Upstream> Supervisor::UpstreamOf(const Slot& slot) const {
 
 void Supervisor::OpenWindow(SteadyTime now) {
   window_ = Window();
+  // During a promotion running is about to change: the window opens once it has.
+  if (!incoming_.version.empty()) return;
   auto running = UpstreamOf(running_);
   auto testing = UpstreamOf(testing_);
   if (!running || !testing) return;
@@ -231,6 +233,11 @@ void Supervisor::OpenWindow(SteadyTime now) {
   }
   window_.running_errors = running_.instance->logs.errors;
   window_.running_warnings = running_.instance->logs.warnings;
+  // Testing's startup counts against it, but not what it logged in an earlier window.
+  if (testing_.instance->phase == Phase::kUp && testing_.instance->up_since < now) {
+    window_.testing_errors = testing_.instance->logs.errors;
+    window_.testing_warnings = testing_.instance->logs.warnings;
+  }
   if (deps_.evidence) deps_.evidence->Reset(testing_.version);
   last_judgement_ = Judgement();
   spdlog::info("evidence window opened for candidate {} against running {}", testing_.version,
@@ -251,9 +258,14 @@ void Supervisor::JudgeCandidate(SteadyTime now) {
   e.running_logs.warnings = r.warnings - std::min(r.warnings, window_.running_warnings);
   e.running_kinds_ever = r.error_kinds;
   e.testing_logs = testing_.instance->logs;
+  e.testing_logs.errors -= std::min(e.testing_logs.errors, window_.testing_errors);
+  e.testing_logs.warnings -= std::min(e.testing_logs.warnings, window_.testing_warnings);
   if (deps_.traffic) {
-    e.running_requests = deps_.traffic->Served(*running) - window_.running_served;
-    e.testing_requests = deps_.traffic->Served(*testing) - window_.testing_served;
+    auto since = [](uint64_t now_count, uint64_t at_open) {
+      return now_count > at_open ? now_count - at_open : 0;
+    };
+    e.running_requests = since(deps_.traffic->Served(*running), window_.running_served);
+    e.testing_requests = since(deps_.traffic->Served(*testing), window_.testing_served);
   }
   last_judgement_ = Judge(judge_settings_, e);
   if (last_judgement_.verdict == JudgeVerdict::kReject) {
@@ -287,6 +299,11 @@ void Supervisor::HandleManualVerdicts(SteadyTime now) {
   for (ManualVerdict& request : requests) {
     const std::string reason = request.reason + " (by " + request.author + ")";
     if (request.action == "pin") {
+      if (!incoming_.version.empty()) {
+        request.done.set_value(
+            Fail("a promotion to " + incoming_.version + " is under way; pin once it is done"));
+        continue;
+      }
       if (request.version != running_.version || running_.version.empty()) {
         request.done.set_value(Fail("only the running version can be pinned; running is " +
                                     (running_.version.empty() ? "none" : running_.version)));
@@ -361,6 +378,7 @@ void Supervisor::CompletePromotion(SteadyTime now) {
   incoming_.proven = false;
   PublishUpstreams();
   spdlog::info("promotion complete: running is now {}", running_.version);
+  if (UpstreamOf(testing_)) OpenWindow(now);  // a candidate that arrived meanwhile
   if (old && old->child) {
     old->phase = Phase::kDraining;
     old->archive_after_stop = true;
@@ -395,10 +413,11 @@ void Supervisor::TakeInDrops(SteadyTime now) {
       still_settling.insert(*it);
       continue;
     }
-    if (drop.version == running_.version || drop.version == testing_.version) {
-      spdlog::warn("artifact {} is version {}, which is already {}; left where it is",
-                   drop.path.string(), drop.version,
-                   drop.version == running_.version ? kRunning : kTesting);
+    if (IsReferenced(drop.version)) {
+      spdlog::warn(
+          "artifact {} is version {}, which yoke is running, testing or holding; left "
+          "where it is",
+          drop.path.string(), drop.version);
       still_ignored[drop.path] = it->second;
       continue;
     }
@@ -468,7 +487,7 @@ void Supervisor::StartDue(Slot& slot, SteadyTime now) {
   Instance& inst = *slot.instance;
 
   auto ours = [&](uint16_t port) {
-    for (const Slot* s : {&running_, &testing_}) {
+    for (const Slot* s : {&running_, &testing_, &incoming_}) {
       if (s->instance && s->instance->record.port() == port) return true;
     }
     for (const auto& s : stopping_) {
@@ -709,10 +728,10 @@ void Supervisor::ReapStopping(SteadyTime now) {
                    inst.record.version(), inst.record.number(), inst.record.pid(),
                    exit->Describe());
       std::string version = inst.record.version();
-      bool archive = inst.archive_after_stop;
       it = stopping_.erase(it);
       journal_dirty_ = true;
-      if (archive) ArchiveIfUnused(version);
+      // Whatever the reason it stopped, a version nothing refers to any more is archived.
+      ArchiveIfUnused(version);
       continue;
     }
     if (!inst.killed && now >= inst.kill_at) {
@@ -827,11 +846,14 @@ void Supervisor::RecordDecision(const std::string& to_version, Verdict verdict,
             .count()));
     if (deps_.evidence) decision.set_pairs(deps_.evidence->Stats().total().pairs);
   }
+  // Versions may be 128 characters: keep file names well under the 255-byte limit.
+  auto shorten = [](const std::string& v) { return v.size() > 80 ? v.substr(0, 80) : v; };
   std::string name = FormatUtc(deps_.clock->WallNow(), "%Y%m%dT%H%M%SZ") + "-" +
-                     (running_.version.empty() ? "none" : running_.version) + "-to-" + to_version +
-                     ".txtpb";
+                     (running_.version.empty() ? "none" : shorten(running_.version)) + "-to-" +
+                     shorten(to_version) + ".txtpb";
   fs::path path = base_.root() / "decisions" / name;
-  for (int n = 2; fs::exists(path); ++n) {
+  std::error_code ec;
+  for (int n = 2; fs::exists(path, ec) && n < 1000; ++n) {
     path = base_.root() / "decisions" /
            (name.substr(0, name.size() - 6) + "." + std::to_string(n) + ".txtpb");
   }
@@ -842,6 +864,13 @@ void Supervisor::RecordDecision(const std::string& to_version, Verdict verdict,
 
 void Supervisor::Shutdown() {
   SteadyTime now = deps_.clock->Now();
+  for (auto& inst : stopping_) {
+    if (inst->phase == Phase::kDraining) {
+      inst->phase = Phase::kStopping;
+      inst->kill_at = now + Millis(config_.stop_grace_ms());
+      inst->child->Signal(SIGTERM);
+    }
+  }
   for (Slot* slot : {&testing_, &incoming_, &running_}) {
     if (slot->instance && slot->instance->child) {
       Stop(std::move(slot->instance), false, now);

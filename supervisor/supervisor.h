@@ -140,6 +140,8 @@ class Supervisor {
     uint64_t testing_served = 0;
     uint64_t running_errors = 0;  // running's log counts when the window opened
     uint64_t running_warnings = 0;
+    uint64_t testing_errors = 0;  // testing's, when the window reopened (0: first window)
+    uint64_t testing_warnings = 0;
   };
   struct ManualVerdict {
     std::string action;

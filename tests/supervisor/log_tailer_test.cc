@@ -60,6 +60,29 @@ TEST_F(LogTailerTest, FollowsRotationByRename) {
   EXPECT_EQ(counts_.lines, 4u);
 }
 
+// A file renamed to another name the glob matches is not read again from the top.
+TEST_F(LogTailerTest, FollowsRenameToAMatchingName) {
+  Append("app.log", kError + kError);
+  Poll();
+  fs::rename(dir_.path() / "logs/json/app.log", dir_.path() / "logs/json/app-1.log");
+  Append("app-1.log", kError);  // the writer had not reopened yet
+  Append("app.log", kInfo);
+  Poll();
+  EXPECT_EQ(counts_.errors, 3u);
+  EXPECT_EQ(counts_.lines, 4u);
+}
+
+// A line over the limit counts once, and its remaining bytes do not count as another line.
+TEST_F(LogTailerTest, CountsAnOverlongLineOnce) {
+  Append("app.log", std::string(LogTailer::kMaxLine + 10, 'x'));
+  Poll();
+  Append("app.log", std::string(3 << 20, 'y') + "\n" + kError);
+  Poll();
+  EXPECT_EQ(counts_.not_json, 1u);
+  EXPECT_EQ(counts_.errors, 1u);
+  EXPECT_EQ(counts_.lines, 2u);
+}
+
 // Rotation by truncation: reading starts again from the top.
 TEST_F(LogTailerTest, FollowsTruncation) {
   Append("app.log", kInfo + kInfo + kInfo);
