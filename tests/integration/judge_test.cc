@@ -90,6 +90,13 @@ TEST_F(JudgeRunTest, PromotesAGoodCandidateWithoutFailingARequest) {
   load_->Stop();
   EXPECT_EQ(load_->failed(), 0u);
   EXPECT_EQ(HttpGet(yoke_.proxy_port(), "/version").body, "2.0.0");
+  // The admin API tells the same story.
+  std::string metrics = HttpGet(yoke_.admin_port(), "/metrics").body;
+  EXPECT_NE(metrics.find("yoke_proxy_requests_total "), std::string::npos);
+  EXPECT_NE(metrics.find("yoke_up{role=\"running\",version=\"2.0.0\"} 1"), std::string::npos)
+      << metrics;
+  std::string status = HttpGet(yoke_.admin_port(), "/status").body;
+  EXPECT_NE(status.find("\"running\":{\"version\":\"2.0.0\""), std::string::npos) << status;
 }
 
 // A candidate that answers 404 on a route running serves is rejected, naming the route.

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
+
 #include "base-layout/text_record.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_process.h"
@@ -185,6 +187,68 @@ TEST_F(SupervisorTest, SupersedesCandidateAndKillsAfterGrace) {
   Decision decision;
   ASSERT_TRUE(ReadTextRecord(decisions[0], &decision));
   EXPECT_EQ(decision.verdict(), Verdict::SUPERSEDE);
+}
+
+// A promotion by hand whose new running instance cannot start leaves the old running
+// serving, with a decision saying why; a second one then completes and archives the old.
+TEST_F(SupervisorTest, FailedPromotionStaysOnTheOldRunning) {
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  DropAndSettle("hello-2.0.0");
+  Tick();
+  launcher_.fail_starts = {launcher_.starts + 1};  // the promoted version's first start fails
+  auto done = supervisor_->RequestVerdict("promote", "by hand", "ada");
+  Tick();
+  ASSERT_EQ(done.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_EQ(*done.get(), "promoting 2.0.0");
+  Tick();
+  auto snap = supervisor_->Snapshot();
+  EXPECT_EQ(snap.running.version, "1.0.0");
+  EXPECT_TRUE(snap.running.up);
+  EXPECT_EQ(snap.promoting, "");
+  std::vector<Decision> decisions;
+  for (const auto& path : Decisions()) {
+    Decision d;
+    ASSERT_TRUE(ReadTextRecord(path, &d));
+    decisions.push_back(d);
+  }
+  ASSERT_EQ(decisions.size(), 2u);
+  std::sort(decisions.begin(), decisions.end(),
+            [](const Decision& a, const Decision& b) { return a.verdict() < b.verdict(); });
+  EXPECT_EQ(decisions[0].verdict(), Verdict::PROMOTE);
+  EXPECT_EQ(decisions[0].author(), "ada");
+  EXPECT_EQ(decisions[1].verdict(), Verdict::REJECT);
+  EXPECT_NE(decisions[1].reason().find("promotion failed"), std::string::npos);
+  Tick();
+  EXPECT_TRUE(fs::exists(dir_.path() / "archive" / "hello-2.0.0.zip"));
+
+  // Nothing is under test now: a manual verdict says so.
+  auto none = supervisor_->RequestVerdict("reject", "again", "ada");
+  Tick();
+  auto answer = none.get();
+  ASSERT_FALSE(answer);
+  EXPECT_NE(answer.error().message().find("no candidate"), std::string::npos);
+}
+
+// A promotion that works: fresh running instance, the old one drained and its version archived.
+TEST_F(SupervisorTest, PromotionReplacesRunningAndArchivesTheOldVersion) {
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  DropAndSettle("hello-2.0.0");
+  Tick();
+  auto done = supervisor_->RequestVerdict("promote", "by hand", "ada");
+  Tick();  // verdict: testing stops, the new running instance starts
+  Tick();  // it is healthy: switch, and the old running drains (no traffic: at once)
+  Tick();  // the old running is told to stop and exits
+  auto snap = supervisor_->Snapshot();
+  EXPECT_EQ(snap.running.version, "2.0.0");
+  EXPECT_TRUE(snap.running.up);
+  EXPECT_EQ(snap.testing.version, "");
+  Tick();
+  EXPECT_TRUE(fs::exists(dir_.path() / "archive" / "hello-1.0.0.zip"));
+  EXPECT_TRUE(fs::is_directory(dir_.path() / "versions/2.0.0/instances/0002-running"));
 }
 
 // After a restart the journal brings back both roles, and their versions start again.

@@ -1,0 +1,65 @@
+#include "supervisor/admin_api.h"
+
+#include <gtest/gtest.h>
+
+namespace yoke {
+namespace {
+
+class AdminApiTest : public ::testing::Test {
+ protected:
+  AdminApiTest() {
+    handlers_.status_json = [] { return std::string("{\"ok\":true}\n"); };
+    handlers_.metrics_text = [] { return std::string("yoke_up 1\n"); };
+    handlers_.token = "s3cret";
+    handlers_.verdict = [this](const std::string& action, const std::string& reason,
+                               const std::string& author, const std::string& version) {
+      calls_.push_back(action + "|" + reason + "|" + author + "|" + version);
+      return AdminResponse{200, "text/plain", "done\n"};
+    };
+  }
+  AdminHandlers handlers_;
+  std::vector<std::string> calls_;
+};
+
+// Status and metrics are open reads, with their content types.
+TEST_F(AdminApiTest, ServesStatusAndMetrics) {
+  auto status = HandleAdminRequest(handlers_, "GET", "/status");
+  EXPECT_EQ(status.status, 200u);
+  EXPECT_EQ(status.content_type, "application/json");
+  EXPECT_EQ(status.body, "{\"ok\":true}\n");
+  auto metrics = HandleAdminRequest(handlers_, "GET", "/metrics?x=1");
+  EXPECT_EQ(metrics.status, 200u);
+  EXPECT_NE(metrics.content_type.find("version=0.0.4"), std::string::npos);
+  EXPECT_EQ(HandleAdminRequest(handlers_, "POST", "/status").status, 405u);
+  EXPECT_EQ(HandleAdminRequest(handlers_, "GET", "/nope").status, 404u);
+}
+
+// A verdict needs the token, a POST and a reason; nothing reaches the supervisor otherwise.
+TEST_F(AdminApiTest, ChecksVerdictsBeforePassingThemOn) {
+  const std::string body = R"({"reason":"looks bad","author":"ada"})";
+  EXPECT_EQ(HandleAdminRequest(handlers_, "POST", "/reject", "", body).status, 401u);
+  EXPECT_EQ(HandleAdminRequest(handlers_, "POST", "/reject", "Bearer wrong!", body).status, 401u);
+  EXPECT_EQ(HandleAdminRequest(handlers_, "POST", "/reject", "Bearer s3cre", body).status, 401u);
+  EXPECT_EQ(HandleAdminRequest(handlers_, "GET", "/reject", "Bearer s3cret", body).status, 405u);
+  EXPECT_EQ(HandleAdminRequest(handlers_, "POST", "/reject", "Bearer s3cret", "{}").status, 400u);
+  EXPECT_EQ(HandleAdminRequest(handlers_, "POST", "/reject", "Bearer s3cret", "not json").status,
+            400u);
+  EXPECT_TRUE(calls_.empty());
+  EXPECT_EQ(HandleAdminRequest(handlers_, "POST", "/reject", "Bearer s3cret", body).status, 200u);
+  EXPECT_EQ(HandleAdminRequest(handlers_, "POST", "/pin", "Bearer s3cret",
+                               R"({"reason":"hold","version":"1.2.3"})")
+                .status,
+            200u);
+  EXPECT_EQ(calls_, (std::vector<std::string>{"reject|looks bad|ada|", "pin|hold|operator|1.2.3"}));
+}
+
+// Without a verdict handler (yoke proxy), state-changing calls are not offered at all.
+TEST_F(AdminApiTest, OffersNoVerdictsWithoutAHandler) {
+  handlers_.verdict = nullptr;
+  EXPECT_EQ(HandleAdminRequest(handlers_, "POST", "/promote", "Bearer s3cret", R"({"reason":"x"})")
+                .status,
+            404u);
+}
+
+}  // namespace
+}  // namespace yoke
