@@ -1,8 +1,6 @@
 #include "base-layout/text_record.h"
 
 #include <fcntl.h>
-#include <google/protobuf/io/tokenizer.h>
-#include <google/protobuf/text_format.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,23 +8,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/record_text.h"
+
 namespace yoke {
-namespace {
-
-class CollectErrors : public google::protobuf::io::ErrorCollector {
- public:
-  void AddError(int line, int column, const std::string& message) override {
-    if (first_.empty()) {
-      first_ = std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " + message;
-    }
-  }
-  const std::string& first() const { return first_; }
-
- private:
-  std::string first_;
-};
-
-}  // namespace
 
 Status WriteFileAtomic(const std::filesystem::path& path, const std::string& content) {
   std::filesystem::path tmp = path;
@@ -62,22 +46,13 @@ StatusOr<std::string> ReadFile(const std::filesystem::path& path) {
 }
 
 Status WriteTextRecord(const std::filesystem::path& path, const google::protobuf::Message& record) {
-  std::string text;
-  if (!google::protobuf::TextFormat::PrintToString(record, &text)) {
-    return Fail("cannot print record for " + path.string());
-  }
+  YOKE_ASSIGN_OR_RETURN(std::string text, PrintTextRecord(record));
   return WriteFileAtomic(path, text);
 }
 
 Status ReadTextRecord(const std::filesystem::path& path, google::protobuf::Message* record) {
   YOKE_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  google::protobuf::TextFormat::Parser parser;
-  CollectErrors errors;
-  parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(text, record)) {
-    return Fail(path.string() + ":" + errors.first());
-  }
-  return Ok();
+  return ParseTextRecord(path.string(), text, record);
 }
 
 }  // namespace yoke

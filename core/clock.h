@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <ctime>
+#include <string>
 
 namespace yoke {
 
@@ -18,5 +20,15 @@ class Clock {
   // For what is written down for people: file names, records.
   virtual WallTime WallNow() const = 0;
 };
+
+// A wall time as UTC text, with strftime's `format`.
+inline std::string FormatUtc(WallTime t, const char* format) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buffer[64];
+  std::strftime(buffer, sizeof buffer, format, &tm);
+  return buffer;
+}
 
 }  // namespace yoke

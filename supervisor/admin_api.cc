@@ -13,6 +13,8 @@
 #include <boost/json.hpp>
 #include <thread>
 
+#include "meta/digest.h"
+
 namespace yoke {
 namespace {
 
@@ -24,28 +26,28 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 }  // namespace
 
-namespace {
-
-// Compares without an early exit, so timing does not tell how much of a guess was right.
-bool SameToken(std::string_view a, std::string_view b) {
-  if (a.size() != b.size() || a.empty()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
-}  // namespace
-
 AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view method,
                                  std::string_view target, std::string_view authorization,
-                                 std::string_view body) {
+                                 std::string_view body, std::string_view signature) {
   std::string_view path = target.substr(0, target.find('?'));
+  if (path == "/webhook") {
+    if (!handlers.webhook) return {404, "text/plain", "no webhook: set meta.webhook_secret_file\n"};
+    if (method != "POST") return {405, "text/plain", "use POST\n"};
+    // GitHub's form: X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>.
+    const std::string expected = "sha256=" + HmacSha256Hex(handlers.webhook_secret, body);
+    if (handlers.webhook_secret.empty() || !ConstantTimeEquals(signature, expected)) {
+      spdlog::warn("admin API: webhook with a missing or wrong X-Hub-Signature-256 refused");
+      return {401, "text/plain", "a valid X-Hub-Signature-256 is required\n"};
+    }
+    handlers.webhook();
+    return {202, "text/plain", "fetching meta\n"};
+  }
   if (path == "/promote" || path == "/reject" || path == "/pin" || path == "/unpin") {
     if (!handlers.verdict) return {404, "text/plain", "not offered here\n"};
     if (method != "POST") return {405, "text/plain", "use POST\n"};
     constexpr std::string_view kBearer = "Bearer ";
-    if (!authorization.starts_with(kBearer) ||
-        !SameToken(authorization.substr(kBearer.size()), handlers.token)) {
+    if (!authorization.starts_with(kBearer) || handlers.token.empty() ||
+        !ConstantTimeEquals(authorization.substr(kBearer.size()), handlers.token)) {
       return {401, "text/plain", "a valid admin token is required (Authorization: Bearer ...)\n"};
     }
     boost::system::error_code ec;
@@ -84,13 +86,14 @@ struct AdminServer::Impl {
     while (true) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(16 * 1024);
-      parser.body_limit(64 * 1024);
+      parser.body_limit(1024 * 1024);  // webhook payloads
       stream.expires_after(std::chrono::seconds(10));
       auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
       if (ec) break;
       const auto& req = parser.get();
       AdminResponse answer = HandleAdminRequest(handlers, req.method_string(), req.target(),
-                                                req[http::field::authorization], req.body());
+                                                req[http::field::authorization], req.body(),
+                                                req["X-Hub-Signature-256"]);
       http::response<http::string_body> res{static_cast<http::status>(answer.status),
                                             req.version()};
       res.set(http::field::server, "yoke");

@@ -1,7 +1,8 @@
 // The admin API on admin_listen (loopback by default): GET /status (JSON), GET /metrics
 // (Prometheus text), and POST /promote, /reject, /pin and /unpin (an operator's verdict, with
 // `Authorization: Bearer <token>` and a JSON body {"reason": "...", "author": "...",
-// "version": "..." (pin)}).
+// "version": "..." (pin)}), and POST /webhook (meta's remote changed; checked with
+// X-Hub-Signature-256, GitHub's HMAC-SHA256 form).
 // HandleAdminRequest turns a request into a response and never touches a socket; AdminServer only
 // moves bytes. Thread-safety: the server runs one thread of its own; the handlers it is given must
 // be thread-safe.
@@ -28,13 +29,16 @@ struct AdminHandlers {
   // Null: state-changing calls are not offered (yoke proxy).
   std::function<AdminResponse(const std::string& action, const std::string& reason,
                               const std::string& author, const std::string& version)>
-      verdict;
-  std::string token;  // what `Authorization: Bearer` must carry
+      verdict{};
+  std::string token{};  // what `Authorization: Bearer` must carry
+  // POST /webhook: meta's remote changed. Null: not offered.
+  std::function<void()> webhook{};
+  std::string webhook_secret{};  // the HMAC-SHA256 key X-Hub-Signature-256 is checked with
 };
 
 AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view method,
                                  std::string_view target, std::string_view authorization = {},
-                                 std::string_view body = {});
+                                 std::string_view body = {}, std::string_view signature = {});
 
 class AdminServer {
  public:

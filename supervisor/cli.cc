@@ -27,9 +27,11 @@
 #include "core/evidence_window.h"
 #include "proxy/proxy.h"
 #include "supervisor/admin_api.h"
+#include "supervisor/cli_meta.h"
 #include "supervisor/config_loader.h"
 #include "supervisor/health_probe.h"
 #include "supervisor/logging.h"
+#include "supervisor/meta_sync.h"
 #include "supervisor/process.h"
 #include "supervisor/real_clock.h"
 #include "supervisor/status_report.h"
@@ -191,10 +193,50 @@ int RunCommand(const std::string& config_path) {
     spdlog::error("{}", st.error().message());
     return kExitFailure;
   }
-  SupervisorDeps deps{&clock, launcher.get(), probe.get(), IsPortFree, HostName()};
+  std::unique_ptr<MetaSync> meta;
+  std::string host = HostName();
+  Supervisor* supervisor_ptr = nullptr;
+  std::string webhook_secret;
+  if (config->meta().enabled()) {
+    MetaSyncOptions options;
+    options.settings = config->meta();
+    if (options.settings.project().empty()) options.settings.set_project(config->service());
+    if (options.settings.host().empty()) options.settings.set_host(host);
+    host = options.settings.host();
+    options.service = config->service();
+    options.identifier = IdentifierOf(*config);
+    options.base = base.root();
+    options.yoke_version = YOKE_VERSION_STRING;
+    options.is_current = [&supervisor_ptr](const std::string& version) {
+      auto s = supervisor_ptr->Snapshot();
+      return version == s.running.version || version == s.testing.version ||
+             version == s.promoting || version == s.held;
+    };
+    meta = std::make_unique<MetaSync>(std::move(options), &clock);
+    if (!config->meta().webhook_secret_file().empty()) {
+      auto secret = ReadFile(config->meta().webhook_secret_file());
+      if (!secret) {
+        spdlog::error("meta.webhook_secret_file: {}", secret.error().message());
+        return kExitUsage;
+      }
+      webhook_secret = *secret;
+      while (!webhook_secret.empty() &&
+             std::isspace(static_cast<unsigned char>(webhook_secret.back())))
+        webhook_secret.pop_back();
+    }
+  }
+  SupervisorDeps deps{&clock, launcher.get(), probe.get(), IsPortFree, host};
   deps.traffic = &proxy;
   deps.evidence = &evidence;
+  if (meta) {
+    deps.meta_notify = [&meta](const std::string& running, const std::string& testing) {
+      meta->Notify(running, testing);
+    };
+    deps.release_env = [&meta](const std::string& version) { return meta->EnvFor(version); };
+    deps.judge_override = [&meta] { return meta->JudgeOverride(); };
+  }
   Supervisor supervisor(*config, base, deps);
+  supervisor_ptr = &supervisor;
   auto inputs = [&] {
     StatusInputs in;
     in.service = config->service();
@@ -204,6 +246,7 @@ int RunCommand(const std::string& config_path) {
     in.proxy = proxy.Stats();
     in.pairs = evidence.Stats();
     in.candidate = evidence.candidate();
+    if (meta) in.meta = meta->Snapshot();
     return in;
   };
   auto token = EnsureToken(TokenPath(*config));
@@ -225,6 +268,10 @@ int RunCommand(const std::string& config_path) {
     if (!result) return {409, "text/plain", result.error().message() + "\n"};
     return {200, "text/plain", *result + "\n"};
   };
+  if (meta && !webhook_secret.empty()) {
+    handlers.webhook = [&meta] { meta->FetchNow(); };
+    handlers.webhook_secret = webhook_secret;
+  }
   AdminServer admin(handlers);
   if (auto st = admin.Start(*ParseHostPort(config->admin_listen())); !st) {
     spdlog::error("{}", st.error().message());
@@ -236,6 +283,10 @@ int RunCommand(const std::string& config_path) {
   if (auto st = supervisor.Start(); !st) {
     spdlog::error("cannot start: {}", st.error().message());
     return kExitFailure;
+  }
+  if (meta) {
+    if (auto st = meta->Start(); !st)
+      spdlog::error("meta is off for this run: {}", st.error().message());
   }
 
   RunUntilSignal(std::chrono::milliseconds(config->tick_ms()), [&] {
@@ -249,6 +300,7 @@ int RunCommand(const std::string& config_path) {
 
   admin.Stop();
   supervisor.Shutdown();
+  if (meta) meta->Stop();
   proxy.Stop();
   spdlog::info("yoke stopped");
   ::close(lock_fd);
@@ -475,12 +527,15 @@ int RunCli(int argc, char** argv) {
     verdicts.emplace_back(cmd, action);
   }
 
+  MetaCommands meta_commands(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }
+  if (auto code = meta_commands.Run()) return *code;
   if (*run) return RunCommand(config_path);
   if (*check) return CheckConfigCommand(check_path);
   if (*versions) return VersionsCommand(config_path);

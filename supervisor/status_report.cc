@@ -88,6 +88,23 @@ std::string StatusJson(const StatusInputs& in) {
                           {"artifacts_taken_in", s.artifacts_taken_in},
                           {"versions_archived", s.versions_archived}};
   }
+  if (in.meta) {
+    const auto& m = *in.meta;
+    root["meta"] = {{"repository", m.repository},
+                    {"url", m.url},
+                    {"channel_release", m.channel_release},
+                    {"queued", m.queued},
+                    {"remote_ok", m.remote_ok},
+                    {"commits", m.commits},
+                    {"pushes", m.pushes},
+                    {"fetches", m.fetches},
+                    {"fetch_failures", m.fetch_failures},
+                    {"push_failures", m.push_failures},
+                    {"bad_records", m.bad_records},
+                    {"candidates_offered", m.candidates_offered},
+                    {"artifact_failures", m.artifact_failures},
+                    {"last_error", m.last_error}};
+  }
   return json::serialize(root) + "\n";
 }
 
@@ -119,6 +136,26 @@ std::string MetricsText(const StatusInputs& in) {
         "# TYPE yoke_up gauge\nyoke_up{{role=\"running\",version=\"{}\"}} {}\n"
         "yoke_up{{role=\"testing\",version=\"{}\"}} {}\n",
         s.running.version, s.running.up ? 1 : 0, s.testing.version, s.testing.up ? 1 : 0);
+  }
+  if (in.meta) {
+    const auto& m = *in.meta;
+    out += fmt::format(
+        "# HELP yoke_meta_queued Commits meta's remote does not have yet.\n"
+        "# TYPE yoke_meta_queued gauge\nyoke_meta_queued {}\n"
+        "# HELP yoke_meta_remote_up Whether the last fetch from meta's remote worked.\n"
+        "# TYPE yoke_meta_remote_up gauge\nyoke_meta_remote_up {}\n",
+        m.queued, m.remote_ok ? 1 : 0);
+    for (auto [name, help, value] :
+         {std::tuple{"yoke_meta_commits_total", "Commits made to meta.", m.commits},
+          {"yoke_meta_pushes_total", "Pushes to meta's remote that landed.", m.pushes},
+          {"yoke_meta_fetch_failures_total", "Fetches from meta's remote that failed.",
+           m.fetch_failures},
+          {"yoke_meta_push_failures_total", "Pushes refused or failed.", m.push_failures},
+          {"yoke_meta_bad_records_total", "Meta records that did not parse.", m.bad_records},
+          {"yoke_meta_artifact_failures_total", "Release artifacts that failed their checks.",
+           m.artifact_failures}}) {
+      out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, value);
+    }
   }
   return out;
 }

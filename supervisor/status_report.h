@@ -10,6 +10,7 @@
 #include "core/pair_stats.h"
 #include "core/upstream.h"
 #include "proxy/proxy_stats.h"
+#include "supervisor/meta_sync.h"
 #include "supervisor/supervisor.h"
 
 namespace yoke {
@@ -21,7 +22,8 @@ struct StatusInputs {
   UpstreamSnapshot upstreams;
   proxy::ProxyStats proxy;
   PairStats pairs;
-  std::string candidate;  // the version the evidence window is for
+  std::string candidate;             // the version the evidence window is for
+  std::optional<MetaSnapshot> meta;  // absent without meta
 };
 
 std::string StatusJson(const StatusInputs& inputs);

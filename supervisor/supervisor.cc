@@ -22,15 +22,6 @@ namespace {
 constexpr const char* kRunning = "running";
 constexpr const char* kTesting = "testing";
 
-std::string FormatUtc(WallTime t, const char* format) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buffer[64];
-  std::strftime(buffer, sizeof buffer, format, &tm);
-  return buffer;
-}
-
 Backoff MakeBackoff(const Config& config) {
   const auto& b = config.restart_backoff();
   return Backoff(Millis(b.initial_ms()), Millis(b.max_ms()), Millis(b.reset_after_ms()));
@@ -217,6 +208,22 @@ std::optional<Upstream> Supervisor::UpstreamOf(const Slot& slot) const {
   return Upstream{"127.0.0.1", static_cast<uint16_t>(slot.instance->record.port()), slot.version};
 }
 
+void Supervisor::ApplyJudgeOverride() {
+  if (!deps_.judge_override) return;
+  Config merged = config_;
+  auto override = deps_.judge_override();
+  if (override) merged.mutable_judge()->MergeFrom(*override);
+  for (const ConfigProblem& problem : CheckConfig(merged)) {
+    if (!problem.field_path.empty() && problem.field_path[0] == "judge") {
+      spdlog::error("meta's judge override for {} is ignored: {}", config_.service(),
+                    problem.message);
+      merged.mutable_judge()->CopyFrom(config_.judge());
+      break;
+    }
+  }
+  judge_settings_ = JudgeSettingsFrom(merged);
+}
+
 void Supervisor::OpenWindow(SteadyTime now) {
   window_ = Window();
   // During a promotion running is about to change: the window opens once it has.
@@ -224,6 +231,7 @@ void Supervisor::OpenWindow(SteadyTime now) {
   auto running = UpstreamOf(running_);
   auto testing = UpstreamOf(testing_);
   if (!running || !testing) return;
+  ApplyJudgeOverride();
   window_.open = true;
   window_.started = now;
   window_.next_judgement = now;
@@ -536,6 +544,9 @@ void Supervisor::StartDue(Slot& slot, SteadyTime now) {
   LaunchSpec spec;
   spec.argv = *argv;
   for (const auto& [k, v] : config_.env()) spec.extra_env[k] = v;
+  if (deps_.release_env) {
+    for (const auto& [k, v] : deps_.release_env(slot.version)) spec.extra_env[k] = v;
+  }
   spec.extra_env["PORT"] = std::to_string(*port);
   spec.extra_env["YOKE_SERVICE"] = config_.service();
   spec.extra_env["YOKE_VERSION"] = slot.version;
@@ -860,6 +871,7 @@ void Supervisor::RecordDecision(const std::string& to_version, Verdict verdict,
   if (auto st = WriteTextRecord(path, decision); !st) {
     spdlog::error("cannot write decision: {}", st.error().message());
   }
+  decision_written_ = true;
 }
 
 void Supervisor::Shutdown() {
@@ -919,6 +931,12 @@ void Supervisor::PublishSnapshot() {
     snap.judge_reason = last_judgement_.reason;
     snap.window_s = std::chrono::duration_cast<std::chrono::seconds>(now - window_.started).count();
     snap.window_pairs = deps_.evidence ? deps_.evidence->Stats().total().pairs : 0;
+  }
+  std::string roles = running_.version + "\n" + testing_.version;
+  if (deps_.meta_notify && (decision_written_ || roles != meta_told_)) {
+    deps_.meta_notify(running_.version, testing_.version);
+    decision_written_ = false;
+    meta_told_ = std::move(roles);
   }
   std::lock_guard lock(snapshot_mu_);
   snapshot_ = std::move(snap);

@@ -44,6 +44,14 @@ struct SupervisorDeps {
   std::string host;
   TrafficSwitch* traffic = nullptr;    // the proxy; null: no traffic to steer
   EvidenceWindow* evidence = nullptr;  // reset for each new candidate; may be null
+  // Meta. Called on the loop thread after a decision is written to the base and whenever the
+  // versions running or testing change. May be null.
+  std::function<void(const std::string& running, const std::string& testing)> meta_notify{};
+  // Extra environment for a version's instances: its release's provenance and the channel's
+  // flags. May be null.
+  std::function<std::map<std::string, std::string>(const std::string& version)> release_env{};
+  // Judge settings meta overrides for this service; read when a window opens. May be null.
+  std::function<std::optional<JudgeConfig>()> judge_override{};
 };
 
 // What the loop looks like from outside, for status pages and tests.
@@ -154,6 +162,7 @@ class Supervisor {
   void TakeInDrops(SteadyTime now);
   void PollLogs();
   void OpenWindow(SteadyTime now);
+  void ApplyJudgeOverride();
   void JudgeCandidate(SteadyTime now);
   void HandleManualVerdicts(SteadyTime now);
   void BeginPromotion(SteadyTime now);
@@ -201,6 +210,8 @@ class Supervisor {
   std::map<std::filesystem::path, Settling> ignored_drops_;
   uint16_t last_port_ = 0;
   bool journal_dirty_ = false;
+  bool decision_written_ = false;  // since meta was last told
+  std::string meta_told_;          // running and testing, as meta was last told
 
   mutable std::mutex snapshot_mu_;
   SupervisorSnapshot snapshot_;  // GUARDED_BY(snapshot_mu_)

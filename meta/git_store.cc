@@ -1,0 +1,524 @@
+#include "meta/git_store.h"
+
+#include <git2.h>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+namespace yoke {
+namespace {
+
+void InitLibgit2() {
+  static const int once = git_libgit2_init();
+  (void)once;
+}
+
+std::string GitError(const std::string& what) {
+  const git_error* e = git_error_last();
+  return what + ": " + (e && e->message ? e->message : "unknown libgit2 error");
+}
+
+template <typename T, void (*Free)(T*)>
+struct Freer {
+  void operator()(T* p) const {
+    if (p) Free(p);
+  }
+};
+using CommitPtr = std::unique_ptr<git_commit, Freer<git_commit, git_commit_free>>;
+using TreePtr = std::unique_ptr<git_tree, Freer<git_tree, git_tree_free>>;
+using IndexPtr = std::unique_ptr<git_index, Freer<git_index, git_index_free>>;
+using RefPtr = std::unique_ptr<git_reference, Freer<git_reference, git_reference_free>>;
+using RemotePtr = std::unique_ptr<git_remote, Freer<git_remote, git_remote_free>>;
+using SignaturePtr = std::unique_ptr<git_signature, Freer<git_signature, git_signature_free>>;
+using WalkPtr = std::unique_ptr<git_revwalk, Freer<git_revwalk, git_revwalk_free>>;
+using DiffPtr = std::unique_ptr<git_diff, Freer<git_diff, git_diff_free>>;
+using EntryPtr = std::unique_ptr<git_tree_entry, Freer<git_tree_entry, git_tree_entry_free>>;
+using BlobPtr = std::unique_ptr<git_blob, Freer<git_blob, git_blob_free>>;
+
+std::string ToHex(const git_oid& oid) {
+  char hex[GIT_OID_HEXSZ + 1] = {};
+  git_oid_fmt(hex, &oid);
+  return hex;
+}
+
+StatusOr<git_oid> FromHex(const std::string& hex) {
+  git_oid oid;
+  if (git_oid_fromstr(&oid, hex.c_str()) != 0) return Fail("not a commit id: " + hex);
+  return oid;
+}
+
+// A file change with its content already stored as a blob.
+struct BlobChange {
+  std::string path;
+  std::optional<git_oid> blob;  // nullopt: remove
+};
+
+StatusOr<std::string> RefTarget(git_repository* repo, const std::string& ref) {
+  git_oid oid;
+  int rc = git_reference_name_to_id(&oid, repo, ref.c_str());
+  if (rc == GIT_ENOTFOUND) return std::string();
+  if (rc != 0) return Fail(GitError("cannot read " + ref));
+  return ToHex(oid);
+}
+
+StatusOr<TreePtr> TreeOf(git_repository* repo, const std::string& commit_hex) {
+  YOKE_ASSIGN_OR_RETURN(git_oid oid, FromHex(commit_hex));
+  git_commit* commit = nullptr;
+  if (git_commit_lookup(&commit, repo, &oid) != 0) return Fail(GitError("cannot read commit"));
+  CommitPtr owned(commit);
+  git_tree* tree = nullptr;
+  if (git_commit_tree(&tree, commit) != 0) return Fail(GitError("cannot read tree"));
+  return TreePtr(tree);
+}
+
+// Writes the tree of `base` (may be null: empty) with `changes` applied.
+StatusOr<git_oid> TreeWith(git_repository* repo, git_tree* base,
+                           const std::vector<BlobChange>& changes) {
+  git_index* raw = nullptr;
+  if (git_index_new(&raw) != 0) return Fail(GitError("cannot make an index"));
+  IndexPtr index(raw);
+  if (base && git_index_read_tree(raw, base) != 0) return Fail(GitError("cannot read tree"));
+  for (const BlobChange& change : changes) {
+    if (!change.blob) {
+      git_index_remove(raw, change.path.c_str(), 0);
+      continue;
+    }
+    git_index_entry entry;
+    std::memset(&entry, 0, sizeof entry);
+    entry.mode = GIT_FILEMODE_BLOB;
+    entry.path = change.path.c_str();
+    entry.id = *change.blob;
+    if (git_index_add(raw, &entry) != 0) return Fail(GitError("cannot stage " + change.path));
+  }
+  git_oid tree;
+  if (git_index_write_tree_to(&tree, raw, repo) != 0) return Fail(GitError("cannot write tree"));
+  return tree;
+}
+
+int CollectBlob(const char* root, const git_tree_entry* entry, void* payload) {
+  if (git_tree_entry_type(entry) == GIT_OBJECT_BLOB) {
+    static_cast<std::vector<std::string>*>(payload)->push_back(std::string(root) +
+                                                               git_tree_entry_name(entry));
+  }
+  return 0;
+}
+
+// After losing a race for the branch (or its lock), wait a little, longer each time, with
+// jitter so that two writers stop colliding.
+void RaceBackoff(int attempt) {
+  thread_local std::minstd_rand random(std::random_device{}());
+  int cap = 1 << std::min(attempt, 6);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1 + random() % cap));
+}
+
+int NoteRejection(const char* refname, const char* status, void* payload) {
+  if (status) *static_cast<std::string*>(payload) = std::string(refname) + ": " + status;
+  return 0;
+}
+
+}  // namespace
+
+GitStore::GitStore(git_repository* repo, std::string path, std::string branch)
+    : repo_(repo), path_(std::move(path)), branch_(std::move(branch)) {}
+
+GitStore::~GitStore() { git_repository_free(repo_); }
+
+StatusOr<std::unique_ptr<GitStore>> GitStore::Open(const std::string& path,
+                                                   const std::string& branch) {
+  InitLibgit2();
+  git_repository* repo = nullptr;
+  if (git_repository_open_ext(&repo, path.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr) != 0) {
+    return Fail(GitError("cannot open meta repository " + path));
+  }
+  std::string name = branch;
+  if (name.empty()) {
+    git_reference* head = nullptr;
+    if (git_reference_lookup(&head, repo, "HEAD") != 0 ||
+        git_reference_type(head) != GIT_REFERENCE_SYMBOLIC) {
+      git_reference_free(head);
+      git_repository_free(repo);
+      return Fail("meta repository " + path + ": HEAD does not name a branch");
+    }
+    name = git_reference_symbolic_target(head);
+    git_reference_free(head);
+    if (name.starts_with("refs/heads/")) name = name.substr(11);
+  }
+  return std::unique_ptr<GitStore>(new GitStore(repo, path, name));
+}
+
+StatusOr<std::unique_ptr<GitStore>> GitStore::OpenOrInit(const std::string& path,
+                                                         const std::string& branch, bool bare) {
+  InitLibgit2();
+  git_repository* probe = nullptr;
+  if (git_repository_open_ext(&probe, path.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr) == 0) {
+    git_repository_free(probe);
+    return Open(path, branch);
+  }
+  git_repository_init_options options = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+  options.flags = GIT_REPOSITORY_INIT_MKPATH | (bare ? GIT_REPOSITORY_INIT_BARE : 0);
+  options.initial_head = branch.c_str();
+  git_repository* repo = nullptr;
+  if (git_repository_init_ext(&repo, path.c_str(), &options) != 0) {
+    return Fail(GitError("cannot create meta repository " + path));
+  }
+  return std::unique_ptr<GitStore>(new GitStore(repo, path, branch));
+}
+
+Status GitStore::SetRemote(const std::string& url) {
+  git_remote* raw = nullptr;
+  int rc = git_remote_lookup(&raw, repo_, "origin");
+  RemotePtr remote(raw);
+  if (rc == GIT_ENOTFOUND) {
+    if (git_remote_create(&raw, repo_, "origin", url.c_str()) != 0) {
+      return Fail(GitError("cannot add remote " + url));
+    }
+    remote.reset(raw);
+    return Ok();
+  }
+  if (rc != 0) return Fail(GitError("cannot read remote origin"));
+  if (url != git_remote_url(raw) && git_remote_set_url(repo_, "origin", url.c_str()) != 0) {
+    return Fail(GitError("cannot set remote origin to " + url));
+  }
+  return Ok();
+}
+
+bool GitStore::HasRemote() const {
+  git_remote* raw = nullptr;
+  int rc = git_remote_lookup(&raw, repo_, "origin");
+  git_remote_free(raw);
+  return rc == 0;
+}
+
+StatusOr<std::string> GitStore::Tip() const { return RefTarget(repo_, "refs/heads/" + branch_); }
+
+StatusOr<std::optional<std::string>> GitStore::ReadFile(const std::string& path) const {
+  YOKE_ASSIGN_OR_RETURN(std::string tip, Tip());
+  if (tip.empty()) return std::optional<std::string>();
+  YOKE_ASSIGN_OR_RETURN(TreePtr tree, TreeOf(repo_, tip));
+  git_tree_entry* raw = nullptr;
+  int rc = git_tree_entry_bypath(&raw, tree.get(), path.c_str());
+  EntryPtr entry(raw);
+  if (rc == GIT_ENOTFOUND) return std::optional<std::string>();
+  if (rc != 0) return Fail(GitError("cannot read " + path));
+  if (git_tree_entry_type(raw) != GIT_OBJECT_BLOB) return Fail(path + " is not a file");
+  git_blob* blob = nullptr;
+  if (git_blob_lookup(&blob, repo_, git_tree_entry_id(raw)) != 0) {
+    return Fail(GitError("cannot read " + path));
+  }
+  BlobPtr owned(blob);
+  const char* data = static_cast<const char*>(git_blob_rawcontent(blob));
+  return std::optional<std::string>(std::string(data, git_blob_rawsize(blob)));
+}
+
+StatusOr<std::vector<std::string>> GitStore::ListFiles(const std::string& dir) const {
+  std::vector<std::string> files;
+  YOKE_ASSIGN_OR_RETURN(std::string tip, Tip());
+  if (tip.empty()) return files;
+  YOKE_ASSIGN_OR_RETURN(TreePtr tree, TreeOf(repo_, tip));
+  TreePtr sub;
+  std::string prefix;
+  if (!dir.empty()) {
+    git_tree_entry* raw = nullptr;
+    int rc = git_tree_entry_bypath(&raw, tree.get(), dir.c_str());
+    EntryPtr entry(raw);
+    if (rc == GIT_ENOTFOUND || (rc == 0 && git_tree_entry_type(raw) != GIT_OBJECT_TREE)) {
+      return files;
+    }
+    if (rc != 0) return Fail(GitError("cannot read " + dir));
+    git_tree* subtree = nullptr;
+    if (git_tree_lookup(&subtree, repo_, git_tree_entry_id(raw)) != 0) {
+      return Fail(GitError("cannot read " + dir));
+    }
+    sub.reset(subtree);
+    prefix = dir + "/";
+  }
+  std::vector<std::string> relative;
+  if (git_tree_walk(sub ? sub.get() : tree.get(), GIT_TREEWALK_PRE, CollectBlob, &relative) != 0) {
+    return Fail(GitError("cannot list " + dir));
+  }
+  for (auto& r : relative) files.push_back(prefix + r);
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::string GitStore::BlobId(const std::string& path) const {
+  auto tip = Tip();
+  if (!tip || tip->empty()) return "";
+  auto tree = TreeOf(repo_, *tip);
+  if (!tree) return "";
+  git_tree_entry* raw = nullptr;
+  if (git_tree_entry_bypath(&raw, tree->get(), path.c_str()) != 0) return "";
+  EntryPtr entry(raw);
+  return ToHex(*git_tree_entry_id(raw));
+}
+
+Status GitStore::MoveBranch(const std::string& new_tip, const std::string& old_tip,
+                            const std::string& why) {
+  YOKE_ASSIGN_OR_RETURN(git_oid target, FromHex(new_tip));
+  const std::string ref = "refs/heads/" + branch_;
+  git_reference* raw = nullptr;
+  int rc;
+  if (old_tip.empty()) {
+    rc = git_reference_create(&raw, repo_, ref.c_str(), &target, 0, why.c_str());
+  } else {
+    YOKE_ASSIGN_OR_RETURN(git_oid expected, FromHex(old_tip));
+    rc =
+        git_reference_create_matching(&raw, repo_, ref.c_str(), &target, 1, &expected, why.c_str());
+  }
+  git_reference_free(raw);
+  if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS || rc == GIT_ELOCKED) {
+    return Fail("raced: " + ref + " moved meanwhile");
+  }
+  if (rc != 0) return Fail(GitError("cannot move " + ref));
+  UpdateWorkingTree(old_tip, new_tip);
+  return Ok();
+}
+
+void GitStore::UpdateWorkingTree(const std::string& old_tip, const std::string& new_tip) {
+  if (git_repository_is_bare(repo_)) return;
+  git_reference* head = nullptr;
+  if (git_reference_lookup(&head, repo_, "HEAD") != 0) return;
+  RefPtr owned(head);
+  if (git_reference_type(head) != GIT_REFERENCE_SYMBOLIC ||
+      std::string(git_reference_symbolic_target(head)) != "refs/heads/" + branch_) {
+    return;
+  }
+  auto target = TreeOf(repo_, new_tip);
+  if (!target) return;
+  git_checkout_options options = GIT_CHECKOUT_OPTIONS_INIT;
+  options.checkout_strategy = GIT_CHECKOUT_SAFE;
+  TreePtr baseline;
+  IndexPtr empty;
+  if (!old_tip.empty()) {
+    auto tree = TreeOf(repo_, old_tip);
+    if (!tree) return;
+    baseline = std::move(*tree);
+    options.baseline = baseline.get();
+  } else {
+    git_index* raw = nullptr;
+    if (git_index_new(&raw) != 0) return;
+    empty.reset(raw);
+    options.baseline_index = raw;
+  }
+  if (git_checkout_tree(repo_, reinterpret_cast<git_object*>(target->get()), &options) != 0) {
+    spdlog::warn("{}", GitError("meta: the working tree of " + path_ + " was left as it was"));
+  }
+}
+
+StatusOr<std::string> GitStore::Commit(const std::vector<FileChange>& changes,
+                                       const std::string& message, const Author& author) {
+  std::vector<BlobChange> blobs;
+  for (const FileChange& change : changes) {
+    if (!change.content) {
+      blobs.push_back({change.path, std::nullopt});
+      continue;
+    }
+    git_oid blob;
+    if (git_blob_create_from_buffer(&blob, repo_, change.content->data(), change.content->size()) !=
+        0) {
+      return Fail(GitError("cannot store " + change.path));
+    }
+    blobs.push_back({change.path, blob});
+  }
+  git_signature* raw_sig = nullptr;
+  if (git_signature_now(&raw_sig, author.name.c_str(), author.email.c_str()) != 0) {
+    return Fail(GitError("bad author " + author.name));
+  }
+  SignaturePtr signature(raw_sig);
+  // Another process may move the branch between reading the tip and moving it: start again.
+  for (int attempt = 0; attempt < 40; ++attempt) {
+    if (attempt > 0) RaceBackoff(attempt);
+    YOKE_ASSIGN_OR_RETURN(std::string old_tip, Tip());
+    TreePtr base;
+    CommitPtr parent;
+    if (!old_tip.empty()) {
+      YOKE_ASSIGN_OR_RETURN(base, TreeOf(repo_, old_tip));
+      YOKE_ASSIGN_OR_RETURN(git_oid parent_id, FromHex(old_tip));
+      git_commit* p = nullptr;
+      if (git_commit_lookup(&p, repo_, &parent_id) != 0) return Fail(GitError("cannot read tip"));
+      parent.reset(p);
+    }
+    YOKE_ASSIGN_OR_RETURN(git_oid tree_id, TreeWith(repo_, base.get(), blobs));
+    if (base && git_oid_equal(&tree_id, git_tree_id(base.get()))) return old_tip;
+    git_tree* tree = nullptr;
+    if (git_tree_lookup(&tree, repo_, &tree_id) != 0) return Fail(GitError("cannot read tree"));
+    TreePtr owned_tree(tree);
+    const git_commit* parents[] = {parent.get()};
+    git_oid commit_id;
+    if (git_commit_create(&commit_id, repo_, nullptr, signature.get(), signature.get(), nullptr,
+                          message.c_str(), tree, parent ? 1 : 0, parents) != 0) {
+      return Fail(GitError("cannot commit"));
+    }
+    std::string new_tip = ToHex(commit_id);
+    auto moved = MoveBranch(new_tip, old_tip, "yoke: " + message);
+    if (moved) return new_tip;
+    if (!moved.error().message().starts_with("raced")) return std::unexpected(moved.error());
+  }
+  return Fail("cannot commit to " + branch_ + ": it keeps moving");
+}
+
+Status GitStore::Fetch() {
+  git_remote* raw = nullptr;
+  if (git_remote_lookup(&raw, repo_, "origin") != 0) return Fail(GitError("no remote"));
+  RemotePtr remote(raw);
+  std::string spec = "+refs/heads/" + branch_ + ":refs/remotes/origin/" + branch_;
+  char* specs[] = {spec.data()};
+  git_strarray refspecs{specs, 1};
+  git_fetch_options options = GIT_FETCH_OPTIONS_INIT;
+  if (git_remote_fetch(raw, &refspecs, &options, "yoke: fetch") != 0) {
+    return Fail(GitError(std::string("cannot fetch from ") + git_remote_url(raw)));
+  }
+  return Ok();
+}
+
+StatusOr<size_t> GitStore::Integrate() {
+  const std::string origin_ref = "refs/remotes/origin/" + branch_;
+  for (int attempt = 0; attempt < 40; ++attempt) {
+    if (attempt > 0) RaceBackoff(attempt);
+    YOKE_ASSIGN_OR_RETURN(std::string origin, RefTarget(repo_, origin_ref));
+    YOKE_ASSIGN_OR_RETURN(std::string local, Tip());
+    if (origin.empty() || local == origin) return size_t{0};
+    YOKE_ASSIGN_OR_RETURN(git_oid origin_id, FromHex(origin));
+    if (local.empty()) {
+      if (auto st = MoveBranch(origin, local, "yoke: follow origin"); st) return size_t{0};
+      continue;
+    }
+    YOKE_ASSIGN_OR_RETURN(git_oid local_id, FromHex(local));
+    if (git_graph_descendant_of(repo_, &local_id, &origin_id) == 1) return size_t{0};  // ahead
+    if (git_graph_descendant_of(repo_, &origin_id, &local_id) == 1) {
+      if (auto st = MoveBranch(origin, local, "yoke: fast-forward"); st) return size_t{0};
+      continue;
+    }
+    // Diverged: re-apply the local-only commits, oldest first, on origin's tip.
+    git_revwalk* raw_walk = nullptr;
+    if (git_revwalk_new(&raw_walk, repo_) != 0) return Fail(GitError("cannot walk history"));
+    WalkPtr walk(raw_walk);
+    git_revwalk_sorting(raw_walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
+    git_revwalk_push(raw_walk, &local_id);
+    git_revwalk_hide(raw_walk, &origin_id);
+    std::vector<git_oid> own;
+    git_oid next;
+    while (git_revwalk_next(&next, raw_walk) == 0) own.push_back(next);
+
+    std::string tip = origin;
+    for (const git_oid& id : own) {
+      git_commit* raw_commit = nullptr;
+      if (git_commit_lookup(&raw_commit, repo_, &id) != 0) return Fail(GitError("bad commit"));
+      CommitPtr commit(raw_commit);
+      git_tree* raw_tree = nullptr;
+      if (git_commit_tree(&raw_tree, raw_commit) != 0) return Fail(GitError("bad tree"));
+      TreePtr tree(raw_tree);
+      TreePtr parent_tree;
+      if (git_commit_parentcount(raw_commit) > 0) {
+        YOKE_ASSIGN_OR_RETURN(parent_tree,
+                              TreeOf(repo_, ToHex(*git_commit_parent_id(raw_commit, 0))));
+      }
+      git_diff* raw_diff = nullptr;
+      if (git_diff_tree_to_tree(&raw_diff, repo_, parent_tree.get(), raw_tree, nullptr) != 0) {
+        return Fail(GitError("cannot diff"));
+      }
+      DiffPtr diff(raw_diff);
+      std::vector<BlobChange> changes;
+      for (size_t i = 0; i < git_diff_num_deltas(raw_diff); ++i) {
+        const git_diff_delta* delta = git_diff_get_delta(raw_diff, i);
+        if (delta->status == GIT_DELTA_DELETED) {
+          changes.push_back({delta->old_file.path, std::nullopt});
+        } else {
+          changes.push_back({delta->new_file.path, delta->new_file.id});
+        }
+      }
+      YOKE_ASSIGN_OR_RETURN(TreePtr base, TreeOf(repo_, tip));
+      YOKE_ASSIGN_OR_RETURN(git_oid new_tree_id, TreeWith(repo_, base.get(), changes));
+      git_tree* new_tree = nullptr;
+      if (git_tree_lookup(&new_tree, repo_, &new_tree_id) != 0) return Fail(GitError("bad tree"));
+      TreePtr owned_new_tree(new_tree);
+      YOKE_ASSIGN_OR_RETURN(git_oid tip_id, FromHex(tip));
+      git_commit* raw_parent = nullptr;
+      if (git_commit_lookup(&raw_parent, repo_, &tip_id) != 0) return Fail(GitError("bad tip"));
+      CommitPtr parent(raw_parent);
+      const git_commit* parents[] = {raw_parent};
+      git_oid rebased;
+      if (git_commit_create(&rebased, repo_, nullptr, git_commit_author(raw_commit),
+                            git_commit_committer(raw_commit),
+                            git_commit_message_encoding(raw_commit), git_commit_message(raw_commit),
+                            new_tree, 1, parents) != 0) {
+        return Fail(GitError("cannot re-apply a commit"));
+      }
+      tip = ToHex(rebased);
+    }
+    if (auto st = MoveBranch(tip, local, "yoke: re-apply local commits on origin"); st) {
+      return own.size();
+    } else if (!st.error().message().starts_with("raced")) {
+      return std::unexpected(st.error());
+    }
+  }
+  return Fail("cannot integrate origin: the branch keeps moving");
+}
+
+StatusOr<size_t> GitStore::Ahead() const {
+  YOKE_ASSIGN_OR_RETURN(std::string local, Tip());
+  if (local.empty()) return size_t{0};
+  YOKE_ASSIGN_OR_RETURN(std::string origin, RefTarget(repo_, "refs/remotes/origin/" + branch_));
+  YOKE_ASSIGN_OR_RETURN(git_oid local_id, FromHex(local));
+  if (origin.empty()) {
+    git_revwalk* raw_walk = nullptr;
+    if (git_revwalk_new(&raw_walk, repo_) != 0) return Fail(GitError("cannot walk history"));
+    WalkPtr walk(raw_walk);
+    git_revwalk_push(raw_walk, &local_id);
+    size_t n = 0;
+    git_oid next;
+    while (git_revwalk_next(&next, raw_walk) == 0) ++n;
+    return n;
+  }
+  YOKE_ASSIGN_OR_RETURN(git_oid origin_id, FromHex(origin));
+  size_t ahead = 0, behind = 0;
+  if (git_graph_ahead_behind(&ahead, &behind, repo_, &local_id, &origin_id) != 0) {
+    return Fail(GitError("cannot compare with origin"));
+  }
+  return ahead;
+}
+
+Status GitStore::Push() {
+  git_remote* raw = nullptr;
+  if (git_remote_lookup(&raw, repo_, "origin") != 0) return Fail(GitError("no remote"));
+  RemotePtr remote(raw);
+  std::string spec = "refs/heads/" + branch_ + ":refs/heads/" + branch_;
+  char* specs[] = {spec.data()};
+  git_strarray refspecs{specs, 1};
+  std::string rejected;
+  git_push_options options = GIT_PUSH_OPTIONS_INIT;
+  options.callbacks.push_update_reference = NoteRejection;
+  options.callbacks.payload = &rejected;
+  if (git_remote_push(raw, &refspecs, &options) != 0) {
+    return Fail(GitError(std::string("cannot push to ") + git_remote_url(raw)));
+  }
+  if (!rejected.empty()) return Fail("the remote refused the push: " + rejected);
+  return Ok();
+}
+
+StatusOr<std::vector<CommitInfo>> GitStore::Log(size_t limit) const {
+  std::vector<CommitInfo> log;
+  YOKE_ASSIGN_OR_RETURN(std::string tip, Tip());
+  if (tip.empty()) return log;
+  YOKE_ASSIGN_OR_RETURN(git_oid tip_id, FromHex(tip));
+  git_revwalk* raw_walk = nullptr;
+  if (git_revwalk_new(&raw_walk, repo_) != 0) return Fail(GitError("cannot walk history"));
+  WalkPtr walk(raw_walk);
+  git_revwalk_sorting(raw_walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+  git_revwalk_push(raw_walk, &tip_id);
+  git_oid next;
+  while (log.size() < limit && git_revwalk_next(&next, raw_walk) == 0) {
+    git_commit* raw_commit = nullptr;
+    if (git_commit_lookup(&raw_commit, repo_, &next) != 0) continue;
+    CommitPtr commit(raw_commit);
+    const char* summary = git_commit_summary(raw_commit);
+    log.push_back({ToHex(next), git_commit_author(raw_commit)->name, summary ? summary : "",
+                   static_cast<int64_t>(git_commit_time(raw_commit))});
+  }
+  return log;
+}
+
+}  // namespace yoke

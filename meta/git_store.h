@@ -1,0 +1,101 @@
+// A git repository of meta records, read and written through libgit2 (never by running git).
+//
+// Records are read from the tip of one branch, not from a working tree, and commits are made
+// from an in-memory index on top of that tip, so a bare repository works as well as a clone.
+// A commit moves the branch with compare-and-swap: two processes committing to one repository
+// (the supervisor and `yoke meta ...`) never lose each other's commits. In a non-bare
+// repository whose HEAD is that branch, the working tree follows, leaving local edits alone.
+//
+// With a remote ("origin"): Fetch() updates refs/remotes/origin/<branch>; Integrate() brings
+// the local branch onto it, fast-forwarding, or re-applying the commits only the local branch
+// has on top of the remote's tip (each commit's own file changes, with its author and message);
+// Push() sends the branch. Ahead() is the number of local commits the remote lacks: the queue.
+//
+// Thread-safety: none. One thread owns a GitStore; other processes may use the same repository.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+struct git_repository;
+
+namespace yoke {
+
+struct FileChange {
+  std::string path;                    // inside the repository, '/'-separated
+  std::optional<std::string> content;  // nullopt: remove the file
+};
+
+struct Author {
+  std::string name;
+  std::string email;
+};
+
+struct CommitInfo {
+  std::string id;
+  std::string author;
+  std::string message;
+  int64_t time = 0;  // seconds since the epoch
+};
+
+class GitStore {
+ public:
+  // Opens an existing repository. `branch` empty: the branch HEAD names.
+  static StatusOr<std::unique_ptr<GitStore>> Open(const std::string& path,
+                                                  const std::string& branch = "");
+  // Creates a repository with HEAD on `branch` and no commit, or opens it if it exists.
+  static StatusOr<std::unique_ptr<GitStore>> OpenOrInit(const std::string& path,
+                                                        const std::string& branch, bool bare);
+  ~GitStore();
+  GitStore(const GitStore&) = delete;
+  GitStore& operator=(const GitStore&) = delete;
+
+  const std::string& branch() const { return branch_; }
+  const std::string& path() const { return path_; }
+
+  // Points the remote "origin" at `url`, creating it or changing its address.
+  Status SetRemote(const std::string& url);
+  bool HasRemote() const;
+
+  // The branch's tip, or empty when the branch has no commit yet.
+  StatusOr<std::string> Tip() const;
+  // A file at the tip; nullopt when it does not exist.
+  StatusOr<std::optional<std::string>> ReadFile(const std::string& path) const;
+  // Every file under `dir` at the tip (recursively), as repository paths, sorted.
+  StatusOr<std::vector<std::string>> ListFiles(const std::string& dir) const;
+  // The id of the blob at `path` at the tip (to notice a changed file cheaply), or empty.
+  std::string BlobId(const std::string& path) const;
+
+  // Commits `changes` on top of the tip and moves the branch. Returns the new tip; when the
+  // changes change nothing, no commit is made and the old tip is returned.
+  StatusOr<std::string> Commit(const std::vector<FileChange>& changes, const std::string& message,
+                               const Author& author);
+
+  // Fetches the branch from origin. REQUIRES: HasRemote().
+  Status Fetch();
+  // Brings the local branch onto origin's (see above). Returns the commits re-applied.
+  StatusOr<size_t> Integrate();
+  // Local commits that origin's branch (as last fetched) lacks.
+  StatusOr<size_t> Ahead() const;
+  // Pushes the branch to origin; an error when the remote refused it.
+  Status Push();
+
+  // The newest `limit` commits of the branch, newest first.
+  StatusOr<std::vector<CommitInfo>> Log(size_t limit) const;
+
+ private:
+  GitStore(git_repository* repo, std::string path, std::string branch);
+  Status MoveBranch(const std::string& new_tip, const std::string& old_tip, const std::string& why);
+  void UpdateWorkingTree(const std::string& old_tip, const std::string& new_tip);
+
+  git_repository* repo_;
+  std::string path_;
+  std::string branch_;
+};
+
+}  // namespace yoke

@@ -1,0 +1,38 @@
+// Where records live in meta (docs/meta.md):
+//
+//   <project>/releases/<version>.txtpb
+//   <project>/<env>/channels/<channel>.txtpb
+//   <project>/<env>/services/<service>.txtpb
+//   <project>/<env>/hosts/<host>/<service>/status.txtpb
+//   <project>/<env>/hosts/<host>/<service>/decisions/<UTC time>-<from>-to-<to>.txtpb
+//
+// Pure: names only. Thread-safety: free functions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace yoke::meta {
+
+std::string ReleasePath(std::string_view project, std::string_view version);
+std::string ChannelPath(std::string_view project, std::string_view env, std::string_view channel);
+std::string ServicePath(std::string_view project, std::string_view env, std::string_view service);
+std::string HostServiceDir(std::string_view project, std::string_view env, std::string_view host,
+                           std::string_view service);
+std::string StatusPath(std::string_view project, std::string_view env, std::string_view host,
+                       std::string_view service);
+std::string DecisionsDir(std::string_view project, std::string_view env, std::string_view host,
+                         std::string_view service);
+
+// A path component from a name someone typed: a project, env, host, service or version.
+// Rejects what would escape its folder or confuse git ("", ".", "..", '/', NUL, a leading '.').
+bool IsSafeComponent(std::string_view name);
+
+// The parts of a decision's path, for `yoke meta log`.
+struct DecisionPlace {
+  std::string project, env, host, service, file;
+};
+std::optional<DecisionPlace> ParseDecisionPath(std::string_view path);
+
+}  // namespace yoke::meta

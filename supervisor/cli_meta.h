@@ -1,0 +1,46 @@
+// `yoke meta init|release add|channel set|validate|log`: the release side of meta, run by an
+// operator or a CI job against a clone (or against a supervisor's own <base>/meta). Each
+// command that changes meta makes one commit with a clear message; pushing is left to git.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace yoke {
+
+class MetaCommands {
+ public:
+  // Registers `meta` and its subcommands on `app`.
+  explicit MetaCommands(CLI::App& app);
+  // After parsing: the exit code of the meta command given, or nullopt when none was.
+  std::optional<int> Run();
+
+ private:
+  int Init();
+  int ReleaseAdd();
+  int ChannelSet();
+  int Validate();
+  int Log();
+
+  CLI::App* meta_ = nullptr;
+  CLI::App* init_ = nullptr;
+  CLI::App* release_add_ = nullptr;
+  CLI::App* channel_set_ = nullptr;
+  CLI::App* validate_ = nullptr;
+  CLI::App* log_ = nullptr;
+
+  std::string repo_;    // --repo DIR
+  std::string config_;  // --config FILE: <base>/meta and the config's meta settings
+  std::string init_dir_;
+  bool bare_ = false;
+  std::string project_, env_, channel_, version_, artifact_, author_, host_, service_;
+  std::vector<std::string> sources_;  // repo=githash
+  std::vector<std::string> flags_;    // name=value
+  size_t limit_ = 0;
+};
+
+}  // namespace yoke

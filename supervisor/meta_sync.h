@@ -1,0 +1,127 @@
+// Meta for one supervisor (docs/meta.md): keeps the repository in <base>/meta, follows the
+// configured channel, hands a new release's artifact to the intake, and writes every decision
+// and the host's status back as commits, pushing them when a remote is configured.
+//
+// Decisions reach meta from the base: each file in <base>/decisions/ that the host's decisions
+// folder in meta lacks is committed, with the host status, as one commit. So a decision the
+// supervisor wrote is never lost, even if yoke is killed before the commit, and never committed
+// twice. Commits not yet on the remote are the queue; a rejected push is fetched, re-applied on
+// the new tip and retried with backoff.
+//
+// All git work happens on one thread of its own, so a slow remote never stalls the supervisor.
+// Thread-safety: Notify, FetchNow, Snapshot, EnvFor and JudgeOverride may be called from any
+// thread.
+#pragma once
+
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/status.h"
+#include "meta/git_store.h"
+#include "proto/yoke/config.pb.h"
+#include "proto/yoke/records.pb.h"
+
+namespace yoke {
+
+struct MetaSyncOptions {
+  MetaSettings settings;  // project and host already filled in
+  std::string service;
+  std::string identifier;      // artifacts are <identifier>-<version>[.ext]
+  std::filesystem::path base;  // the base folder
+  std::string yoke_version;
+  // True when the supervisor runs, tests, holds or is promoting `version`.
+  std::function<bool(const std::string& version)> is_current;
+};
+
+struct MetaSnapshot {
+  std::string repository;
+  std::string url;
+  std::string channel_release;  // what the followed channel points at
+  uint64_t queued = 0;          // commits the remote lacks
+  uint64_t commits = 0;
+  uint64_t fetches = 0;
+  uint64_t fetch_failures = 0;
+  uint64_t push_failures = 0;
+  uint64_t pushes = 0;
+  uint64_t bad_records = 0;
+  uint64_t candidates_offered = 0;
+  uint64_t artifact_failures = 0;
+  bool remote_ok = true;
+  std::string last_error;
+};
+
+class MetaSync {
+ public:
+  MetaSync(MetaSyncOptions options, const Clock* clock);
+  ~MetaSync();
+
+  // Opens (or creates) the repository and starts the thread. An error here is reported and the
+  // supervisor runs without meta.
+  Status Start();
+  void Stop();
+
+  // The supervisor's roles changed or a decision was written to the base.
+  void Notify(const std::string& running, const std::string& testing);
+  // A webhook arrived: fetch now rather than at the next interval.
+  void FetchNow();
+  MetaSnapshot Snapshot() const;
+
+  // YOKE_CHANNEL, YOKE_RELEASE_SOURCES and YOKE_SOURCE_<REPO> (the release's githashes), and
+  // YOKE_FLAG_<NAME> for each of the channel's flags.
+  std::map<std::string, std::string> EnvFor(const std::string& version) const;
+  // The judge settings meta's service record overrides, if any.
+  std::optional<JudgeConfig> JudgeOverride() const;
+
+ private:
+  void Loop();
+  void Pass(bool fetch);
+  void CommitDecisions();
+  void CommitStatus();
+  void PushQueued();
+  void Follow();
+  void Offer(const Release& release);
+  void NoteBadRecord(const std::string& path, const std::string& message);
+  void SetError(const std::string& error);
+  HostStatus CurrentStatus() const;
+  std::string HostDir() const;
+  Author HostAuthor() const;
+
+  MetaSyncOptions options_;
+  const Clock* clock_;
+  std::unique_ptr<GitStore> store_;   // the loop thread's
+  std::unique_ptr<GitStore> reader_;  // EnvFor's, GUARDED_BY(reader_mu_)
+  mutable std::mutex reader_mu_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;                          // GUARDED_BY(mu_)
+  bool fetch_now_ = false;                     // GUARDED_BY(mu_)
+  bool notified_ = false;                      // GUARDED_BY(mu_)
+  std::string running_;                        // GUARDED_BY(mu_)
+  std::string testing_;                        // GUARDED_BY(mu_)
+  std::string since_;                          // GUARDED_BY(mu_)
+  std::string status_error_;                   // GUARDED_BY(mu_)
+  std::optional<JudgeConfig> judge_override_;  // GUARDED_BY(mu_)
+  MetaSnapshot snapshot_;                      // GUARDED_BY(mu_)
+
+  // The loop thread's own.
+  std::set<std::string> bad_seen_;      // "path@blob" already reported
+  std::set<std::string> skipped_base_;  // base decision files that do not parse
+  std::string offered_;                 // "<version>@<release blob>" handed to the intake
+  std::string rejected_tip_;            // the tip `rejected_` was read at
+  std::set<std::string> rejected_;      // versions this host rejected
+  SteadyTime next_push_{};
+  std::chrono::milliseconds push_backoff_{0};
+  std::thread thread_;
+};
+
+}  // namespace yoke

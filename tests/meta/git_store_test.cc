@@ -1,0 +1,141 @@
+// GitStore against real repositories in a temp folder: commits from an in-memory index, the
+// working tree of a clone following them, compare-and-swap between two writers, and the
+// fetch / re-apply / push cycle against a bare remote over file://.
+#include "meta/git_store.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/fakes/process_harness.h"
+#include "tests/fakes/temp_dir.h"
+
+namespace yoke {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ReadAll;
+using testing::TempDir;
+
+const Author kAlice{"alice", "alice@example.com"};
+
+std::unique_ptr<GitStore> Must(StatusOr<std::unique_ptr<GitStore>> store) {
+  EXPECT_TRUE(store) << store.error().message();
+  return std::move(*store);
+}
+
+class GitStoreTest : public ::testing::Test {
+ protected:
+  TempDir dir_;
+};
+
+// What is committed can be read back from the tip, listed, and seen in the log.
+TEST_F(GitStoreTest, CommitsAndReadsBackFromTheTip) {
+  auto store = Must(GitStore::OpenOrInit((dir_.path() / "r").string(), "main", true));
+  EXPECT_EQ(*store->Tip(), "");
+  EXPECT_FALSE(*store->ReadFile("a/b.txt"));
+  auto first = store->Commit({{"a/b.txt", "one"}, {"a/c/d.txt", "two"}}, "first", kAlice);
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(**store->ReadFile("a/b.txt"), "one");
+  EXPECT_EQ(*store->ListFiles("a"), (std::vector<std::string>{"a/b.txt", "a/c/d.txt"}));
+  EXPECT_EQ(*store->ListFiles(""), (std::vector<std::string>{"a/b.txt", "a/c/d.txt"}));
+  EXPECT_TRUE(store->ListFiles("missing")->empty());
+
+  // A change that changes nothing makes no commit; a removal does.
+  EXPECT_EQ(*store->Commit({{"a/b.txt", "one"}}, "same", kAlice), *first);
+  ASSERT_TRUE(store->Commit({{"a/b.txt", std::nullopt}}, "remove b", kAlice));
+  EXPECT_FALSE(*store->ReadFile("a/b.txt"));
+  auto log = *store->Log(10);
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].message, "remove b");
+  EXPECT_EQ(log[0].author, "alice");
+}
+
+// In a clone with a working tree, the files follow the commits, and a file an operator is
+// editing is left alone.
+TEST_F(GitStoreTest, WorkingTreeFollowsCommits) {
+  fs::path repo = dir_.path() / "clone";
+  auto store = Must(GitStore::OpenOrInit(repo.string(), "main", false));
+  ASSERT_TRUE(store->Commit({{"x/one.txt", "1"}}, "one", kAlice));
+  EXPECT_EQ(ReadAll(repo / "x/one.txt"), "1");
+  ASSERT_TRUE(store->Commit({{"x/two.txt", "2"}}, "two", kAlice));
+  EXPECT_EQ(ReadAll(repo / "x/two.txt"), "2");
+  testing::WriteAll(repo / "x/one.txt", "edited");
+  ASSERT_TRUE(store->Commit({{"x/three.txt", "3"}}, "three", kAlice));
+  EXPECT_EQ(ReadAll(repo / "x/one.txt"), "edited");
+  EXPECT_EQ(ReadAll(repo / "x/three.txt"), "3");
+}
+
+// Two writers on one repository (the supervisor and `yoke meta`) never lose a commit.
+TEST_F(GitStoreTest, TwoWritersOnOneRepositoryLoseNothing) {
+  const std::string repo = (dir_.path() / "r").string();
+  Must(GitStore::OpenOrInit(repo, "main", true));
+  auto write = [&](const std::string& who) {
+    auto store = Must(GitStore::Open(repo, "main"));
+    for (int i = 0; i < 40; ++i) {
+      auto c = store->Commit({{who + "/" + std::to_string(i), who}}, who, kAlice);
+      ASSERT_TRUE(c) << c.error().message();
+    }
+  };
+  std::thread a(write, "a"), b(write, "b");
+  a.join();
+  b.join();
+  auto store = Must(GitStore::Open(repo, "main"));
+  EXPECT_EQ(store->ListFiles("")->size(), 80u);
+  EXPECT_EQ(store->Log(1000)->size(), 80u);
+}
+
+// Two clones of one bare remote commit under their own paths; the second to push is refused,
+// re-applies its commits on the new tip, and then lands. Nothing is lost or doubled.
+TEST_F(GitStoreTest, ReappliesLocalCommitsOnTheRemoteTip) {
+  const std::string remote = (dir_.path() / "remote.git").string();
+  Must(GitStore::OpenOrInit(remote, "main", true));
+  auto a = Must(GitStore::OpenOrInit((dir_.path() / "a").string(), "main", true));
+  auto b = Must(GitStore::OpenOrInit((dir_.path() / "b").string(), "main", true));
+  ASSERT_TRUE(a->SetRemote("file://" + remote));
+  ASSERT_TRUE(b->SetRemote("file://" + remote));
+  ASSERT_TRUE(a->Fetch());  // an empty remote is fine
+  EXPECT_EQ(*a->Ahead(), 0u);
+
+  ASSERT_TRUE(a->Commit({{"hosts/a/1", "a1"}}, "a1", kAlice));
+  EXPECT_EQ(*a->Ahead(), 1u);
+  ASSERT_TRUE(a->Push());
+  ASSERT_TRUE(a->Fetch());
+  EXPECT_EQ(*a->Ahead(), 0u);
+
+  ASSERT_TRUE(b->Commit({{"hosts/b/1", "b1"}}, "b1", kAlice));
+  ASSERT_TRUE(b->Commit({{"hosts/b/2", "b2"}}, "b2", kAlice));
+  ASSERT_TRUE(b->Fetch());
+  auto applied = b->Integrate();
+  ASSERT_TRUE(applied) << applied.error().message();
+  EXPECT_EQ(*applied, 2u);
+  EXPECT_EQ(*b->Ahead(), 2u);
+  ASSERT_TRUE(b->Push());
+  ASSERT_TRUE(b->Fetch());
+  EXPECT_EQ(*b->Ahead(), 0u);
+
+  auto r = Must(GitStore::Open(remote, "main"));
+  EXPECT_EQ(*r->ListFiles(""), (std::vector<std::string>{"hosts/a/1", "hosts/b/1", "hosts/b/2"}));
+  auto log = *r->Log(100);
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[0].message, "b2");
+  EXPECT_EQ(log[2].message, "a1");
+
+  // a catches up by fast-forward.
+  ASSERT_TRUE(a->Fetch());
+  EXPECT_EQ(*a->Integrate(), 0u);
+  EXPECT_EQ(*a->Tip(), *r->Tip());
+}
+
+// A remote that is not there is an error, not a crash, and the local commits stay.
+TEST_F(GitStoreTest, UnreachableRemoteIsAnError) {
+  auto a = Must(GitStore::OpenOrInit((dir_.path() / "a").string(), "main", true));
+  ASSERT_TRUE(a->SetRemote("file://" + (dir_.path() / "nowhere").string()));
+  ASSERT_TRUE(a->Commit({{"f", "1"}}, "one", kAlice));
+  EXPECT_FALSE(a->Fetch());
+  EXPECT_FALSE(a->Push());
+  EXPECT_EQ(*a->Ahead(), 1u);
+}
+
+}  // namespace
+}  // namespace yoke
