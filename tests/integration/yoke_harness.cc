@@ -1,5 +1,7 @@
 #include "tests/integration/yoke_harness.h"
 
+#include <sys/wait.h>
+
 #include <cstdio>
 
 #include "base-layout/text_record.h"
@@ -116,6 +118,19 @@ void YokeHarness::DropFile(const std::string& name, const std::string& content) 
   WriteAll(hidden, content);
   fs::permissions(hidden, fs::perms::owner_all);
   fs::rename(hidden, base_ / name);
+}
+
+YokeHarness::CliResult YokeHarness::Cli(const std::vector<std::string>& args,
+                                        std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv = {YokeBinary().string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  fs::path out = dir_.path() / "cli.out";
+  Subprocess cli(argv, out);
+  auto status = cli.Wait(timeout);
+  CliResult result;
+  if (status && WIFEXITED(*status)) result.code = WEXITSTATUS(*status);
+  result.output = ReadAll(out);
+  return result;
 }
 
 std::string YokeHarness::Log() const { return ReadAll(dir_.path() / "yoke.out"); }

@@ -65,6 +65,15 @@ class YokeHarness {
                   const std::string& suffix = ".sh");
   void DropFile(const std::string& name, const std::string& content);
 
+  // Runs `yoke ARGS...` to completion; its exit code (-1: it did not end within `timeout`) and
+  // what it printed.
+  struct CliResult {
+    int code = -1;
+    std::string output;
+  };
+  CliResult Cli(const std::vector<std::string>& args,
+                std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
   std::string Log() const;
   bool WaitForLog(const std::string& text,
                   std::chrono::milliseconds timeout = std::chrono::seconds(15));

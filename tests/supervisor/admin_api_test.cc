@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "meta/digest.h"
+
 namespace yoke {
 namespace {
 
@@ -59,6 +61,31 @@ TEST_F(AdminApiTest, OffersNoVerdictsWithoutAHandler) {
   EXPECT_EQ(HandleAdminRequest(handlers_, "POST", "/promote", "Bearer s3cret", R"({"reason":"x"})")
                 .status,
             404u);
+}
+
+}  // namespace
+}  // namespace yoke
+
+namespace yoke {
+namespace {
+
+// The webhook fetches only with GitHub's HMAC-SHA256 signature of the exact body made with the
+// shared secret; anything else is 401 and fetches nothing. Without a secret it is not offered.
+TEST(AdminWebhookTest, ChecksTheSignatureBeforeFetching) {
+  AdminHandlers handlers;
+  int fetches = 0;
+  EXPECT_EQ(HandleAdminRequest(handlers, "POST", "/webhook", "", "{}").status, 404u);
+  handlers.webhook = [&] { ++fetches; };
+  handlers.webhook_secret = "shh";
+  const std::string body = R"({"ref":"refs/heads/main"})";
+  const std::string good = "sha256=" + HmacSha256Hex("shh", body);
+  EXPECT_EQ(HandleAdminRequest(handlers, "POST", "/webhook", "", body, "").status, 401u);
+  EXPECT_EQ(HandleAdminRequest(handlers, "POST", "/webhook", "", body, "sha256=00").status, 401u);
+  EXPECT_EQ(HandleAdminRequest(handlers, "POST", "/webhook", "", body + " ", good).status, 401u);
+  EXPECT_EQ(HandleAdminRequest(handlers, "GET", "/webhook", "", body, good).status, 405u);
+  EXPECT_EQ(fetches, 0);
+  EXPECT_EQ(HandleAdminRequest(handlers, "POST", "/webhook", "", body, good).status, 202u);
+  EXPECT_EQ(fetches, 1);
 }
 
 }  // namespace
