@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """yoke's demo: a real promotion and a real rejection of the bundled sample service.
 
-In a temp base folder on 127.0.0.1, with steady load from this script through yoke's proxy:
-  1. v1.0.0 is dropped in and becomes running;
-  2. v2.0.0 (a good build) is mirrored, judged and promoted;
+In a temp base folder on 127.0.0.1, with yoke's embedded meta (a local git repository in
+<base>/meta, no remote) and steady load from this script through yoke's proxy:
+  1. v1.0.0 is released with `yoke meta release add` and `yoke meta channel set`, and runs;
+  2. v2.0.0 (a good build) is released the same way, mirrored, judged and promoted;
   3. v3.0.0 (loses the /lost route and logs a new kind of error) is judged and rejected.
 It prints what happens as it happens, then a summary of the decisions and where their files
-are. Every wait has a deadline; every process it starts is stopped by its pid.
+are, in the base and in meta. Every wait has a deadline; every process it starts is stopped by
+its pid.
 """
 import argparse
 import http.client
@@ -61,12 +63,25 @@ def status(admin):
         return None
 
 
-def drop(base, name, content, mode=0o755):
-    hidden = os.path.join(base, "." + name + ".writing")
-    with open(hidden, "wb") as f:
+def build(folder, name, content):
+    """Writes an artifact where a CI job would leave it."""
+    path = os.path.join(folder, name)
+    with open(path, "wb") as f:
         f.write(content)
-    os.chmod(hidden, mode)
-    os.rename(hidden, os.path.join(base, name))
+    os.chmod(path, 0o755)
+    return path
+
+
+def release(yoke, config, version, artifact, githash):
+    """Releases `version` through meta, as an operator or a CI job would."""
+    for args in (["meta", "release", "add", "--config", config, "--version", version,
+                  "--artifact", artifact, "--source", f"https://example.com/hello.git={githash}"],
+                 ["meta", "channel", "set", "--config", config, "--version", version]):
+        print(f"    {DIM}$ yoke {' '.join(args[:3])} ... --version {version}{OFF}", flush=True)
+        done = subprocess.run([yoke] + args, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"demo: yoke {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+        print(f"    {DIM}{done.stdout.strip()}{OFF}", flush=True)
 
 
 def read_decision(path):
@@ -172,6 +187,7 @@ health {{ http_path: "/health" timeout_ms: 5000 interval_ms: 100 }}
 stop_grace_ms: 3000
 intake {{ settle_ms: 500 }}
 judge {{ min_window_s: 10 min_pairs: 1000 }}
+meta {{ project: "demo" host: "demo-host" }}
 ''')
     say(f"the config: {config}")
     subprocess.run([yoke, "check-config", config], check=True)
@@ -181,11 +197,15 @@ judge {{ min_window_s: 10 min_pairs: 1000 }}
         f"127.0.0.1:{admin}, base {base}")
     load = None
     pids = set()
+    builds = os.path.join(work, "builds")
+    os.makedirs(builds)
     try:
         with open(sample, "rb") as f:
             binary = f.read()
-        say("dropping the sample service as hello-1.0.0 into the base folder")
-        drop(base, "hello-1.0.0", binary)
+        wait_for("yoke's meta repository", lambda: (status(admin) or {}).get("meta"))
+        say(f"meta, the git record of releases and decisions: {os.path.join(base, 'meta')}")
+        say("releasing the sample service as 1.0.0 on the channel yoke follows (demo/prod/stable)")
+        release(yoke, config, "1.0.0", build(builds, "hello-1.0.0", binary), "a1b2c3d")
         s = wait_for("1.0.0 to serve", lambda: (status(admin) or {}).get("running") and
                      status(admin)["running"].get("up") and status(admin))
         pids.add(s["running"]["pid"])
@@ -193,9 +213,9 @@ judge {{ min_window_s: 10 min_pairs: 1000 }}
         load = Load(proxy, ["/version", "/items", "/orders/17", "/lost"])
         say("steady load through the proxy: GET /version, /items, /orders/17, /lost")
 
-        say("dropping hello-2.0.0, a good build: it is started as testing and every request is "
+        say("releasing 2.0.0, a good build: it is started as testing and every request is "
             "mirrored to it")
-        drop(base, "hello-2.0.0", binary)
+        release(yoke, config, "2.0.0", build(builds, "hello-2.0.0", binary), "d4e5f6a")
         decision = wait_for("the verdict on 2.0.0", lambda: decision_for(base, "2.0.0"), 120,
                             lambda: progress(admin, load))
         say(f"decision on 2.0.0: {decision['verdict']} - {decision['reason']}")
@@ -204,10 +224,11 @@ judge {{ min_window_s: 10 min_pairs: 1000 }}
         pids.add(s["running"]["pid"])
         say(f"running: 2.0.0 on port {s['running']['port']}; 1.0.0 drained, stopped and archived")
 
-        say("dropping hello-3.0.0, a bad build: it answers 404 on /lost and logs "
+        say("releasing 3.0.0, a bad build: it answers 404 on /lost and logs "
             "'inventory lookup failed for sku <n>' on /items")
-        drop(base, "hello-3.0.0", (f"#!/bin/sh\nexec {sample} \"$@\" --status /lost=404 "
-                                   f"--log-error '/items=inventory lookup failed for sku'\n").encode())
+        release(yoke, config, "3.0.0", build(builds, "hello-3.0.0", (
+            f"#!/bin/sh\nexec {sample} \"$@\" --status /lost=404 "
+            f"--log-error '/items=inventory lookup failed for sku'\n").encode()), "0badf00")
         decision = wait_for("the verdict on 3.0.0", lambda: decision_for(base, "3.0.0"), 120,
                             lambda: progress(admin, load))
         say(f"decision on 3.0.0: {decision['verdict']} - {decision['reason']}")
@@ -224,10 +245,17 @@ judge {{ min_window_s: 10 min_pairs: 1000 }}
                 print(f"          lost routes: {', '.join(d['lost_routes'])}")
             if d["new_error_kinds"]:
                 print(f"          new error kinds: {', '.join(d['new_error_kinds'])}")
-            print(f"          {DIM}{os.path.join(base, 'decisions', name)}{OFF}")
+            print(f"          base: {DIM}{os.path.join(base, 'decisions', name)}{OFF}")
+            print(f"          meta: {DIM}demo/prod/hosts/demo-host/hello/decisions/{name}{OFF}")
         print(f"  running: {os.readlink(os.path.join(base, 'running'))}")
         print(f"  archives: {', '.join(sorted(os.listdir(os.path.join(base, 'archive'))))}")
-        print("  (meta, the git record of decisions, comes in a later release of this demo)\n")
+        wait_for("meta to hold every decision", lambda: meta_decisions(yoke, config) >= 2, 30)
+        print(f"\n{BOLD}Meta{OFF} ({os.path.join(base, 'meta')}; `yoke meta log --config {config}`):")
+        done = subprocess.run([yoke, "meta", "log", "--config", config], capture_output=True,
+                              text=True, check=True)
+        for line in done.stdout.splitlines():
+            print("  " + line)
+        print()
     finally:
         if load:
             load.close()
@@ -252,6 +280,12 @@ judge {{ min_window_s: 10 min_pairs: 1000 }}
     else:
         shutil.rmtree(work, ignore_errors=True)
     return 0 if code == 0 and load and load.failed == 0 else 1
+
+
+def meta_decisions(yoke, config):
+    done = subprocess.run([yoke, "meta", "log", "--config", config], capture_output=True,
+                          text=True)
+    return len(done.stdout.splitlines()) - 1 if done.returncode == 0 else 0
 
 
 def decision_for(base, version):
