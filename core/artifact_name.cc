@@ -55,4 +55,12 @@ std::optional<ArtifactName> ParseArtifactName(std::string_view identifier,
   return ArtifactName{std::string(version), std::string(ext)};
 }
 
+bool IsSafeComponent(std::string_view name) {
+  if (name.empty() || name.size() > 200 || name.front() == '.') return false;
+  for (char c : name) {
+    if (c == '/' || c == '\\' || static_cast<unsigned char>(c) < 0x20) return false;
+  }
+  return true;
+}
+
 }  // namespace yoke

@@ -19,4 +19,9 @@ struct ArtifactName {
 std::optional<ArtifactName> ParseArtifactName(std::string_view identifier,
                                               std::string_view file_name);
 
+// A name that becomes one folder of a path (in meta): a project, env, channel, host, service
+// or version. Rejects what would escape its folder or confuse git: "", a leading '.', '/',
+// '\\' and control characters.
+bool IsSafeComponent(std::string_view name);
+
 }  // namespace yoke

@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "core/address.h"
+#include "core/artifact_name.h"
 #include "core/command.h"
 
 namespace yoke {
@@ -117,6 +118,19 @@ std::vector<ConfigProblem> CheckConfig(const Config& config) {
     add({"judge", "max_window_s"}, "max_window_s must be >= min_window_s");
   }
   if (judge.max_latency_ratio() < 0) add({"judge", "max_latency_ratio"}, "must be >= 0");
+  const auto& meta = config.meta();
+  for (auto [field, value] : {std::pair{"project", meta.project()},
+                              {"env", meta.env()},
+                              {"channel", meta.channel()},
+                              {"host", meta.host()},
+                              {"branch", meta.branch()}}) {
+    bool may_be_empty = std::string_view(field) == "project" || std::string_view(field) == "host";
+    if ((!value.empty() || !may_be_empty) && !IsSafeComponent(value)) {
+      add({"meta", field},
+          std::string(field) + " must be a plain name: not empty, no '/', no leading '.'");
+    }
+  }
+  if (meta.poll_interval_s() == 0) add({"meta", "poll_interval_s"}, "must be >= 1");
   const std::string& level = config.log().level();
   if (level != "trace" && level != "debug" && level != "info" && level != "warn" &&
       level != "error") {

@@ -43,16 +43,6 @@ std::string DecisionsDir(std::string_view project, std::string_view env, std::st
   return HostServiceDir(project, env, host, service) + "/decisions";
 }
 
-bool IsSafeComponent(std::string_view name) {
-  if (name.empty() || name.size() > 200 || name.front() == '.') return false;
-  for (char c : name) {
-    if (c == '/' || c == '\\' || c == '\0' || c == '\n' || static_cast<unsigned char>(c) < 0x20) {
-      return false;
-    }
-  }
-  return true;
-}
-
 std::optional<DecisionPlace> ParseDecisionPath(std::string_view path) {
   std::vector<std::string_view> parts;
   size_t start = 0;

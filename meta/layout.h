@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/artifact_name.h"  // IsSafeComponent
+
 namespace yoke::meta {
 
 std::string ReleasePath(std::string_view project, std::string_view version);
@@ -24,10 +26,6 @@ std::string StatusPath(std::string_view project, std::string_view env, std::stri
                        std::string_view service);
 std::string DecisionsDir(std::string_view project, std::string_view env, std::string_view host,
                          std::string_view service);
-
-// A path component from a name someone typed: a project, env, host, service or version.
-// Rejects what would escape its folder or confuse git ("", ".", "..", '/', NUL, a leading '.').
-bool IsSafeComponent(std::string_view name);
 
 // The parts of a decision's path, for `yoke meta log`.
 struct DecisionPlace {

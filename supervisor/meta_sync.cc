@@ -59,7 +59,7 @@ Author MetaSync::HostAuthor() const {
 Status MetaSync::Start() {
   const auto& m = options_.settings;
   for (const std::string& name : {m.project(), m.env(), m.channel(), m.host(), options_.service}) {
-    if (!meta::IsSafeComponent(name)) {
+    if (!IsSafeComponent(name)) {
       return Fail("meta: \"" + name + "\" cannot be a folder name in meta");
     }
   }

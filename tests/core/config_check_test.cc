@@ -68,3 +68,32 @@ TEST(ConfigCheckTest, RequiresServiceBaseAndCommand) {
 
 }  // namespace
 }  // namespace yoke
+
+namespace yoke {
+namespace {
+
+// Meta's names become folders in meta: one that would escape its folder is a config error at
+// its field; project and host may be left empty (they default to the service and host name).
+TEST(ConfigCheckMetaTest, MetaNamesArePlainNames) {
+  Config config;
+  config.set_service("shop");
+  config.set_base_dir("/srv/shop");
+  config.set_command("{artifact} --port {port}");
+  auto fields = [](const Config& c) {
+    std::vector<std::string> out;
+    for (const auto& p : CheckConfig(c)) {
+      if (!p.field_path.empty() && p.field_path[0] == "meta") out.push_back(p.field_path[1]);
+    }
+    return out;
+  };
+  EXPECT_TRUE(fields(config).empty());
+  config.mutable_meta()->set_env("../etc");
+  config.mutable_meta()->set_host(".hidden");
+  config.mutable_meta()->set_channel("");
+  config.mutable_meta()->set_poll_interval_s(0);
+  EXPECT_EQ(fields(config),
+            (std::vector<std::string>{"env", "channel", "host", "poll_interval_s"}));
+}
+
+}  // namespace
+}  // namespace yoke
