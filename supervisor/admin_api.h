@@ -1,7 +1,9 @@
-// The admin API on admin_listen (loopback by default): GET /status (JSON), GET /metrics
-// (Prometheus text), and POST /promote, /reject, /pin and /unpin (an operator's verdict, with
-// `Authorization: Bearer <token>` and a JSON body {"reason": "...", "author": "...",
-// "version": "..." (pin)}).
+// The admin API on admin_listen (loopback by default): GET / (the status page, one
+// self-contained HTML file that polls /status), GET /status (JSON), GET /metrics (Prometheus
+// text), GET /decisions/<id> (one decision in full, protobuf text), and POST /promote, /reject,
+// /pin and /unpin (an operator's verdict, with `Authorization: Bearer <token>` and a JSON body
+// {"reason": "...", "author": "...", "version": "..." (pin)}).
+//
 // HandleAdminRequest turns a request into a response and never touches a socket; AdminServer only
 // moves bytes. Thread-safety: the server runs one thread of its own; the handlers it is given must
 // be thread-safe.
@@ -9,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/address.h"
@@ -30,6 +33,9 @@ struct AdminHandlers {
                               const std::string& author, const std::string& version)>
       verdict;
   std::string token;  // what `Authorization: Bearer` must carry
+  // The text of decision `id` (a checked IsDecisionId), or nothing for a 404.
+  // Null: GET /decisions/<id> is not offered (yoke proxy).
+  std::function<std::optional<std::string>(const std::string& id)> decision_text;
 };
 
 AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view method,
