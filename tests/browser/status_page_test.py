@@ -472,6 +472,11 @@ judge {{ min_window_s: {JUDGE_MIN_WINDOW_S} max_window_s: 1800 min_pairs: 100000
                 except ProcessLookupError:
                     pass
     check(not leftover, f"instance pids {leftover} were still alive after yoke stopped")
+    # SIGTERM is a clean stop (exit 0); anything else (a sanitizer report, a crash) fails.
+    if proc.returncode != 0:
+        with open(os.path.join(work, "yoke.out"), errors="replace") as f:
+            tail = f.read()[-3000:]
+        raise Failure(f"yoke exited with {proc.returncode} after SIGTERM, not 0:\n{tail}")
     return shot
 
 
@@ -514,11 +519,13 @@ def main():
         log(f"FAILED: {failed}")
         log(f"kept {work} (yoke.out, base/, page.html) for a look")
     elif not args.keep:
-        # Everything but the screenshot goes.
+        # Everything but a screenshot kept there goes.
         for name in os.listdir(work):
             path = os.path.join(work, name)
             if path != shot:
                 shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        if not os.listdir(work):
+            os.rmdir(work)
     if shot:
         log(f"screenshot: {shot}")
     log(f"{'failed' if failed else 'passed'} in {time.monotonic() - started:.1f} s")
