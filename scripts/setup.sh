@@ -14,9 +14,10 @@ packages=(
   libarchive-dev
   libgtest-dev libgmock-dev
   curl python3 git
+  chromium fonts-dejavu-core
 )
+# chromium: tests/browser/status_page_test.py loads the status page headless (part of the suite).
 if [ "${YOKE_WITH_BENCH:-0}" = 1 ]; then packages+=(nginx-light wrk jq); fi
-if [ "${YOKE_WITH_BROWSER:-0}" = 1 ]; then packages+=(chromium); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -14,6 +14,8 @@
 #include <thread>
 
 #include "meta/digest.h"
+#include "supervisor/decision_log.h"
+#include "supervisor/status_page.h"
 
 namespace yoke {
 namespace {
@@ -23,6 +25,34 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+}  // namespace
+
+namespace {
+
+// Decodes %XX escapes (the page links with encodeURIComponent); nothing on a bad escape.
+std::optional<std::string> PercentDecode(std::string_view text) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size()) return std::nullopt;
+    int high = hex(text[i + 1]);
+    int low = hex(text[i + 2]);
+    if (high < 0 || low < 0) return std::nullopt;
+    out += static_cast<char>(high * 16 + low);
+    i += 2;
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -65,12 +95,27 @@ AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view
     if (author.empty()) author = "operator";
     return handlers.verdict(std::string(path.substr(1)), reason, author, text("version"));
   }
+  if (path == "/") {
+    if (method != "GET" && method != "HEAD") return {405, "text/plain", "use GET\n"};
+    return {200, "text/html; charset=utf-8", std::string(StatusPageHtml())};
+  }
+  constexpr std::string_view kDecisions = "/decisions/";
+  if (path.starts_with(kDecisions)) {
+    if (!handlers.decision_text) return {404, "text/plain", "not offered here\n"};
+    if (method != "GET" && method != "HEAD") return {405, "text/plain", "use GET\n"};
+    // Decoded before the check, so an escaped "/" or ".." is refused like a plain one.
+    auto id = PercentDecode(path.substr(kDecisions.size()));
+    if (!id || !IsDecisionId(*id)) return {400, "text/plain", "not a decision id\n"};
+    auto text = handlers.decision_text(*id);
+    if (!text) return {404, "text/plain", "no decision " + *id + "\n"};
+    return {200, "text/plain; charset=utf-8", std::move(*text)};
+  }
   if (path == "/status" || path == "/metrics") {
     if (method != "GET" && method != "HEAD") return {405, "text/plain", "use GET\n"};
     if (path == "/status") return {200, "application/json", handlers.status_json()};
     return {200, "text/plain; version=0.0.4", handlers.metrics_text()};
   }
-  return {404, "text/plain", "not found: try /status or /metrics\n"};
+  return {404, "text/plain", "not found: try /, /status or /metrics\n"};
 }
 
 struct AdminServer::Impl {

@@ -1,8 +1,11 @@
-// The admin API on admin_listen (loopback by default): GET /status (JSON), GET /metrics
-// (Prometheus text), and POST /promote, /reject, /pin and /unpin (an operator's verdict, with
-// `Authorization: Bearer <token>` and a JSON body {"reason": "...", "author": "...",
-// "version": "..." (pin)}), and POST /webhook (meta's remote changed; checked with
-// X-Hub-Signature-256, GitHub's HMAC-SHA256 form).
+// The admin API on admin_listen (loopback by default): GET / (the status page, one
+// self-contained HTML file that polls /status), GET /status (JSON), GET /metrics (Prometheus
+// text), GET /decisions/<id> (one decision in full, protobuf text), POST /promote, /reject,
+// /pin, /unpin and /rollback (an operator's verdict, with `Authorization: Bearer <token>` and
+// a JSON body {"reason": "...", "author": "...", "version": "..." (pin, rollback), "now": true
+// (rollback)}), and POST /webhook (meta's remote changed; checked with X-Hub-Signature-256,
+// GitHub's HMAC-SHA256 form).
+//
 // HandleAdminRequest turns a request into a response and never touches a socket; AdminServer only
 // moves bytes. Thread-safety: the server runs one thread of its own; the handlers it is given must
 // be thread-safe.
@@ -10,6 +13,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/address.h"
@@ -34,6 +38,9 @@ struct AdminHandlers {
   // POST /webhook: meta's remote changed. Null: not offered.
   std::function<void()> webhook{};
   std::string webhook_secret{};  // the HMAC-SHA256 key X-Hub-Signature-256 is checked with
+  // The text of decision `id` (a checked IsDecisionId), or nothing for a 404.
+  // Null: GET /decisions/<id> is not offered (yoke proxy).
+  std::function<std::optional<std::string>(const std::string& id)> decision_text{};
 };
 
 AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view method,

@@ -247,6 +247,7 @@ int RunCommand(const std::string& config_path) {
     in.pairs = evidence.Stats();
     in.candidate = evidence.candidate();
     if (meta) in.meta = meta->Snapshot();
+    in.decisions = RecentDecisions(base.root() / "decisions", kStatusDecisions);
     return in;
   };
   auto token = EnsureToken(TokenPath(*config));
@@ -258,6 +259,9 @@ int RunCommand(const std::string& config_path) {
   handlers.status_json = [&] { return StatusJson(inputs()); };
   handlers.metrics_text = [&] { return MetricsText(inputs()); };
   handlers.token = *token;
+  handlers.decision_text = [&](const std::string& id) {
+    return DecisionText(base.root() / "decisions", id);
+  };
   handlers.verdict = [&](const std::string& action, const std::string& reason,
                          const std::string& author, const std::string& version) -> AdminResponse {
     auto done = supervisor.RequestVerdict(action, reason, author, version);

@@ -16,6 +16,9 @@ json::object Counts(const PairCounts& c) {
                       {"testing_better", c.testing_better},
                       {"testing_no_answer", c.testing_no_answer},
                       {"running_errors", c.running_errors},
+                      {"testing_errors", c.testing_errors},
+                      {"running_4xx", c.running_4xx},
+                      {"testing_4xx", c.testing_4xx},
                       {"same_status", c.same_status}};
 }
 
@@ -35,6 +38,31 @@ json::value Role(const std::optional<SupervisorSnapshot>& sup, bool running,
   }
   if (!upstream) return nullptr;
   return json::object{{"host", upstream->host}, {"port", upstream->port}};
+}
+
+json::object SideLogs(const SupervisorSnapshot::SideLogs& logs) {
+  return json::object{
+      {"errors", logs.errors}, {"warnings", logs.warnings}, {"requests", logs.requests}};
+}
+
+json::object Decisions(const DecisionList& list) {
+  json::array recent;
+  for (const DecisionSummary& d : list.recent) {
+    json::object entry{{"id", d.id}};
+    if (!d.error.empty()) {
+      entry["error"] = d.error;
+    } else {
+      const Decision& r = d.record;
+      entry["verdict"] = Verdict_Name(r.verdict());
+      entry["from_version"] = r.from_version();
+      entry["to_version"] = r.to_version();
+      entry["time"] = r.time();
+      entry["reason"] = r.reason();
+      entry["author"] = r.author();
+    }
+    recent.push_back(std::move(entry));
+  }
+  return json::object{{"total", list.total}, {"recent", std::move(recent)}};
 }
 
 }  // namespace
@@ -76,10 +104,22 @@ std::string StatusJson(const StatusInputs& in) {
   };
   if (in.supervisor) {
     const auto& s = *in.supervisor;
+    json::array gates;
+    for (const auto& g : s.judge_gates) {
+      gates.push_back({{"name", g.name}, {"outcome", g.outcome}, {"detail", g.detail}});
+    }
     root["judge"] = {{"verdict", s.judge_verdict}, {"reason", s.judge_reason},
                      {"window_s", s.window_s},     {"min_window_s", s.min_window_s},
                      {"pairs", s.window_pairs},    {"min_pairs", s.min_pairs},
-                     {"promoting", s.promoting}};
+                     {"promoting", s.promoting},   {"gates", std::move(gates)}};
+    json::array new_kinds;  // most frequent first
+    for (const auto& [kind, count] : s.new_error_kinds) {
+      new_kinds.push_back({{"kind", kind}, {"count", count}});
+    }
+    root["evidence"].as_object()["logs"] = {{"running", SideLogs(s.running_logs)},
+                                            {"testing", SideLogs(s.testing_logs)},
+                                            {"new_error_kinds", std::move(new_kinds)}};
+    root["decisions"] = Decisions(in.decisions);
     root["pinned"] = s.pinned;
     root["held"] = s.held;
     root["supervisor"] = {{"instances_started", s.instances_started},

@@ -1,5 +1,6 @@
-// What /status and /metrics say: the supervisor's view (roles, instances, counters), the
-// proxy's counters and the evidence window, rendered as JSON and as Prometheus text.
+// What /status and /metrics say: the supervisor's view (roles, instances, counters, the judge's
+// reading), the proxy's counters, the evidence window and the newest decisions, rendered as
+// JSON and as Prometheus text. The status page (status_page.html) reads the JSON.
 // Pure functions of the snapshots passed in.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include "core/pair_stats.h"
 #include "core/upstream.h"
 #include "proxy/proxy_stats.h"
+#include "supervisor/decision_log.h"
 #include "supervisor/meta_sync.h"
 #include "supervisor/supervisor.h"
 
@@ -23,8 +25,12 @@ struct StatusInputs {
   proxy::ProxyStats proxy;
   PairStats pairs;
   std::string candidate;             // the version the evidence window is for
+  DecisionList decisions;            // the newest decisions in the base (yoke run only)
   std::optional<MetaSnapshot> meta;  // absent without meta
 };
+
+// How many decisions /status lists, newest first.
+inline constexpr size_t kStatusDecisions = 10;
 
 std::string StatusJson(const StatusInputs& inputs);
 std::string MetricsText(const StatusInputs& inputs);

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -75,6 +76,25 @@ const char* VerdictName(JudgeVerdict verdict) {
       return "wait";
   }
   return "wait";
+}
+
+// Keeps what the status page shows of the judge's last look at the evidence.
+void ReadingOf(const Evidence& e, const Judgement& judgement, SupervisorSnapshot* out) {
+  out->running_logs = {e.running_logs.errors, e.running_logs.warnings, e.running_requests};
+  out->testing_logs = {e.testing_logs.errors, e.testing_logs.warnings, e.testing_requests};
+  out->new_error_kinds.clear();
+  for (const auto& [kind, count] : e.testing_logs.error_kinds) {
+    if (!e.running_kinds_ever.contains(kind)) out->new_error_kinds.emplace_back(kind, count);
+  }
+  std::stable_sort(out->new_error_kinds.begin(), out->new_error_kinds.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  if (out->new_error_kinds.size() > SupervisorSnapshot::kMaxNewKinds) {
+    out->new_error_kinds.resize(SupervisorSnapshot::kMaxNewKinds);
+  }
+  out->judge_gates.clear();
+  for (const GateResult& g : judgement.gates) {
+    out->judge_gates.push_back({g.name, std::string(GateOutcomeName(g.outcome)), g.detail});
+  }
 }
 
 // The command's first word is the artifact itself: the artifact must be executable.
@@ -248,6 +268,7 @@ void Supervisor::OpenWindow(SteadyTime now) {
   }
   if (deps_.evidence) deps_.evidence->Reset(testing_.version);
   last_judgement_ = Judgement();
+  last_reading_ = SupervisorSnapshot();
   spdlog::info("evidence window opened for candidate {} against running {}", testing_.version,
                running_.version);
 }
@@ -276,6 +297,7 @@ void Supervisor::JudgeCandidate(SteadyTime now) {
     e.testing_requests = since(deps_.traffic->Served(*testing), window_.testing_served);
   }
   last_judgement_ = Judge(judge_settings_, e);
+  ReadingOf(e, last_judgement_, &last_reading_);
   if (last_judgement_.verdict == JudgeVerdict::kReject) {
     RejectCandidate(last_judgement_.reason, Verdict::REJECT, now, "judge", &last_judgement_);
   } else if (last_judgement_.verdict == JudgeVerdict::kPromote) {
@@ -931,6 +953,10 @@ void Supervisor::PublishSnapshot() {
     snap.judge_reason = last_judgement_.reason;
     snap.window_s = std::chrono::duration_cast<std::chrono::seconds>(now - window_.started).count();
     snap.window_pairs = deps_.evidence ? deps_.evidence->Stats().total().pairs : 0;
+    snap.running_logs = last_reading_.running_logs;
+    snap.testing_logs = last_reading_.testing_logs;
+    snap.new_error_kinds = last_reading_.new_error_kinds;
+    snap.judge_gates = last_reading_.judge_gates;
   }
   std::string roles = running_.version + "\n" + testing_.version;
   if (deps_.meta_notify && (decision_written_ || roles != meta_told_)) {

@@ -18,6 +18,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "base-layout/base_folder.h"
 #include "core/backoff.h"
@@ -78,6 +80,24 @@ struct SupervisorSnapshot {
   int64_t min_window_s = 0;
   uint64_t window_pairs = 0;
   uint64_t min_pairs = 0;
+  // What the judge read at its last look (every 0.5 s; empty outside a window): each side's
+  // log lines by level and requests served since the window opened, the error kinds testing
+  // logged that running never has (most frequent first, at most kMaxNewKinds), and each gate.
+  struct SideLogs {
+    uint64_t errors = 0;
+    uint64_t warnings = 0;
+    uint64_t requests = 0;
+  };
+  struct GateReading {
+    std::string name;
+    std::string outcome;  // "pass", "fail" or "wait"
+    std::string detail;
+  };
+  static constexpr size_t kMaxNewKinds = 20;
+  SideLogs running_logs;
+  SideLogs testing_logs;
+  std::vector<std::pair<std::string, uint64_t>> new_error_kinds;
+  std::vector<GateReading> judge_gates;
   std::string promoting;  // a promoted version whose new running instance is starting
   std::string pinned;     // set by `yoke pin`
   std::string held;       // the newest candidate waiting for `yoke unpin`
@@ -203,6 +223,7 @@ class Supervisor {
   JudgeSettings judge_settings_;
   LogFormat log_format_;
   Judgement last_judgement_;
+  SupervisorSnapshot last_reading_;  // only the judge's reading: logs, new kinds, gates
   std::mutex manual_mu_;
   std::vector<ManualVerdict> manual_;  // GUARDED_BY(manual_mu_)
   std::list<std::unique_ptr<Instance>> stopping_;

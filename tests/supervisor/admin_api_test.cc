@@ -63,6 +63,60 @@ TEST_F(AdminApiTest, OffersNoVerdictsWithoutAHandler) {
             404u);
 }
 
+// The status page is HTML that loads nothing from elsewhere and reads /status on the same origin.
+TEST_F(AdminApiTest, ServesASelfContainedStatusPage) {
+  auto page = HandleAdminRequest(handlers_, "GET", "/");
+  EXPECT_EQ(page.status, 200u);
+  EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+  EXPECT_TRUE(page.body.starts_with("<!doctype html>"));
+  EXPECT_NE(page.body.find("</html>"), std::string::npos);
+  for (const char* outside : {"http://", "https://", "src=", "@import", "url(", "\"//"}) {
+    EXPECT_EQ(page.body.find(outside), std::string::npos) << outside;
+  }
+  EXPECT_NE(page.body.find("fetch(\"status\""), std::string::npos);
+  EXPECT_EQ(HandleAdminRequest(handlers_, "HEAD", "/?refresh=1").status, 200u);
+  EXPECT_EQ(HandleAdminRequest(handlers_, "POST", "/").status, 405u);
+}
+
+// A decision is served by its id, percent-decoded; an unknown id is a 404.
+TEST_F(AdminApiTest, ServesADecisionById) {
+  std::vector<std::string> asked;
+  handlers_.decision_text = [&](const std::string& id) -> std::optional<std::string> {
+    asked.push_back(id);
+    if (id == "20260101T000000Z-1.0.0-to-2.0.0+b1") return "verdict: PROMOTE\n";
+    return std::nullopt;
+  };
+  auto found =
+      HandleAdminRequest(handlers_, "GET", "/decisions/20260101T000000Z-1.0.0-to-2.0.0%2Bb1");
+  EXPECT_EQ(found.status, 200u);
+  EXPECT_EQ(found.content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(found.body, "verdict: PROMOTE\n");
+  EXPECT_EQ(HandleAdminRequest(handlers_, "GET", "/decisions/20260101T000000Z-0-to-9").status,
+            404u);
+  EXPECT_EQ(HandleAdminRequest(handlers_, "POST", "/decisions/x").status, 405u);
+  EXPECT_EQ(asked, (std::vector<std::string>{"20260101T000000Z-1.0.0-to-2.0.0+b1",
+                                             "20260101T000000Z-0-to-9"}));
+}
+
+// Ids that could reach outside decisions/, plainly or escaped, are refused before any lookup.
+TEST_F(AdminApiTest, RefusesDecisionIdsThatLeaveTheFolder) {
+  bool asked = false;
+  handlers_.decision_text = [&](const std::string&) -> std::optional<std::string> {
+    asked = true;
+    return "secret";
+  };
+  for (const char* target :
+       {"/decisions/../state/admin.token", "/decisions/..%2Fstate%2Fadmin.token",
+        "/decisions/%2e%2e%2fstate%2fadmin.token", "/decisions/a/b", "/decisions/a%5Cb",
+        "/decisions/..", "/decisions/", "/decisions/.hidden", "/decisions/a%00b", "/decisions/%zz",
+        "/decisions/%2"}) {
+    EXPECT_EQ(HandleAdminRequest(handlers_, "GET", target).status, 400u) << target;
+  }
+  EXPECT_FALSE(asked);
+  handlers_.decision_text = nullptr;
+  EXPECT_EQ(HandleAdminRequest(handlers_, "GET", "/decisions/x").status, 404u);
+}
+
 }  // namespace
 }  // namespace yoke
 

@@ -1,0 +1,39 @@
+// Reading the decisions a supervisor wrote to <base>/decisions/, one protobuf text file each,
+// for the status page and GET /decisions/<id>. A decision's id is its file name without
+// `.txtpb`; names begin with the UTC time, so name order is time order.
+// Thread-safety: free functions that only read files; safe from any thread while the loop
+// writes new decisions (each appears by an atomic rename).
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proto/yoke/records.pb.h"
+
+namespace yoke {
+
+struct DecisionSummary {
+  std::string id;
+  Decision record;
+  std::string error;  // set when the file does not parse; `record` is then empty
+};
+
+struct DecisionList {
+  size_t total = 0;                     // decision files in the folder
+  std::vector<DecisionSummary> recent;  // the newest `limit`, newest first
+};
+
+// True when `id` can only name a file directly inside the decisions folder: not empty, at most
+// 255 characters, no '/', '\\', "..", leading '.', or control characters.
+bool IsDecisionId(std::string_view id);
+
+DecisionList RecentDecisions(const std::filesystem::path& dir, size_t limit);
+
+// The decision file's text, or nothing when `id` is not a decision id or no such file exists.
+std::optional<std::string> DecisionText(const std::filesystem::path& dir, std::string_view id);
+
+}  // namespace yoke
