@@ -27,6 +27,7 @@
 #include "core/evidence_window.h"
 #include "proxy/proxy.h"
 #include "supervisor/admin_api.h"
+#include "supervisor/cli_common.h"
 #include "supervisor/config_loader.h"
 #include "supervisor/health_probe.h"
 #include "supervisor/logging.h"
@@ -40,27 +41,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitLocked = 3;
-
 std::string HostName() {
   char name[256] = {};
   if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
   return name;
-}
-
-// Loads the config or prints every problem with its file and line.
-std::optional<Config> LoadOrReport(const std::string& path) {
-  auto config = LoadConfig(path);
-  if (!config) {
-    std::string text = config.error().message();
-    while (!text.empty() && text.back() == '\n') text.pop_back();
-    std::cerr << text << "\n";
-    return std::nullopt;
-  }
-  return *config;
 }
 
 int CheckConfigCommand(const std::string& path) {
@@ -98,11 +82,6 @@ proxy::ProxyOptions ProxyOptionsFrom(const Config& config) {
   o.mirror.max_in_flight = m.max_in_flight();
   o.mirror.timeout = std::chrono::milliseconds(m.timeout_ms());
   return o;
-}
-
-std::filesystem::path TokenPath(const Config& config) {
-  if (!config.admin_token_file().empty()) return config.admin_token_file();
-  return std::filesystem::path(config.base_dir()) / "state" / "admin.token";
 }
 
 // Reads the admin token, creating it (32 random bytes as hex, mode 0600) when missing.
