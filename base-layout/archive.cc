@@ -121,6 +121,7 @@ StatusOr<std::vector<ArchiveEntry>> ListZip(const std::filesystem::path& zip_pat
     e.size = static_cast<uint64_t>(archive_entry_size(entry));
     e.is_symlink = archive_entry_filetype(entry) == AE_IFLNK;
     e.is_directory = archive_entry_filetype(entry) == AE_IFDIR;
+    if (e.is_symlink && archive_entry_symlink(entry)) e.link_target = archive_entry_symlink(entry);
     entries.push_back(std::move(e));
     archive_read_data_skip(zip.get());
   }
@@ -225,6 +226,7 @@ StatusOr<std::vector<ArchiveEntry>> UnzipTo(const std::filesystem::path& zip_pat
     e.size = static_cast<uint64_t>(archive_entry_size(entry));
     e.is_symlink = archive_entry_filetype(entry) == AE_IFLNK;
     e.is_directory = archive_entry_filetype(entry) == AE_IFDIR;
+    if (e.is_symlink && archive_entry_symlink(entry)) e.link_target = archive_entry_symlink(entry);
     archive_entry_set_pathname(entry, (root / path).c_str());
     if (const char* link = archive_entry_hardlink(entry)) {
       archive_entry_set_hardlink(entry, (root / link).c_str());

@@ -24,6 +24,7 @@ struct ArchiveEntry {
   uint64_t size = 0;
   bool is_symlink = false;
   bool is_directory = false;
+  std::string link_target;  // for a symlink
 };
 
 StatusOr<std::vector<ArchiveEntry>> ListZip(const std::filesystem::path& zip_path);

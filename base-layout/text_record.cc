@@ -71,11 +71,16 @@ Status WriteTextRecord(const std::filesystem::path& path, const google::protobuf
 
 Status ReadTextRecord(const std::filesystem::path& path, google::protobuf::Message* record) {
   YOKE_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  return ParseTextRecord(text, path.string(), record);
+}
+
+Status ParseTextRecord(const std::string& text, const std::string& name,
+                       google::protobuf::Message* record) {
   google::protobuf::TextFormat::Parser parser;
   CollectErrors errors;
   parser.RecordErrorsTo(&errors);
   if (!parser.ParseFromString(text, record)) {
-    return Fail(path.string() + ":" + errors.first());
+    return Fail(name + ":" + errors.first());
   }
   return Ok();
 }

@@ -18,5 +18,8 @@ StatusOr<std::string> ReadFile(const std::filesystem::path& path);
 Status WriteTextRecord(const std::filesystem::path& path, const google::protobuf::Message& record);
 // Parses text format; a bad record is an error naming the path, line and column.
 Status ReadTextRecord(const std::filesystem::path& path, google::protobuf::Message* record);
+// The same for text already read (from an archive, say); `name` is used in the error.
+Status ParseTextRecord(const std::string& text, const std::string& name,
+                       google::protobuf::Message* record);
 
 }  // namespace yoke

@@ -86,7 +86,12 @@ TEST_F(ArchiveTest, UnzipRestoresAVersionFolder) {
   EXPECT_EQ(fs::read_symlink(link), "../../hello-1.0.0");
   EXPECT_EQ(ReadAll(link), "#!/bin/sh\necho hi\n");
   bool saw_link = false;
-  for (const ArchiveEntry& e : *written) saw_link |= e.is_symlink && e.path.ends_with("artifact");
+  for (const ArchiveEntry& e : *written) {
+    if (e.is_symlink && e.path.ends_with("artifact")) {
+      saw_link = true;
+      EXPECT_EQ(e.link_target, "../../hello-1.0.0");
+    }
+  }
   EXPECT_TRUE(saw_link);
   EXPECT_GE(written->size(), 8u);
 }

@@ -32,5 +32,15 @@ TEST(TextRecordTest, ReportsBadRecordWithLine) {
   EXPECT_NE(st.error().message().find("bad.txtpb:2:"), std::string::npos) << st.error().message();
 }
 
+// Text read from elsewhere (an archive) parses the same way, its errors named as asked.
+TEST(TextRecordTest, ParsesTextWithAGivenName) {
+  InstanceRecord record;
+  ASSERT_TRUE(ParseTextRecord("version: \"2\"\n", "a.zip:x.txtpb", &record));
+  EXPECT_EQ(record.version(), "2");
+  auto st = ParseTextRecord("\nport: -1\n", "a.zip:x.txtpb", &record);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().message().rfind("a.zip:x.txtpb:2:", 0), 0u) << st.error().message();
+}
+
 }  // namespace
 }  // namespace yoke
