@@ -28,6 +28,7 @@
 #include "proxy/proxy.h"
 #include "supervisor/admin_api.h"
 #include "supervisor/cli_common.h"
+#include "supervisor/cli_ops.h"
 #include "supervisor/config_loader.h"
 #include "supervisor/health_probe.h"
 #include "supervisor/logging.h"
@@ -454,12 +455,15 @@ int RunCli(int argc, char** argv) {
     verdicts.emplace_back(cmd, action);
   }
 
+  auto run_ops_command = AddOpsCommands(app);  // status, decisions, archive (cli_ops.cc)
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }
+  if (auto code = run_ops_command()) return *code;
   if (*run) return RunCommand(config_path);
   if (*check) return CheckConfigCommand(check_path);
   if (*versions) return VersionsCommand(config_path);
