@@ -49,6 +49,31 @@ Status AddEntry(struct archive* zip, const std::filesystem::path& file, const st
   return Ok();
 }
 
+ArchivePtr OpenZipForRead(const std::filesystem::path& zip_path, std::string* error) {
+  ArchivePtr zip(archive_read_new(), archive_read_free);
+  archive_read_support_format_zip(zip.get());
+  if (archive_read_open_filename(zip.get(), zip_path.c_str(), 64 * 1024) != ARCHIVE_OK) {
+    *error = "cannot open " + zip_path.string() + ": " + archive_error_string(zip.get());
+    return ArchivePtr(nullptr, archive_read_free);
+  }
+  return zip;
+}
+
+// Why an entry path may not be unpacked, or empty when it may. Paths come from the archive,
+// which may have been made by anyone.
+std::string UnsafeEntryPath(std::string_view path) {
+  if (path.empty()) return "an empty path";
+  if (path.front() == '/') return "an absolute path";
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    if (path.substr(start, end - start) == "..") return "a '..' component";
+    start = end + 1;
+  }
+  return {};
+}
+
 }  // namespace
 
 Status ZipFolder(const std::filesystem::path& folder, const std::string& top_name,
@@ -84,11 +109,9 @@ Status ZipFolder(const std::filesystem::path& folder, const std::string& top_nam
 }
 
 StatusOr<std::vector<ArchiveEntry>> ListZip(const std::filesystem::path& zip_path) {
-  ArchivePtr zip(archive_read_new(), archive_read_free);
-  archive_read_support_format_zip(zip.get());
-  if (archive_read_open_filename(zip.get(), zip_path.c_str(), 64 * 1024) != ARCHIVE_OK) {
-    return Fail("cannot open " + zip_path.string() + ": " + archive_error_string(zip.get()));
-  }
+  std::string error;
+  ArchivePtr zip = OpenZipForRead(zip_path, &error);
+  if (!zip) return Fail(error);
   std::vector<ArchiveEntry> entries;
   struct archive_entry* entry;
   int r;
@@ -98,6 +121,7 @@ StatusOr<std::vector<ArchiveEntry>> ListZip(const std::filesystem::path& zip_pat
     e.size = static_cast<uint64_t>(archive_entry_size(entry));
     e.is_symlink = archive_entry_filetype(entry) == AE_IFLNK;
     e.is_directory = archive_entry_filetype(entry) == AE_IFDIR;
+    if (e.is_symlink && archive_entry_symlink(entry)) e.link_target = archive_entry_symlink(entry);
     entries.push_back(std::move(e));
     archive_read_data_skip(zip.get());
   }
@@ -105,6 +129,141 @@ StatusOr<std::vector<ArchiveEntry>> ListZip(const std::filesystem::path& zip_pat
     return Fail("bad zip " + zip_path.string() + ": " + archive_error_string(zip.get()));
   }
   return entries;
+}
+
+StatusOr<std::map<std::string, std::string>> ReadZipFiles(
+    const std::filesystem::path& zip_path, const std::function<bool(const std::string&)>& wanted,
+    uint64_t max_bytes) {
+  std::string error;
+  ArchivePtr zip = OpenZipForRead(zip_path, &error);
+  if (!zip) return Fail(error);
+  std::map<std::string, std::string> files;
+  struct archive_entry* entry;
+  int r;
+  while ((r = archive_read_next_header(zip.get(), &entry)) == ARCHIVE_OK) {
+    std::string path = archive_entry_pathname(entry);
+    if (archive_entry_filetype(entry) != AE_IFREG || !wanted(path)) {
+      archive_read_data_skip(zip.get());
+      continue;
+    }
+    if (archive_entry_size(entry) > static_cast<int64_t>(max_bytes)) {
+      return Fail(zip_path.string() + ": " + path + " is larger than " + std::to_string(max_bytes) +
+                  " bytes");
+    }
+    std::string content(static_cast<size_t>(archive_entry_size(entry)), '\0');
+    la_ssize_t n = archive_read_data(zip.get(), content.data(), content.size());
+    if (n < 0) {
+      return Fail("bad zip " + zip_path.string() + ": " + path + ": " +
+                  archive_error_string(zip.get()));
+    }
+    content.resize(static_cast<size_t>(n));
+    files.emplace(std::move(path), std::move(content));
+  }
+  if (r != ARCHIVE_EOF) {
+    return Fail("bad zip " + zip_path.string() + ": " + archive_error_string(zip.get()));
+  }
+  return files;
+}
+
+StatusOr<std::vector<ArchiveEntry>> UnzipTo(const std::filesystem::path& zip_path,
+                                            const std::filesystem::path& dir,
+                                            const UnzipOptions& options) {
+  namespace fs = std::filesystem;
+  // First pass: every path is checked before a byte is written, so a bad archive leaves `dir`
+  // as it was.
+  {
+    std::string error;
+    ArchivePtr zip = OpenZipForRead(zip_path, &error);
+    if (!zip) return Fail(error);
+    struct archive_entry* entry;
+    int r;
+    while ((r = archive_read_next_header(zip.get(), &entry)) == ARCHIVE_OK) {
+      const char* path = archive_entry_pathname(entry);
+      std::string why = UnsafeEntryPath(path ? path : "");
+      if (why.empty() && archive_entry_hardlink(entry)) {
+        why = UnsafeEntryPath(archive_entry_hardlink(entry));
+        if (!why.empty()) why = "a hard link to " + why;
+      }
+      if (!why.empty()) {
+        return Fail(zip_path.string() + ": refusing entry '" + (path ? path : "") + "': " + why);
+      }
+      archive_read_data_skip(zip.get());
+    }
+    if (r != ARCHIVE_EOF) {
+      return Fail("bad zip " + zip_path.string() + ": " + archive_error_string(zip.get()));
+    }
+  }
+
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Fail("cannot create " + dir.string() + ": " + ec.message());
+  if (!fs::is_directory(dir, ec)) return Fail(dir.string() + " is not a folder");
+  if (!options.into_non_empty && !fs::is_empty(dir, ec)) {
+    return Fail(dir.string() + " is not empty (use --force to write into it anyway)");
+  }
+  // Symlinks in the folder's own path are resolved first: libarchive refuses to write through
+  // any link, and only links the archive itself makes should count.
+  fs::path root = fs::weakly_canonical(fs::absolute(dir, ec), ec);
+  if (ec) return Fail("cannot resolve " + dir.string() + ": " + ec.message());
+
+  std::string error;
+  ArchivePtr zip = OpenZipForRead(zip_path, &error);
+  if (!zip) return Fail(error);
+  ArchivePtr disk(archive_write_disk_new(), archive_write_free);
+  archive_write_disk_set_options(disk.get(), ARCHIVE_EXTRACT_TIME |
+                                                 ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                                 ARCHIVE_EXTRACT_SECURE_NODOTDOT);
+  std::vector<ArchiveEntry> written;
+  struct archive_entry* entry;
+  int r;
+  while ((r = archive_read_next_header(zip.get(), &entry)) == ARCHIVE_OK) {
+    std::string path = archive_entry_pathname(entry);
+    if (std::string why = UnsafeEntryPath(path); !why.empty()) {
+      return Fail(zip_path.string() + ": refusing entry '" + path + "': " + why);
+    }
+    ArchiveEntry e;
+    e.path = path;
+    e.size = static_cast<uint64_t>(archive_entry_size(entry));
+    e.is_symlink = archive_entry_filetype(entry) == AE_IFLNK;
+    e.is_directory = archive_entry_filetype(entry) == AE_IFDIR;
+    if (e.is_symlink && archive_entry_symlink(entry)) e.link_target = archive_entry_symlink(entry);
+    archive_entry_set_pathname(entry, (root / path).c_str());
+    if (const char* link = archive_entry_hardlink(entry)) {
+      archive_entry_set_hardlink(entry, (root / link).c_str());
+    }
+    archive_entry_set_perm(entry, archive_entry_perm(entry) & 0777);
+    if (archive_write_header(disk.get(), entry) != ARCHIVE_OK) {
+      return Fail("cannot write " + (root / path).string() + ": " +
+                  archive_error_string(disk.get()));
+    }
+    const void* block;
+    size_t size;
+    la_int64_t offset;
+    int d;
+    while ((d = archive_read_data_block(zip.get(), &block, &size, &offset)) == ARCHIVE_OK) {
+      if (archive_write_data_block(disk.get(), block, size, offset) != ARCHIVE_OK) {
+        return Fail("cannot write " + (root / path).string() + ": " +
+                    archive_error_string(disk.get()));
+      }
+    }
+    if (d != ARCHIVE_EOF) {
+      return Fail("bad zip " + zip_path.string() + ": " + path + ": " +
+                  archive_error_string(zip.get()));
+    }
+    if (archive_write_finish_entry(disk.get()) != ARCHIVE_OK) {
+      return Fail("cannot finish " + (root / path).string() + ": " +
+                  archive_error_string(disk.get()));
+    }
+    written.push_back(std::move(e));
+  }
+  if (r != ARCHIVE_EOF) {
+    return Fail("bad zip " + zip_path.string() + ": " + archive_error_string(zip.get()));
+  }
+  if (archive_write_close(disk.get()) != ARCHIVE_OK) {
+    return Fail("cannot finish writing into " + root.string() + ": " +
+                archive_error_string(disk.get()));
+  }
+  return written;
 }
 
 }  // namespace yoke

@@ -27,7 +27,9 @@
 #include "core/evidence_window.h"
 #include "proxy/proxy.h"
 #include "supervisor/admin_api.h"
+#include "supervisor/cli_common.h"
 #include "supervisor/cli_meta.h"
+#include "supervisor/cli_ops.h"
 #include "supervisor/config_loader.h"
 #include "supervisor/health_probe.h"
 #include "supervisor/logging.h"
@@ -42,27 +44,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitLocked = 3;
-
 std::string HostName() {
   char name[256] = {};
   if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
   return name;
-}
-
-// Loads the config or prints every problem with its file and line.
-std::optional<Config> LoadOrReport(const std::string& path) {
-  auto config = LoadConfig(path);
-  if (!config) {
-    std::string text = config.error().message();
-    while (!text.empty() && text.back() == '\n') text.pop_back();
-    std::cerr << text << "\n";
-    return std::nullopt;
-  }
-  return *config;
 }
 
 int CheckConfigCommand(const std::string& path) {
@@ -100,11 +85,6 @@ proxy::ProxyOptions ProxyOptionsFrom(const Config& config) {
   o.mirror.max_in_flight = m.max_in_flight();
   o.mirror.timeout = std::chrono::milliseconds(m.timeout_ms());
   return o;
-}
-
-std::filesystem::path TokenPath(const Config& config) {
-  if (!config.admin_token_file().empty()) return config.admin_token_file();
-  return std::filesystem::path(config.base_dir()) / "state" / "admin.token";
 }
 
 // Reads the admin token, creating it (32 random bytes as hex, mode 0600) when missing.
@@ -532,6 +512,7 @@ int RunCli(int argc, char** argv) {
   }
 
   MetaCommands meta_commands(app);
+  auto run_ops_command = AddOpsCommands(app);  // status, decisions, archive (cli_ops.cc)
 
   try {
     app.parse(argc, argv);
@@ -540,6 +521,7 @@ int RunCli(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
   if (auto code = meta_commands.Run()) return *code;
+  if (auto code = run_ops_command()) return *code;
   if (*run) return RunCommand(config_path);
   if (*check) return CheckConfigCommand(check_path);
   if (*versions) return VersionsCommand(config_path);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/record_text.h"
 #include "proto/yoke/state.pb.h"
 #include "tests/fakes/process_harness.h"
 #include "tests/fakes/temp_dir.h"
@@ -30,6 +31,16 @@ TEST(TextRecordTest, ReportsBadRecordWithLine) {
   auto st = ReadTextRecord(dir.path() / "bad.txtpb", &record);
   ASSERT_FALSE(st);
   EXPECT_NE(st.error().message().find("bad.txtpb:2:"), std::string::npos) << st.error().message();
+}
+
+// Text read from elsewhere (an archive) parses the same way, its errors named as asked.
+TEST(TextRecordTest, ParsesTextWithAGivenName) {
+  InstanceRecord record;
+  ASSERT_TRUE(ParseTextRecord("a.zip:x.txtpb", "version: \"2\"\n", &record));
+  EXPECT_EQ(record.version(), "2");
+  auto st = ParseTextRecord("a.zip:x.txtpb", "\nport: -1\n", &record);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().message().rfind("a.zip:x.txtpb:2:", 0), 0u) << st.error().message();
 }
 
 }  // namespace

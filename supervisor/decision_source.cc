@@ -1,0 +1,72 @@
+#include "supervisor/decision_source.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "base-layout/text_record.h"
+
+namespace yoke {
+
+namespace fs = std::filesystem;
+
+DecisionListing FolderDecisionSource::List(size_t limit) const {
+  struct File {
+    std::string stamp;  // the UTC time the name starts with
+    int64_t mtime_ns;
+    fs::path path;
+  };
+  std::vector<File> files;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    if (entry.path().extension() != ".txtpb") continue;
+    struct stat st;
+    if (::stat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    std::string name = entry.path().filename().string();
+    files.push_back({name.substr(0, name.find('-')),
+                     static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+                     entry.path()});
+  }
+  std::sort(files.begin(), files.end(), [](const File& a, const File& b) {
+    if (a.stamp != b.stamp) return a.stamp > b.stamp;
+    if (a.mtime_ns != b.mtime_ns) return a.mtime_ns > b.mtime_ns;
+    return a.path > b.path;
+  });
+  DecisionListing listing;
+  for (const File& file : files) {
+    if (limit > 0 && listing.decisions.size() >= limit) break;
+    DecisionEntry entry;
+    entry.path = file.path;
+    entry.id = file.path.stem().string();
+    if (auto st = ReadTextRecord(file.path, &entry.decision); !st) {
+      listing.problems.push_back(st.error().message());
+      continue;
+    }
+    listing.decisions.push_back(std::move(entry));
+  }
+  return listing;
+}
+
+DecisionMatch FindDecision(const DecisionListing& listing, const std::string& id) {
+  DecisionMatch match;
+  // A path to the record works too (a shell completes one).
+  std::string wanted = fs::path(id).filename().string();
+  if (wanted.ends_with(".txtpb")) wanted.resize(wanted.size() - 6);
+  if (wanted.empty()) return match;
+  std::vector<const DecisionEntry*> prefixed;
+  for (const DecisionEntry& entry : listing.decisions) {
+    if (entry.id == wanted) {
+      match.entry = &entry;
+      return match;
+    }
+    if (entry.id.starts_with(wanted)) prefixed.push_back(&entry);
+  }
+  if (prefixed.size() == 1) {
+    match.entry = prefixed.front();
+  } else {
+    for (const DecisionEntry* entry : prefixed) match.ambiguous.push_back(entry->id);
+  }
+  return match;
+}
+
+}  // namespace yoke

@@ -1,0 +1,84 @@
+#include "supervisor/decision_source.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/fakes/process_harness.h"
+#include "tests/fakes/temp_dir.h"
+
+namespace yoke {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::WriteAll;
+
+class DecisionSourceTest : public ::testing::Test {
+ protected:
+  void Write(const std::string& name, const std::string& text) {
+    WriteAll(dir_.path() / name, text);
+  }
+  std::vector<std::string> Ids(const DecisionListing& listing) {
+    std::vector<std::string> ids;
+    for (const auto& e : listing.decisions) ids.push_back(e.id);
+    return ids;
+  }
+  testing::TempDir dir_;
+};
+
+// Newest first by the time in the name; a bad record is reported with path and line, skipped;
+// files that are not records are ignored.
+TEST_F(DecisionSourceTest, ListsNewestFirstAndReportsBadRecords) {
+  Write("20261122T010000Z-none-to-1.0.0.txtpb", "verdict: PROMOTE\n");
+  Write("20261122T030000Z-1.0.0-to-3.0.0.txtpb", "verdict: REJECT\n");
+  Write("20261122T020000Z-1.0.0-to-2.0.0.txtpb", "verdict: SUPERSEDE\nbogus: 1\n");
+  Write("notes.md", "mine\n");
+  FolderDecisionSource source(dir_.path());
+  DecisionListing all = source.List();
+  EXPECT_EQ(Ids(all), (std::vector<std::string>{"20261122T030000Z-1.0.0-to-3.0.0",
+                                                "20261122T010000Z-none-to-1.0.0"}));
+  ASSERT_EQ(all.problems.size(), 1u);
+  EXPECT_NE(all.problems[0].find("20261122T020000Z-1.0.0-to-2.0.0.txtpb:2:"), std::string::npos)
+      << all.problems[0];
+  EXPECT_EQ(all.decisions[0].decision.verdict(), Verdict::REJECT);
+
+  // A limit counts records that parse; the bad one met on the way is still reported.
+  DecisionListing two = source.List(2);
+  EXPECT_EQ(two.decisions.size(), 2u);
+  DecisionListing one = source.List(1);
+  EXPECT_EQ(Ids(one), (std::vector<std::string>{"20261122T030000Z-1.0.0-to-3.0.0"}));
+  EXPECT_TRUE(one.problems.empty());
+}
+
+// Two decisions in one second: the later-written one (".2") comes first.
+TEST_F(DecisionSourceTest, SameSecondOrdersByWriteTime) {
+  Write("20261122T010000Z-1.0.0-to-2.0.0.txtpb", "verdict: SUPERSEDE\n");
+  Write("20261122T010000Z-1.0.0-to-2.0.0.2.txtpb", "verdict: REJECT\n");
+  fs::last_write_time(dir_.path() / "20261122T010000Z-1.0.0-to-2.0.0.txtpb",
+                      fs::last_write_time(dir_.path() / "20261122T010000Z-1.0.0-to-2.0.0.2.txtpb") -
+                          std::chrono::seconds(1));
+  EXPECT_EQ(Ids(FolderDecisionSource(dir_.path()).List()),
+            (std::vector<std::string>{"20261122T010000Z-1.0.0-to-2.0.0.2",
+                                      "20261122T010000Z-1.0.0-to-2.0.0"}));
+}
+
+// `show` takes an exact id, a file name or path, or a unique start of an id.
+TEST_F(DecisionSourceTest, FindsByIdPathOrUniquePrefix) {
+  Write("20261122T010000Z-none-to-1.0.0.txtpb", "verdict: PROMOTE\n");
+  Write("20261122T020000Z-1.0.0-to-2.0.0.txtpb", "verdict: REJECT\n");
+  DecisionListing listing = FolderDecisionSource(dir_.path()).List();
+  auto id = [&](const std::string& wanted) {
+    auto m = FindDecision(listing, wanted);
+    return m.entry ? m.entry->id : "";
+  };
+  EXPECT_EQ(id("20261122T010000Z-none-to-1.0.0"), "20261122T010000Z-none-to-1.0.0");
+  EXPECT_EQ(id("/srv/x/decisions/20261122T020000Z-1.0.0-to-2.0.0.txtpb"),
+            "20261122T020000Z-1.0.0-to-2.0.0");
+  EXPECT_EQ(id("20261122T02"), "20261122T020000Z-1.0.0-to-2.0.0");
+  auto both = FindDecision(listing, "20261122T0");
+  EXPECT_EQ(both.entry, nullptr);
+  EXPECT_EQ(both.ambiguous.size(), 2u);
+  EXPECT_EQ(id("2025"), "");
+  EXPECT_EQ(id(""), "");
+}
+
+}  // namespace
+}  // namespace yoke
