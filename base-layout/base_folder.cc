@@ -67,6 +67,18 @@ std::vector<Drop> BaseFolder::ScanDrops() const {
   return drops;
 }
 
+namespace {
+
+Status MakeExecutable(const fs::path& file) {
+  std::error_code ec;
+  fs::permissions(file, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
+                  fs::perm_options::add, ec);
+  if (ec) return Fail("cannot make " + file.string() + " executable: " + ec.message());
+  return Ok();
+}
+
+}  // namespace
+
 StatusOr<fs::path> BaseFolder::TakeIn(const Drop& drop, bool make_executable) const {
   fs::path dir = VersionDir(drop.version);
   std::error_code ec;
@@ -79,11 +91,7 @@ StatusOr<fs::path> BaseFolder::TakeIn(const Drop& drop, bool make_executable) co
   if (ec)
     return Fail("cannot move " + drop.path.string() + " to " + target.string() + ": " +
                 ec.message());
-  if (make_executable) {
-    fs::permissions(target, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
-                    fs::perm_options::add, ec);
-    if (ec) return Fail("cannot make " + target.string() + " executable: " + ec.message());
-  }
+  if (make_executable) YOKE_RETURN_IF_ERROR(MakeExecutable(target));
   return target;
 }
 
@@ -181,6 +189,44 @@ StatusOr<fs::path> BaseFolder::ArchiveVersion(const std::string& version) const 
     return Fail("archived " + zip.string() + " but cannot remove " + dir.string() + ": " +
                 ec.message());
   return zip;
+}
+
+StatusOr<fs::path> BaseFolder::RestoreVersion(const std::string& version,
+                                              bool make_executable) const {
+  fs::path dir = VersionDir(version);
+  std::error_code ec;
+  if (fs::exists(dir, ec)) return Fail("version folder " + dir.string() + " exists already");
+  // The newest archive of the version: <identifier>-<version>.zip or .<n>.zip.
+  const std::string stem = identifier_ + "-" + version;
+  std::optional<fs::path> zip;
+  for (const ArchiveInfo& archive : ListArchives()) {
+    std::string name = archive.path.filename().string();
+    std::string middle = name.substr(0, name.size() - 4);  // without ".zip"
+    if (middle == stem ||
+        (middle.starts_with(stem + ".") &&
+         middle.find_first_not_of("0123456789", stem.size() + 1) == std::string::npos)) {
+      zip = archive.path;
+    }
+  }
+  if (!zip) return Fail("no archive of version " + version + " in " + (root_ / "archive").string());
+  fs::path staging = root_ / "state" / ("restore-" + version);
+  fs::remove_all(staging, ec);
+  auto unzipped = UnzipTo(*zip, staging);
+  if (!unzipped) {
+    fs::remove_all(staging, ec);
+    return Fail("cannot restore " + zip->string() + ": " + unzipped.error().message());
+  }
+  fs::create_directories(dir.parent_path(), ec);
+  fs::rename(staging / version, dir, ec);
+  fs::remove_all(staging);
+  if (ec) return Fail("cannot restore " + dir.string() + ": " + ec.message());
+  if (auto artifact = ArtifactOf(version); !artifact) {
+    return Fail("archive " + zip->string() + " holds no artifact for " + version);
+  } else if (make_executable) {
+    YOKE_RETURN_IF_ERROR(MakeExecutable(*artifact));
+  }
+  fs::remove(*zip, ec);  // the folder holds everything the zip did
+  return dir;
 }
 
 std::vector<ArchiveInfo> BaseFolder::ListArchives() const {

@@ -76,6 +76,10 @@ class BaseFolder {
   // Zips versions/<version>/ into archive/ and removes the folder. Returns the zip's path.
   StatusOr<std::filesystem::path> ArchiveVersion(const std::string& version) const;
   std::vector<ArchiveInfo> ListArchives() const;  // oldest first
+  // Unzips the newest archive of `version` back into versions/<version>/ (for a rollback) and
+  // deletes the zip. Fails when the folder exists or no archive holds the version.
+  StatusOr<std::filesystem::path> RestoreVersion(const std::string& version,
+                                                 bool make_executable) const;
 
   // The bytes the base holds (regular files, links not followed).
   uint64_t SizeBytes() const;

@@ -72,7 +72,8 @@ AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view
     handlers.webhook();
     return {202, "text/plain", "fetching meta\n"};
   }
-  if (path == "/promote" || path == "/reject" || path == "/pin" || path == "/unpin") {
+  if (path == "/promote" || path == "/reject" || path == "/pin" || path == "/unpin" ||
+      path == "/rollback") {
     if (!handlers.verdict) return {404, "text/plain", "not offered here\n"};
     if (method != "POST") return {405, "text/plain", "use POST\n"};
     constexpr std::string_view kBearer = "Bearer ";
@@ -93,7 +94,12 @@ AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view
     std::string author = text("author");
     if (reason.empty()) return {400, "text/plain", "a reason is required: {\"reason\": \"...\"}\n"};
     if (author.empty()) author = "operator";
-    return handlers.verdict(std::string(path.substr(1)), reason, author, text("version"));
+    std::string action(path.substr(1));
+    if (action == "rollback" && fields && fields->contains("now") && fields->at("now").is_bool() &&
+        fields->at("now").as_bool()) {
+      action = "rollback-now";
+    }
+    return handlers.verdict(action, reason, author, text("version"));
   }
   if (path == "/") {
     if (method != "GET" && method != "HEAD") return {405, "text/plain", "use GET\n"};

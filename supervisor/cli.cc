@@ -359,7 +359,8 @@ int ProxyCommand(const std::string& listen, const std::string& running, const st
 
 // An operator's verdict, sent to the running supervisor's admin API with its token.
 int VerdictCommand(const std::string& config_path, const std::string& action,
-                   const std::string& reason, std::string author, const std::string& version) {
+                   const std::string& reason, std::string author, const std::string& version,
+                   bool now = false) {
   auto config = LoadOrReport(config_path);
   if (!config) return kExitUsage;
   auto token = ReadFile(TokenPath(*config));
@@ -393,8 +394,9 @@ int VerdictCommand(const std::string& config_path, const std::string& action,
   req.set(http::field::host, host);
   req.set(http::field::authorization, "Bearer " + bearer);
   req.set(http::field::content_type, "application/json");
-  req.body() = boost::json::serialize(
-      boost::json::object{{"reason", reason}, {"author", author}, {"version", version}});
+  boost::json::object body{{"reason", reason}, {"author", author}, {"version", version}};
+  if (now) body["now"] = true;
+  req.body() = boost::json::serialize(body);
   req.prepare_payload();
   http::write(socket, req, ec);
   boost::beast::flat_buffer buffer;
@@ -406,6 +408,45 @@ int VerdictCommand(const std::string& config_path, const std::string& action,
   }
   (res.result_int() == 200 ? std::cout : std::cerr) << res.body();
   return res.result_int() == 200 ? kExitOk : kExitFailure;
+}
+
+// The version that ran before the running one: the one the newest promotion to the running
+// version replaced. nullopt when the base does not say.
+std::optional<std::string> PreviousRunning(const BaseFolder& base) {
+  InstanceRecord running;
+  if (!ReadTextRecord(base.root() / "running" / "instance.txtpb", &running)) return std::nullopt;
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(base.root() / "decisions", ec)) {
+    files.push_back(entry.path());
+  }
+  std::sort(files.rbegin(), files.rend());  // names start with the UTC time: newest first
+  for (const fs::path& file : files) {
+    Decision decision;
+    if (!ReadTextRecord(file, &decision)) continue;
+    if ((decision.verdict() == Verdict::PROMOTE || decision.verdict() == Verdict::ROLLBACK) &&
+        decision.to_version() == running.version() && !decision.from_version().empty()) {
+      return decision.from_version();
+    }
+  }
+  return std::nullopt;
+}
+
+int RollbackCommand(const std::string& config_path, std::string version, const std::string& reason,
+                    const std::string& author, bool now) {
+  if (version.empty()) {
+    auto config = LoadOrReport(config_path);
+    if (!config) return kExitUsage;
+    auto previous = PreviousRunning(BaseFolder(config->base_dir(), IdentifierOf(*config)));
+    if (!previous) {
+      std::cerr << "yoke rollback: the base does not say which version ran before the running "
+                   "one; name it (see `yoke versions`)\n";
+      return kExitUsage;
+    }
+    version = *previous;
+    std::cout << "rolling back to " << version << ", the version that ran before\n";
+  }
+  return VerdictCommand(config_path, "rollback", reason, author, version, now);
 }
 
 std::string Alive(const InstanceRecord& record) {
@@ -514,6 +555,23 @@ int RunCli(int argc, char** argv) {
   MetaCommands meta_commands(app);
   auto run_ops_command = AddOpsCommands(app);  // status, decisions, archive (cli_ops.cc)
 
+  std::string rollback_version;
+  bool rollback_now = false;
+  auto* rollback = app.add_subcommand(
+      "rollback",
+      "Bring back a version (from its archive if need be). By default it comes back as "
+      "testing, judged like any candidate; with --now it becomes running at once through the "
+      "no-drop switch. Recorded as a decision.");
+  rollback->add_option("version", rollback_version,
+                       "the version (default: the one that ran before the running one)");
+  rollback->add_option("--config,-c", config_path, "config file")->required();
+  rollback->add_option("--reason", reason, "why; goes into the decision")->required();
+  rollback->add_option("--author", author, "who decided (default: $SUDO_USER or $USER)");
+  rollback->add_flag("--now", rollback_now, "make it running at once, without a judgement");
+  rollback->footer(
+      "Examples: yoke rollback --config /etc/yoke/hello.txtpb --reason \"errors since 2.1.0\"\n"
+      "          yoke rollback 2.0.0 --now --config /etc/yoke/hello.txtpb --reason \"outage\"");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -523,6 +581,9 @@ int RunCli(int argc, char** argv) {
   if (auto code = meta_commands.Run()) return *code;
   if (auto code = run_ops_command()) return *code;
   if (*run) return RunCommand(config_path);
+  if (*rollback) {
+    return RollbackCommand(config_path, rollback_version, reason, author, rollback_now);
+  }
   if (*check) return CheckConfigCommand(check_path);
   if (*versions) return VersionsCommand(config_path);
   if (*proxy_cmd) return ProxyCommand(listen, running_at, testing_at, admin_at, threads);

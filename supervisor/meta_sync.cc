@@ -394,8 +394,10 @@ void MetaSync::Follow() {
     if (decisions) {
       rejected_.clear();
       for (const auto& entry : *decisions) {
-        if (entry.decision.verdict() == Verdict::REJECT)
-          rejected_.insert(entry.decision.to_version());
+        const Decision& d = entry.decision;
+        if (d.verdict() == Verdict::REJECT) rejected_.insert(d.to_version());
+        // An operator rolled back away from this version: the channel must not bring it back.
+        if (d.verdict() == Verdict::ROLLBACK) rejected_.insert(d.from_version());
       }
       rejected_tip_ = *tip;
     }

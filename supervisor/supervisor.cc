@@ -365,6 +365,10 @@ void Supervisor::HandleManualVerdicts(SteadyTime now) {
       request.done.set_value(held.empty() ? "unpinned" : "unpinned; testing " + held);
       continue;
     }
+    if (request.action == "rollback" || request.action == "rollback-now") {
+      request.done.set_value(Rollback(request, request.action == "rollback-now", now));
+      continue;
+    }
     if (testing_.version.empty() || !incoming_.version.empty()) {
       request.done.set_value(Fail("there is no candidate under test"));
       continue;
@@ -383,6 +387,47 @@ void Supervisor::HandleManualVerdicts(SteadyTime now) {
       request.done.set_value(Fail("unknown action " + request.action));
     }
   }
+}
+
+StatusOr<std::string> Supervisor::Rollback(const ManualVerdict& request, bool now_flag,
+                                           SteadyTime now) {
+  const std::string& version = request.version;
+  if (version.empty()) return Fail("say which version to roll back to");
+  if (!incoming_.version.empty()) {
+    return Fail("a promotion to " + incoming_.version + " is under way; roll back once it is done");
+  }
+  if (version == running_.version) return Fail(version + " is running already");
+  if (version == testing_.version && !now_flag) return Fail(version + " is testing already");
+  if (!pinned_.empty()) return Fail("running is pinned to " + pinned_ + "; unpin first");
+  if (!base_.ArtifactOf(version)) {
+    auto restored = base_.RestoreVersion(version, RunsArtifactDirectly(config_.command()));
+    if (!restored) return std::unexpected(restored.error());
+    spdlog::info("version {} restored from its archive into {}", version, restored->string());
+  }
+  RecordDecision(version, Verdict::ROLLBACK,
+                 std::string(now_flag ? "at once: " : "as testing: ") + request.reason,
+                 request.author);
+  spdlog::warn("rollback to {} {} by {}: {}", version, now_flag ? "at once" : "as testing",
+               request.author, request.reason);
+  if (!now_flag || !running_.proven) {
+    AssignCandidate(version, now);
+    return "rolling back: " + version + (running_.proven ? " is testing" : " is running");
+  }
+  // At once: the version becomes running through the same no-drop switch as a promotion.
+  if (!testing_.version.empty() && testing_.version != version) {
+    RejectCandidate("superseded by a rollback to " + version, Verdict::SUPERSEDE, now,
+                    request.author);
+  }
+  if (testing_.version == version) {
+    BeginPromotion(now);
+  } else {
+    incoming_.version = version;
+    incoming_.next_start = now;
+    incoming_.backoff = MakeBackoff(config_);
+    window_ = Window();
+    journal_dirty_ = true;
+  }
+  return "rolling back: " + version + " is starting as running";
 }
 
 void Supervisor::BeginPromotion(SteadyTime now) {

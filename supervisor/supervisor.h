@@ -123,8 +123,9 @@ class Supervisor {
   SupervisorSnapshot Snapshot() const;
 
   // Queues an operator's verdict for the loop: "promote" or "reject" the candidate, "pin" the
-  // running version (`version` must name it), or "unpin". The future holds what was done, or
-  // why nothing was. Thread-safe.
+  // running version (`version` must name it), "unpin", or "rollback" / "rollback-now" to
+  // `version` (restored from its archive if need be; as testing, or as running at once). The future
+  // holds what was done, or why nothing was. Thread-safe.
   std::future<StatusOr<std::string>> RequestVerdict(std::string action, std::string reason,
                                                     std::string author, std::string version = "");
 
@@ -185,6 +186,7 @@ class Supervisor {
   void ApplyJudgeOverride();
   void JudgeCandidate(SteadyTime now);
   void HandleManualVerdicts(SteadyTime now);
+  StatusOr<std::string> Rollback(const ManualVerdict& request, bool now_flag, SteadyTime now);
   void BeginPromotion(SteadyTime now);
   void CompletePromotion(SteadyTime now);
   std::optional<Upstream> UpstreamOf(const Slot& slot) const;

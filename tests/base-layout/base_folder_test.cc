@@ -115,6 +115,28 @@ TEST_F(BaseFolderTest, ArchivesVersionFolder) {
   EXPECT_TRUE(fs::exists(*zip));
 }
 
+// A rollback restores the newest archive of a version, with its instance folders and an
+// executable artifact, and removes that zip; a version with no archive, or one whose folder
+// exists, is refused.
+TEST_F(BaseFolderTest, RestoresAVersionFromItsNewestArchive) {
+  EXPECT_FALSE(base_.RestoreVersion("1.0.0", true));
+  TakeIn("hello-1.0.0", "first");
+  ASSERT_TRUE(base_.ArchiveVersion("1.0.0"));
+  TakeIn("hello-1.0.0", "second");
+  ASSERT_TRUE(base_.CreateInstanceDir("1.0.0", "running"));
+  EXPECT_FALSE(base_.RestoreVersion("1.0.0", true));  // the folder is there
+  ASSERT_TRUE(base_.ArchiveVersion("1.0.0"));
+  auto restored = base_.RestoreVersion("1.0.0", true);
+  ASSERT_TRUE(restored) << restored.error().message();
+  auto artifact = base_.ArtifactOf("1.0.0");
+  ASSERT_TRUE(artifact);
+  EXPECT_EQ(ReadAll(*artifact), "second");
+  EXPECT_NE(fs::status(*artifact).permissions() & fs::perms::owner_exec, fs::perms::none);
+  EXPECT_TRUE(fs::is_directory(base_.VersionDir("1.0.0") / "instances/0001-running"));
+  EXPECT_TRUE(fs::exists(dir_.path() / "archive/hello-1.0.0.zip"));
+  EXPECT_FALSE(fs::exists(dir_.path() / "archive/hello-1.0.0.2.zip"));
+}
+
 // Over budget, the oldest archives go first; versions are never touched.
 TEST_F(BaseFolderTest, DiskBudgetDeletesOldestArchivesOnly) {
   TakeIn("hello-1.0.0", std::string(10000, 'a'));
