@@ -359,7 +359,7 @@ int ProxyCommand(const std::string& listen, const std::string& running, const st
 
 // An operator's verdict, sent to the running supervisor's admin API with its token.
 int VerdictCommand(const std::string& config_path, const std::string& action,
-                   const std::string& reason, std::string author, const std::string& version,
+                   const std::string& reason, const std::string& author, const std::string& version,
                    bool now = false) {
   auto config = LoadOrReport(config_path);
   if (!config) return kExitUsage;
@@ -371,43 +371,23 @@ int VerdictCommand(const std::string& config_path, const std::string& action,
   }
   std::string bearer = *token;
   while (!bearer.empty() && (bearer.back() == '\n' || bearer.back() == ' ')) bearer.pop_back();
-  if (author.empty()) {
-    const char* user = std::getenv("SUDO_USER");
-    if (!user) user = std::getenv("USER");
-    author = user ? user : "operator";
-  }
-  auto admin = *ParseHostPort(config->admin_listen());
-  namespace http = boost::beast::http;
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::socket socket(io);
-  boost::system::error_code ec;
-  std::string host = admin.host == "0.0.0.0" ? "127.0.0.1" : admin.host;
-  socket.connect({boost::asio::ip::make_address(host, ec), admin.port}, ec);
-  if (ec) {
-    std::cerr << "yoke " << action << ": cannot reach the admin API at " << host << ":"
-              << admin.port << " (" << ec.message() << "); is yoke running?\n";
-    return kExitFailure;
-  }
-  timeval tv{15, 0};
-  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  http::request<http::string_body> req{http::verb::post, "/" + action, 11};
-  req.set(http::field::host, host);
-  req.set(http::field::authorization, "Bearer " + bearer);
-  req.set(http::field::content_type, "application/json");
-  boost::json::object body{{"reason", reason}, {"author", author}, {"version", version}};
+  boost::json::object body{
+      {"reason", reason}, {"author", OperatorName(author)}, {"version", version}};
   if (now) body["now"] = true;
-  req.body() = boost::json::serialize(body);
-  req.prepare_payload();
-  http::write(socket, req, ec);
-  boost::beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  if (!ec) http::read(socket, buffer, res, ec);
-  if (ec) {
-    std::cerr << "yoke " << action << ": no answer from the admin API: " << ec.message() << "\n";
+  // The supervisor answers within 10 s (or says it could not); allow for the round trip.
+  AdminCall call = CallAdmin(config->admin_listen(), "POST", "/" + action, bearer,
+                             boost::json::serialize(body), std::chrono::seconds(15));
+  if (call.outcome == AdminCall::Outcome::kUnreachable) {
+    std::cerr << "yoke " << action << ": cannot reach the admin API at " << call.where << " ("
+              << call.error << "); is yoke running?\n";
     return kExitFailure;
   }
-  (res.result_int() == 200 ? std::cout : std::cerr) << res.body();
-  return res.result_int() == 200 ? kExitOk : kExitFailure;
+  if (call.outcome == AdminCall::Outcome::kNoAnswer) {
+    std::cerr << "yoke " << action << ": no answer from the admin API: " << call.error << "\n";
+    return kExitFailure;
+  }
+  (call.status == 200 ? std::cout : std::cerr) << call.body;
+  return call.status == 200 ? kExitOk : kExitFailure;
 }
 
 // The version that ran before the running one: the one the newest promotion to the running
@@ -449,15 +429,6 @@ int RollbackCommand(const std::string& config_path, std::string version, const s
   return VerdictCommand(config_path, "rollback", reason, author, version, now);
 }
 
-std::string Alive(const InstanceRecord& record) {
-  auto ticks = ProcessStartTicks(record.pid());
-  if (record.pid() > 0 && record.stopped_at().empty() && ticks && *ticks == record.start_ticks()) {
-    return "alive";
-  }
-  if (!record.exit().empty()) return record.exit();
-  return record.stopped_at().empty() ? "gone" : "stopped";
-}
-
 int VersionsCommand(const std::string& config_path) {
   auto config = LoadOrReport(config_path);
   if (!config) return kExitUsage;
@@ -477,7 +448,7 @@ int VersionsCommand(const std::string& config_path) {
       if (auto st = ReadTextRecord(dir / "instance.txtpb", &record); !st) {
         state = "no record";
       } else {
-        state = Alive(record);
+        state = InstanceState(record);
       }
       std::string role_mark;
       if (running && fs::equivalent(*running, dir)) role_mark = "  <- running";

@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdlib>
 #include <iostream>
 
 #include "core/address.h"
@@ -25,6 +26,14 @@ std::optional<Config> LoadOrReport(const std::string& path) {
     return std::nullopt;
   }
   return *config;
+}
+
+std::string OperatorName(const std::string& given) {
+  if (!given.empty()) return given;
+  for (const char* var : {"SUDO_USER", "USER", "LOGNAME"}) {
+    if (const char* v = std::getenv(var); v && *v) return v;
+  }
+  return "operator";
 }
 
 std::filesystem::path TokenPath(const Config& config) {

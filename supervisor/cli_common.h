@@ -24,6 +24,9 @@ inline constexpr int kExitLocked = 3;   // another yoke holds the base
 // Loads the config or prints every problem with its file and line to stderr.
 std::optional<Config> LoadOrReport(const std::string& path);
 
+// Who is at the keyboard: `given`, else $SUDO_USER, $USER or $LOGNAME, else "operator".
+std::string OperatorName(const std::string& given);
+
 // The admin token file: admin_token_file, or <base>/state/admin.token.
 std::filesystem::path TokenPath(const Config& config);
 

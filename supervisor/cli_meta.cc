@@ -11,16 +11,13 @@
 #include "meta/layout.h"
 #include "meta/records.h"
 #include "supervisor/artifact_fetch.h"
+#include "supervisor/cli_common.h"
 #include "supervisor/config_loader.h"
 
 namespace yoke {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 
 constexpr const char* kReadme =
     "# meta\n\n"
@@ -33,18 +30,10 @@ constexpr const char* kReadme =
     "Add releases with `yoke meta release add`, move channels with `yoke meta channel set`,\n"
     "check everything with `yoke meta validate`. Hosts write only under their own hosts/ path.\n";
 
-std::string Who(const std::string& given) {
-  if (!given.empty()) return given;
-  for (const char* var : {"SUDO_USER", "USER", "LOGNAME"}) {
-    if (const char* v = std::getenv(var); v && *v) return v;
-  }
-  return "operator";
-}
-
 Author AuthorFor(const std::string& given) {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
-  std::string name = Who(given);
+  std::string name = OperatorName(given);
   return {name, name + "@" + (host[0] ? host : "localhost")};
 }
 
