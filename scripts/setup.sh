@@ -14,9 +14,10 @@ packages=(
   libarchive-dev
   libgtest-dev libgmock-dev
   curl python3 git
-  chromium fonts-dejavu-core
 )
-# chromium: tests/browser/status_page_test.py loads the status page headless (part of the suite).
+# chromium: tests/browser/status_page_test.py loads the status page headless (part of the suite);
+# the demo does not need it (demo.sh sets YOKE_NO_BROWSER=1).
+if [ "${YOKE_NO_BROWSER:-0}" != 1 ]; then packages+=(chromium fonts-dejavu-core); fi
 if [ "${YOKE_WITH_BENCH:-0}" = 1 ]; then packages+=(nginx-light wrk jq); fi
 
 missing=()
