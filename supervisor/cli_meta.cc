@@ -116,7 +116,10 @@ std::optional<int> MetaCommands::Run() {
       return kExitUsage;
     }
     const auto& m = config->meta();
-    if (repo.empty()) repo = (fs::path(config->base_dir()) / "meta").string();
+    if (repo.empty()) {
+      repo = (fs::path(config->base_dir()) / "meta").string();
+      embedded_branch_ = m.branch();
+    }
     if (project_.empty()) project_ = m.project().empty() ? config->service() : m.project();
     if (env_.empty()) env_ = m.env();
     if (channel_.empty()) channel_ = m.channel();
@@ -133,6 +136,13 @@ std::optional<int> MetaCommands::Run() {
   if (*validate_) return Validate();
   if (*log_) return Log();
   return kExitUsage;
+}
+
+StatusOr<std::unique_ptr<GitStore>> MetaCommands::OpenRepo() const {
+  // A supervisor's embedded repository may not exist before its first start: create it as the
+  // supervisor would (bare, on the config's branch).
+  if (!embedded_branch_.empty()) return GitStore::OpenOrInit(repo_, embedded_branch_, true);
+  return GitStore::Open(repo_);
 }
 
 int MetaCommands::Init() {
@@ -195,7 +205,7 @@ int MetaCommands::ReleaseAdd() {
     s->set_repo(repo);
     s->set_githash(githash);
   }
-  auto store = GitStore::Open(repo_);
+  auto store = OpenRepo();
   if (!store) {
     std::cerr << "yoke meta release add: " << store.error().message() << "\n";
     return kExitFailure;
@@ -228,7 +238,7 @@ int MetaCommands::ChannelSet() {
       (*flags)[name] = value;
     }
   }
-  auto store = GitStore::Open(repo_);
+  auto store = OpenRepo();
   if (!store) {
     std::cerr << "yoke meta channel set: " << store.error().message() << "\n";
     return kExitFailure;
@@ -245,7 +255,7 @@ int MetaCommands::ChannelSet() {
 }
 
 int MetaCommands::Validate() {
-  auto store = GitStore::Open(repo_);
+  auto store = OpenRepo();
   if (!store) {
     std::cerr << "yoke meta validate: " << store.error().message() << "\n";
     return kExitFailure;
@@ -263,7 +273,7 @@ int MetaCommands::Validate() {
 }
 
 int MetaCommands::Log() {
-  auto store = GitStore::Open(repo_);
+  auto store = OpenRepo();
   if (!store) {
     std::cerr << "yoke meta log: " << store.error().message() << "\n";
     return kExitFailure;

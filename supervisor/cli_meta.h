@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "core/status.h"
+#include "meta/git_store.h"
+
 namespace yoke {
 
 class MetaCommands {
@@ -20,6 +23,8 @@ class MetaCommands {
   std::optional<int> Run();
 
  private:
+  // The repository named by --repo, or the config's <base>/meta.
+  StatusOr<std::unique_ptr<GitStore>> OpenRepo() const;
   int Init();
   int ReleaseAdd();
   int ChannelSet();
@@ -33,8 +38,9 @@ class MetaCommands {
   CLI::App* validate_ = nullptr;
   CLI::App* log_ = nullptr;
 
-  std::string repo_;    // --repo DIR
-  std::string config_;  // --config FILE: <base>/meta and the config's meta settings
+  std::string repo_;             // --repo DIR
+  std::string config_;           // --config FILE: <base>/meta and the config's meta settings
+  std::string embedded_branch_;  // set when the repository is the config's <base>/meta
   std::string init_dir_;
   bool bare_ = false;
   std::string project_, env_, channel_, version_, artifact_, author_, host_, service_;
