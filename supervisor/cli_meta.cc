@@ -52,6 +52,10 @@ MetaCommands::MetaCommands(CLI::App& app) {
                              "Work with meta, the git repository of releases, channels, "
                              "host status and decisions (docs/meta.md).");
   meta_->require_subcommand(1);
+  meta_->footer(
+      "Example: yoke meta release add --config /etc/yoke/hello.txtpb --version 2.1.0 "
+      "--artifact hello-2.1.0\n"
+      "         yoke meta channel set --config /etc/yoke/hello.txtpb --version 2.1.0");
   auto where = [this](CLI::App* cmd) {
     cmd->add_option("--repo", repo_,
                     "the meta repository (a clone, or a supervisor's <base>/meta)");
@@ -66,6 +70,9 @@ MetaCommands::MetaCommands(CLI::App& app) {
 
   auto* release = meta_->add_subcommand("release", "Releases: `release add`.");
   release->require_subcommand(1);
+  release->footer(
+      "Example: yoke meta release add --repo meta --project shop --version 2.1.0 "
+      "--artifact shop-2.1.0.jar");
   release_add_ = release->add_subcommand(
       "add", "Record a release: its artifact (sha256 and size computed here) and sources.");
   where(release_add_);
@@ -80,6 +87,7 @@ MetaCommands::MetaCommands(CLI::App& app) {
 
   auto* channel = meta_->add_subcommand("channel", "Channels: `channel set`.");
   channel->require_subcommand(1);
+  channel->footer("Example: yoke meta channel set --repo meta --project shop --version 2.1.0");
   channel_set_ = channel->add_subcommand("set", "Point a channel at a release.");
   where(channel_set_);
   channel_set_->add_option("--project", project_, "the project (default: the config's)");
