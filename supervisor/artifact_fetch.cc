@@ -117,7 +117,8 @@ asio::awaitable<void> Download(HttpTarget target, Sink* sink, uint64_t max_bytes
       stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
   (void)header_read;
   if (ec) {
-    *error = "no answer: " + ec.message();
+    *error = ec == http::error::body_limit ? "the artifact is larger than its release says"
+                                           : "no answer: " + ec.message();
     co_return;
   }
   if (parser.get().result_int() != 200) {
