@@ -31,7 +31,7 @@ using CommitPtr = std::unique_ptr<git_commit, Freer<git_commit, git_commit_free>
 using TreePtr = std::unique_ptr<git_tree, Freer<git_tree, git_tree_free>>;
 using IndexPtr = std::unique_ptr<git_index, Freer<git_index, git_index_free>>;
 using RefPtr = std::unique_ptr<git_reference, Freer<git_reference, git_reference_free>>;
-using RemotePtr = std::unique_ptr<git_remote, Freer<git_remote, git_remote_free>>;
+using ConfigPtr = std::unique_ptr<git_config, Freer<git_config, git_config_free>>;
 using SignaturePtr = std::unique_ptr<git_signature, Freer<git_signature, git_signature_free>>;
 using WalkPtr = std::unique_ptr<git_revwalk, Freer<git_revwalk, git_revwalk_free>>;
 using DiffPtr = std::unique_ptr<git_diff, Freer<git_diff, git_diff_free>>;
@@ -146,7 +146,14 @@ StatusOr<std::unique_ptr<GitStore>> GitStore::Open(const std::string& path,
     git_reference_free(head);
     if (name.starts_with("refs/heads/")) name = name.substr(11);
   }
-  return std::unique_ptr<GitStore>(new GitStore(repo, path, name));
+  auto store = std::unique_ptr<GitStore>(new GitStore(repo, path, name));
+  git_config* config = nullptr;
+  if (git_repository_config_snapshot(&config, repo) == 0) {
+    const char* url = nullptr;
+    if (git_config_get_string(&url, config, "remote.origin.url") == 0 && url) store->url_ = url;
+    git_config_free(config);
+  }
+  return store;
 }
 
 StatusOr<std::unique_ptr<GitStore>> GitStore::OpenOrInit(const std::string& path,
@@ -168,28 +175,35 @@ StatusOr<std::unique_ptr<GitStore>> GitStore::OpenOrInit(const std::string& path
 }
 
 Status GitStore::SetRemote(const std::string& url) {
-  git_remote* raw = nullptr;
-  int rc = git_remote_lookup(&raw, repo_, "origin");
-  RemotePtr remote(raw);
-  if (rc == GIT_ENOTFOUND) {
-    if (git_remote_create(&raw, repo_, "origin", url.c_str()) != 0) {
-      return Fail(GitError("cannot add remote " + url));
-    }
-    remote.reset(raw);
-    return Ok();
-  }
-  if (rc != 0) return Fail(GitError("cannot read remote origin"));
-  if (url != git_remote_url(raw) && git_remote_set_url(repo_, "origin", url.c_str()) != 0) {
+  // Written to the config directly (git_remote_create and git_remote_lookup match url.*.insteadOf
+  // with a regex, which leaks in libgit2 1.5's PCRE2 glue on every call).
+  git_config* config = nullptr;
+  if (git_repository_config(&config, repo_) != 0) return Fail(GitError("cannot read git config"));
+  ConfigPtr owned(config);
+  const std::string fetch = "+refs/heads/*:refs/remotes/origin/*";
+  if (git_config_set_string(config, "remote.origin.url", url.c_str()) != 0 ||
+      git_config_set_string(config, "remote.origin.fetch", fetch.c_str()) != 0) {
     return Fail(GitError("cannot set remote origin to " + url));
   }
+  url_ = url;
   return Ok();
 }
 
-bool GitStore::HasRemote() const {
-  git_remote* raw = nullptr;
-  int rc = git_remote_lookup(&raw, repo_, "origin");
-  git_remote_free(raw);
-  return rc == 0;
+bool GitStore::HasRemote() const { return !url_.empty(); }
+
+void GitStore::RemoteFree::operator()(git_remote* remote) const { git_remote_free(remote); }
+
+StatusOr<std::unique_ptr<git_remote, GitStore::RemoteFree>> GitStore::Remote() const {
+  if (url_.empty()) return Fail("meta repository " + path_ + " has no remote");
+  git_remote_create_options options = GIT_REMOTE_CREATE_OPTIONS_INIT;
+  options.repository = repo_;
+  options.name = nullptr;  // in memory: nothing is read from or written to the config
+  options.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  git_remote* remote = nullptr;
+  if (git_remote_create_with_opts(&remote, url_.c_str(), &options) != 0) {
+    return Fail(GitError("bad remote " + url_));
+  }
+  return std::unique_ptr<git_remote, RemoteFree>(remote);
 }
 
 StatusOr<std::string> GitStore::Tip() const { return RefTarget(repo_, "refs/heads/" + branch_); }
@@ -361,9 +375,8 @@ StatusOr<std::string> GitStore::Commit(const std::vector<FileChange>& changes,
 }
 
 Status GitStore::Fetch() {
-  git_remote* raw = nullptr;
-  if (git_remote_lookup(&raw, repo_, "origin") != 0) return Fail(GitError("no remote"));
-  RemotePtr remote(raw);
+  YOKE_ASSIGN_OR_RETURN(auto remote, Remote());
+  git_remote* raw = remote.get();
   std::string spec = "+refs/heads/" + branch_ + ":refs/remotes/origin/" + branch_;
   char* specs[] = {spec.data()};
   git_strarray refspecs{specs, 1};
@@ -482,9 +495,8 @@ StatusOr<size_t> GitStore::Ahead() const {
 }
 
 Status GitStore::Push() {
-  git_remote* raw = nullptr;
-  if (git_remote_lookup(&raw, repo_, "origin") != 0) return Fail(GitError("no remote"));
-  RemotePtr remote(raw);
+  YOKE_ASSIGN_OR_RETURN(auto remote, Remote());
+  git_remote* raw = remote.get();
   std::string spec = "refs/heads/" + branch_ + ":refs/heads/" + branch_;
   char* specs[] = {spec.data()};
   git_strarray refspecs{specs, 1};

@@ -23,6 +23,7 @@
 #include "core/status.h"
 
 struct git_repository;
+struct git_remote;
 
 namespace yoke {
 
@@ -93,9 +94,16 @@ class GitStore {
   Status MoveBranch(const std::string& new_tip, const std::string& old_tip, const std::string& why);
   void UpdateWorkingTree(const std::string& old_tip, const std::string& new_tip);
 
+  struct RemoteFree {
+    void operator()(git_remote* remote) const;
+  };
+  // An in-memory remote for `url_`, made for each fetch or push.
+  StatusOr<std::unique_ptr<git_remote, RemoteFree>> Remote() const;
+
   git_repository* repo_;
   std::string path_;
   std::string branch_;
+  std::string url_;  // origin's address; empty: no remote
 };
 
 }  // namespace yoke
