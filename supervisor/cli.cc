@@ -42,12 +42,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string HostName() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
-  return name;
-}
-
 int CheckConfigCommand(const std::string& path) {
   auto config = LoadOrReport(path);
   if (!config) return kExitUsage;
@@ -177,9 +171,7 @@ int RunCommand(const std::string& config_path) {
   std::string webhook_secret;
   if (config->meta().enabled()) {
     MetaSyncOptions options;
-    options.settings = config->meta();
-    if (options.settings.project().empty()) options.settings.set_project(config->service());
-    if (options.settings.host().empty()) options.settings.set_host(host);
+    options.settings = MetaSettingsOf(*config);
     host = options.settings.host();
     options.service = config->service();
     options.identifier = IdentifierOf(*config);

@@ -1,5 +1,7 @@
 #include "supervisor/cli_common.h"
 
+#include <unistd.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -34,6 +36,19 @@ std::string OperatorName(const std::string& given) {
     if (const char* v = std::getenv(var); v && *v) return v;
   }
   return "operator";
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
+  return name;
+}
+
+MetaSettings MetaSettingsOf(const Config& config) {
+  MetaSettings settings = config.meta();
+  if (settings.project().empty()) settings.set_project(config.service());
+  if (settings.host().empty()) settings.set_host(HostName());
+  return settings;
 }
 
 std::filesystem::path TokenPath(const Config& config) {

@@ -1,6 +1,6 @@
 // What the `yoke` subcommands share: the exit codes scripts rely on, loading the config with
-// its problems printed as file:line:column, where the admin token lives, and one HTTP call to
-// the running supervisor's admin API.
+// its problems printed as file:line:column, meta's settings with their defaults, where the
+// admin token lives, and one HTTP call to the running supervisor's admin API.
 // Thread-safety: free functions and constants.
 #pragma once
 
@@ -26,6 +26,13 @@ std::optional<Config> LoadOrReport(const std::string& path);
 
 // Who is at the keyboard: `given`, else $SUDO_USER, $USER or $LOGNAME, else "operator".
 std::string OperatorName(const std::string& given);
+
+// This machine's host name ("localhost" when it cannot be read).
+std::string HostName();
+
+// The config's meta settings with the defaults docs/meta.md gives filled in: project is the
+// service name and host this machine's host name when the config leaves them empty.
+MetaSettings MetaSettingsOf(const Config& config);
 
 // The admin token file: admin_token_file, or <base>/state/admin.token.
 std::filesystem::path TokenPath(const Config& config);

@@ -31,10 +31,8 @@ constexpr const char* kReadme =
     "check everything with `yoke meta validate`. Hosts write only under their own hosts/ path.\n";
 
 Author AuthorFor(const std::string& given) {
-  char host[256] = {};
-  ::gethostname(host, sizeof host - 1);
   std::string name = OperatorName(given);
-  return {name, name + "@" + (host[0] ? host : "localhost")};
+  return {name, name + "@" + HostName()};
 }
 
 bool SplitPair(const std::string& text, std::string* key, std::string* value) {
@@ -123,12 +121,12 @@ std::optional<int> MetaCommands::Run() {
       std::cerr << config.error().message();
       return kExitUsage;
     }
-    const auto& m = config->meta();
+    const MetaSettings m = MetaSettingsOf(*config);
     if (repo.empty()) {
       repo = (fs::path(config->base_dir()) / "meta").string();
       embedded_branch_ = m.branch();
     }
-    if (project_.empty()) project_ = m.project().empty() ? config->service() : m.project();
+    if (project_.empty()) project_ = m.project();
     if (env_.empty()) env_ = m.env();
     if (channel_.empty()) channel_ = m.channel();
   }

@@ -11,6 +11,7 @@
 #include "base-layout/text_record.h"
 #include "core/config_check.h"
 #include "core/record_text.h"
+#include "meta/layout.h"
 #include "supervisor/cli_common.h"
 #include "supervisor/decision_source.h"
 #include "supervisor/ops_format.h"
@@ -32,6 +33,18 @@ void PrintLastDecision(const DecisionSource& source) {
   for (const std::string& problem : last.problems) {
     std::cerr << "yoke status: skipped a decision that does not parse: " << problem << "\n";
   }
+}
+
+// The source `choice` names, or nullptr after saying on stderr why it cannot be read.
+std::unique_ptr<DecisionSource> OpenDecisionSource(const Config& config,
+                                                   const DecisionSourceChoice& choice,
+                                                   const std::string& command) {
+  auto source = MakeDecisionSource(config, choice);
+  if (!source) {
+    std::cerr << command << ": " << source.error().message() << "\n";
+    return nullptr;
+  }
+  return std::move(*source);
 }
 
 // What the base folder shows when no yoke answers: the role links with their instance records,
@@ -79,7 +92,8 @@ int StatusCommand(const std::string& config_path, bool as_json) {
   auto config = LoadOrReport(config_path);
   if (!config) return kExitUsage;
   BaseFolder base(config->base_dir(), IdentifierOf(*config));
-  auto decisions = MakeDecisionSource(*config);
+  auto decisions = OpenDecisionSource(*config, {}, "yoke status");
+  if (!decisions) return kExitFailure;
   AdminCall call = CallAdmin(config->admin_listen(), "GET", "/status");
   if (call.outcome == AdminCall::Outcome::kAnswered && call.status == 200) {
     if (as_json) {
@@ -126,11 +140,18 @@ int StatusCommand(const std::string& config_path, bool as_json) {
   return kExitFailure;
 }
 
-int DecisionsCommand(const std::string& config_path, size_t limit) {
+int DecisionsCommand(const std::string& config_path, size_t limit,
+                     const DecisionSourceChoice& choice) {
   auto config = LoadOrReport(config_path);
   if (!config) return kExitUsage;
-  auto source = MakeDecisionSource(*config);
+  auto source = OpenDecisionSource(*config, choice, "yoke decisions");
+  if (!source) return kExitFailure;
   DecisionListing listing = source->List(limit);
+  if (!listing.error.empty()) {
+    std::cerr << "yoke decisions: cannot read " << source->Describe() << ": " << listing.error
+              << "\n";
+    return kExitFailure;
+  }
   for (const std::string& problem : listing.problems) {
     std::cerr << "yoke decisions: skipped a record that does not parse: " << problem << "\n";
   }
@@ -142,11 +163,18 @@ int DecisionsCommand(const std::string& config_path, size_t limit) {
   return kExitOk;
 }
 
-int DecisionShowCommand(const std::string& config_path, const std::string& id) {
+int DecisionShowCommand(const std::string& config_path, const std::string& id,
+                        const DecisionSourceChoice& choice) {
   auto config = LoadOrReport(config_path);
   if (!config) return kExitUsage;
-  auto source = MakeDecisionSource(*config);
+  auto source = OpenDecisionSource(*config, choice, "yoke decisions show");
+  if (!source) return kExitFailure;
   DecisionListing listing = source->List();
+  if (!listing.error.empty()) {
+    std::cerr << "yoke decisions show: cannot read " << source->Describe() << ": " << listing.error
+              << "\n";
+    return kExitFailure;
+  }
   DecisionMatch match = FindDecision(listing, id);
   if (match.entry) {
     std::cout << FormatDecision(*match.entry);
@@ -287,6 +315,7 @@ struct OpsOptions {
   std::string version;
   std::string to;
   bool force = false;
+  DecisionSourceChoice source;
   CLI::App* status = nullptr;
   CLI::App* decisions = nullptr;
   CLI::App* show = nullptr;
@@ -298,8 +327,30 @@ struct OpsOptions {
 
 }  // namespace
 
-std::unique_ptr<DecisionSource> MakeDecisionSource(const Config& config) {
-  return std::make_unique<FolderDecisionSource>(fs::path(config.base_dir()) / "decisions");
+StatusOr<std::unique_ptr<DecisionSource>> MakeDecisionSource(const Config& config,
+                                                             const DecisionSourceChoice& choice) {
+  if (!choice.meta) {
+    return std::make_unique<FolderDecisionSource>(fs::path(config.base_dir()) / "decisions");
+  }
+  MetaSettings m = MetaSettingsOf(config);
+  if (!choice.host.empty()) {
+    if (!IsSafeComponent(choice.host)) return Fail("--host \"" + choice.host + "\" is not a name");
+    m.set_host(choice.host);
+  }
+  // <base>/meta is read at the branch the config follows; a repository given with --repo (a
+  // clone) at the branch its HEAD names, as `yoke meta` reads it.
+  const bool own = choice.repo.empty();
+  const std::string repo = own ? (fs::path(config.base_dir()) / "meta").string() : choice.repo;
+  auto store = GitStore::Open(repo, own ? m.branch() : "");
+  if (!store) {
+    std::string why = store.error().message();
+    if (own && !config.meta().enabled()) {
+      why += " (the config turns meta off; give a clone of meta with --repo DIR)";
+    }
+    return Fail(why);
+  }
+  return std::make_unique<MetaDecisionSource>(
+      std::move(*store), meta::DecisionsDir(m.project(), m.env(), m.host(), config.service()));
 }
 
 std::function<std::optional<int>()> AddOpsCommands(CLI::App& app) {
@@ -320,14 +371,26 @@ std::function<std::optional<int>()> AddOpsCommands(CLI::App& app) {
   o->decisions = app.add_subcommand(
       "decisions",
       "List decisions, newest first, one line each: id, time, verdict, from -> to, author, "
-      "reason. Records that do not parse are reported (path:line) and skipped.");
+      "reason, from <base>/decisions/ or, with --meta, from this host's folder in meta. Records "
+      "that do not parse are reported (path:line) and skipped.");
   o->decisions->fallthrough();  // --config may follow `show ID`
   o->decisions->add_option("--config,-c", o->config_path, kConfigHelp)->required();
   o->decisions->add_option("--limit,-n", o->limit, "at most this many (0: all)")
       ->capture_default_str();
+  o->decisions->add_flag("--meta", o->source.meta,
+                         "read this host's decisions in meta (<base>/meta, or --repo) instead "
+                         "of <base>/decisions/");
+  o->decisions->add_option("--repo", o->source.repo,
+                           "with --meta: a meta repository to read (a clone) instead of "
+                           "<base>/meta");
+  o->decisions->add_option("--host", o->source.host,
+                           "with --meta: another host's decisions (default: the config's "
+                           "meta.host, else this machine's host name)");
   o->decisions->footer(
       "Examples:\n  yoke decisions --config /etc/yoke/hello.txtpb --limit 5\n"
-      "  yoke decisions --config /etc/yoke/hello.txtpb show 20261122T031055Z-1.0.0-to-2.0.0\n");
+      "  yoke decisions --config /etc/yoke/hello.txtpb show 20261122T031055Z-1.0.0-to-2.0.0\n"
+      "  yoke decisions --meta --config /etc/yoke/hello.txtpb\n"
+      "  yoke decisions --meta --repo ~/meta --host web-3 --config /etc/yoke/hello.txtpb\n");
   o->decisions->require_subcommand(0, 1);
   o->show = o->decisions->add_subcommand(
       "show",
@@ -373,8 +436,12 @@ std::function<std::optional<int>()> AddOpsCommands(CLI::App& app) {
   return [o]() -> std::optional<int> {
     if (*o->status) return StatusCommand(o->config_path, o->json);
     if (*o->decisions) {
-      if (*o->show) return DecisionShowCommand(o->config_path, o->id);
-      return DecisionsCommand(o->config_path, o->limit);
+      if (!o->source.meta && (!o->source.repo.empty() || !o->source.host.empty())) {
+        std::cerr << "yoke decisions: --repo and --host go with --meta\n";
+        return kExitUsage;
+      }
+      if (*o->show) return DecisionShowCommand(o->config_path, o->id, o->source);
+      return DecisionsCommand(o->config_path, o->limit, o->source);
     }
     if (*o->archive) {
       auto config = LoadOrReport(o->config_path);

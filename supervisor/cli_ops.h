@@ -1,4 +1,4 @@
-// The operator's read-only commands: `yoke status`, `yoke decisions [show ID]` and
+// The operator's read-only commands: `yoke status`, `yoke decisions [show ID] [--meta]` and
 // `yoke archive list|show|extract`. Each reads the same --config as `yoke run` and answers
 // with the exit codes of supervisor/cli_common.h; the output is laid out by ops_format.h.
 // Thread-safety: the CLI's one thread.
@@ -7,6 +7,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
+
+#include "core/status.h"
 
 namespace CLI {
 class App;
@@ -21,8 +24,18 @@ class DecisionSource;
 // command given and returns its exit code, or nullopt when none of these was given.
 std::function<std::optional<int>()> AddOpsCommands(CLI::App& app);
 
-// Where `yoke decisions` and `yoke status` read decisions from: today <base>/decisions/.
-// The one place a `--meta` option will choose a source reading meta instead.
-std::unique_ptr<DecisionSource> MakeDecisionSource(const Config& config);
+// Which records `yoke decisions` reads: by default <base>/decisions/; with `meta`, this host's
+// decisions in meta, read from `repo` (empty: <base>/meta, the supervisor's own copy) for the
+// config's project, env and service and for `host` (empty: the config's meta.host, else this
+// machine's host name).
+struct DecisionSourceChoice {
+  bool meta = false;
+  std::string repo;
+  std::string host;
+};
+
+// The one place a source is chosen and built. Fails when meta's repository cannot be opened.
+StatusOr<std::unique_ptr<DecisionSource>> MakeDecisionSource(
+    const Config& config, const DecisionSourceChoice& choice = {});
 
 }  // namespace yoke

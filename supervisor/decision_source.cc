@@ -3,8 +3,11 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cassert>
+#include <tuple>
 
 #include "base-layout/text_record.h"
+#include "meta/records.h"
 
 namespace yoke {
 
@@ -44,6 +47,41 @@ DecisionListing FolderDecisionSource::List(size_t limit) const {
     }
     listing.decisions.push_back(std::move(entry));
   }
+  return listing;
+}
+
+MetaDecisionSource::MetaDecisionSource(std::unique_ptr<GitStore> store, std::string dir)
+    : store_(std::move(store)), dir_(std::move(dir)) {
+  assert(store_);
+}
+
+std::string MetaDecisionSource::Describe() const {
+  return store_->path() + " (branch " + store_->branch() + ") " + dir_;
+}
+
+DecisionListing MetaDecisionSource::List(size_t limit) const {
+  DecisionListing listing;
+  auto records = meta::ReadDecisions(*store_, dir_, &listing.problems);
+  if (!records) {
+    listing.error = records.error().message();
+    return listing;
+  }
+  std::vector<DecisionEntry> entries;
+  entries.reserve(records->size());
+  for (meta::DecisionEntry& record : *records) {
+    DecisionEntry entry;
+    entry.path = record.path;
+    entry.id = entry.path.stem().string();  // drops .txtpb, or .pb for a binary record
+    entry.decision = std::move(record.decision);
+    entries.push_back(std::move(entry));
+  }
+  auto key = [](const DecisionEntry& e) {
+    return std::tuple(std::string_view(e.id).substr(0, e.id.find('-')), std::string_view(e.id));
+  };
+  std::sort(entries.begin(), entries.end(),
+            [&](const DecisionEntry& a, const DecisionEntry& b) { return key(a) > key(b); });
+  if (limit > 0 && entries.size() > limit) entries.resize(limit);
+  listing.decisions = std::move(entries);
   return listing;
 }
 

@@ -1,25 +1,28 @@
 // Where the operator commands read decision records from. One interface, so that where the
-// records live is chosen in one place:
+// records live is chosen in one place (MakeDecisionSource in cli_ops.h):
 //   - FolderDecisionSource: a folder of `<time>-<from>-to-<to>.txtpb` files, such as
-//     <base>/decisions/ (what `yoke decisions` and `yoke status` read today);
-//   - meta (the git repository of records) is the next source: `yoke decisions --meta` will
-//     construct its own DecisionSource over the host's decisions in meta, and the listing,
-//     `show` and the formatting stay as they are.
-// Thread-safety: a source is used by one thread; List() reads the disk each time.
+//     <base>/decisions/ (what `yoke decisions` and `yoke status` read);
+//   - MetaDecisionSource: one host's decisions folder in meta, the git repository of records
+//     (`yoke decisions --meta`), read at the tip of its branch.
+// The listing, `show` and the formatting are the same for both.
+// Thread-safety: a source is used by one thread; List() reads the disk (or the repository) each
+// time.
 #pragma once
 
 #include <cstddef>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "meta/git_store.h"
 #include "proto/yoke/records.pb.h"
 
 namespace yoke {
 
 struct DecisionEntry {
-  std::string id;              // the record's file name without .txtpb
-  std::filesystem::path path;  // where it was read from
+  std::string id;              // the record's file name without .txtpb (or .pb in meta)
+  std::filesystem::path path;  // where it was read from; in meta, the path inside the repository
   Decision decision;
 };
 
@@ -27,6 +30,9 @@ struct DecisionListing {
   std::vector<DecisionEntry> decisions;  // newest first
   // Records that did not parse, as "path:line:column: message"; they are skipped.
   std::vector<std::string> problems;
+  // Set when the source could not be read at all (a repository libgit2 cannot read); then
+  // `decisions` is empty.
+  std::string error;
 };
 
 class DecisionSource {
@@ -49,6 +55,23 @@ class FolderDecisionSource : public DecisionSource {
 
  private:
   std::filesystem::path dir_;
+};
+
+// One host's decisions in meta: the records under `dir` (meta::DecisionsDir) at the tip of the
+// store's branch. Newest first means by the UTC time that starts each file name, then by name
+// (meta keeps no write times; a ".2" record of the same second sorts first, as it should).
+// Every record under `dir` is parsed, so every bad one is reported, whatever the limit.
+class MetaDecisionSource : public DecisionSource {
+ public:
+  // REQUIRES: `store` is not null.
+  MetaDecisionSource(std::unique_ptr<GitStore> store, std::string dir);
+  // "/srv/hello/meta (branch main) hello/prod/hosts/web-3/hello/decisions"
+  std::string Describe() const override;
+  DecisionListing List(size_t limit = 0) const override;
+
+ private:
+  std::unique_ptr<GitStore> store_;
+  std::string dir_;
 };
 
 // The decision `id` names: its exact id (a file name or path to the record also works), or

@@ -389,6 +389,43 @@ std::string FormatExtracted(const std::vector<ArchiveEntry>& written, const fs::
 
 // --- status ---
 
+namespace {
+
+// /status's "meta" object: where the repository is and whom it follows, what the channel points
+// at, the commits and the queue, and what went wrong. An unreachable remote or a queue comes
+// first, as a warning line.
+std::string MetaLines(const json::object* meta) {
+  Table t;
+  const std::string url = Text(meta, "url");
+  const bool remote_ok = url.empty() || Bool(meta, "remote_ok");
+  const int64_t queued = Int(meta, "queued").value_or(0);
+  std::vector<std::string> warnings;
+  if (!remote_ok) warnings.push_back("the remote is unreachable");
+  if (queued > 0) warnings.push_back(fmt::format("{} commits are not on the remote yet", queued));
+  if (!warnings.empty()) t.Add({"warning", Join(warnings, "; ")});
+  t.Add({"repository", Text(meta, "repository")});
+  if (url.empty()) {
+    t.Add({"remote", "none (embedded)"});
+  } else {
+    t.Add({"remote", url + (remote_ok ? " (answers)"
+                                      : " (unreachable: " + Count(meta, "fetch_failures") + " of " +
+                                            Count(meta, "fetches") + " fetches failed)")});
+  }
+  const std::string release = Text(meta, "channel_release");
+  t.Add({"channel", release.empty() ? "points at no release" : "release " + release});
+  t.Add({"commits", Count(meta, "commits") + " made" +
+                        (url.empty() ? std::string()
+                                     : ", " + Count(meta, "pushes") + " pushes, " +
+                                           std::to_string(queued) + " queued")});
+  t.Add({"records", Count(meta, "bad_records") + " bad (skipped), " +
+                        Count(meta, "candidates_offered") + " releases offered, " +
+                        Count(meta, "artifact_failures") + " artifact failures"});
+  if (!Text(meta, "last_error").empty()) t.Add({"last error", OneLine(Text(meta, "last_error"))});
+  return t.Render("  ");
+}
+
+}  // namespace
+
 StatusOr<std::string> FormatStatus(std::string_view status_json) {
   boost::system::error_code ec;
   json::value parsed = json::parse(status_json, ec);
@@ -466,6 +503,12 @@ StatusOr<std::string> FormatStatus(std::string_view status_json) {
                          " in flight, " + Count(mirror, "failed") + " failed, " +
                          std::to_string(dropped) + " dropped"});
     out += t.Render("  ");
+  }
+
+  if (const json::object* meta = Obj(Field(root, "meta"))) {
+    out += "\nmeta\n" + MetaLines(meta);
+  } else if (judge) {  // `yoke proxy` has no meta to speak of
+    out += "\nmeta\n  off (meta { enabled: false })\n";
   }
   return out;
 }

@@ -67,8 +67,10 @@ std::string FormatExtracted(const std::vector<ArchiveEntry>& written,
 // --- status ---
 
 // The admin API's GET /status JSON as a human reads it: running and testing, the evidence
-// window so far, the judge's reading against its minimums, proxy and mirror counters. Fails
-// when the text is not the JSON object /status answers with.
+// window so far, the judge's reading against its minimums, proxy and mirror counters, and meta
+// (repository or remote, the channel's release, commits and queue, a warning line when the
+// remote is unreachable or commits are queued, the last error). Fails when the text is not the
+// JSON object /status answers with.
 StatusOr<std::string> FormatStatus(std::string_view status_json);
 
 // What the base folder says when no yoke answers.

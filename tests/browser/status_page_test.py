@@ -10,8 +10,10 @@ of the fixture service (small shell scripts exec'ing it):
 With load going through the proxy, it loads http://127.0.0.1:<admin>/ in
 `chromium --headless=new --dump-dom`, reads the values off the page by their ids, and checks
 them against /status fetched just before and just after: versions, ports and pids exactly,
-counters between the two readings. It follows the page's link to the newest decision, then
-takes a screenshot (--screenshot, else $YOKE_STATUS_PAGE_SCREENSHOT, else in the temp folder)
+counters between the two readings; the Meta panel shows the embedded repository yoke keeps by
+default. It follows the page's link to the newest decision. Then it serves the same page with a
+canned /status whose meta remote is unreachable with commits queued, and checks the panel
+turns into a warning. Last it takes a screenshot (--screenshot, else $YOKE_STATUS_PAGE_SCREENSHOT, else in the temp folder)
 and prints where it is.
 
 Stdlib only. Every wait has a deadline, every process it starts is stopped by its pid (SIGTERM,
@@ -21,6 +23,7 @@ import argparse
 import ctypes
 import html.parser
 import http.client
+import http.server
 import json
 import os
 import shutil
@@ -345,6 +348,77 @@ def check_page(page, before, after, admin):
     code, _, _ = get(admin, "/decisions/..%2Fstate%2Fadmin.token")
     check(code == 400, f"a traversal id was answered {code}, not 400")
 
+    # Meta: the config has no meta {}, so yoke keeps the embedded <base>/meta with no remote;
+    # its commits (the host status, the rejection of 2.0.0) are counted, none is queued.
+    mb, ma = before["meta"], after["meta"]
+    check(page.text("meta-repository") == ma["repository"] == mb["repository"] and
+          ma["repository"].endswith("/meta"),
+          f"meta repository: page {page.text('meta-repository')!r}, /status {ma['repository']!r}")
+    check(page.text("meta-remote") == "no remote (embedded)",
+          f"meta remote: page {page.text('meta-remote')!r}, /status url {ma['url']!r}")
+    check(page.text("meta-channel-release") == (ma["channel_release"] or "none"),
+          f"channel's release: page {page.text('meta-channel-release')!r}")
+    for ident, field in (("meta-commits", "commits"), ("meta-queued", "queued"),
+                         ("meta-bad-records", "bad_records"),
+                         ("meta-artifact-failures", "artifact_failures")):
+        between(ident, mb[field], page.number(ident), ma[field])
+    check(ma["commits"] >= 1, f"no commit to meta after a decision: {ma}")
+    check(page.number("meta-queued") == 0, "the embedded meta shows commits queued")
+    check(page.text("meta-last-error") == (ma["last_error"] or "none"),
+          f"meta last error: page {page.text('meta-last-error')!r}, /status {ma['last_error']!r}")
+    check(page.by_id["panel-meta"].get("data-warn") == "0",
+          "the Meta panel warns about the embedded repository")
+
+
+def check_meta_warning(chromium, work, page_html, status_json):
+    """The page served with a canned /status in which meta's remote does not answer and commits
+    are queued: the Meta panel and the banner must say so."""
+    s = json.loads(json.dumps(status_json))
+    url = "file:///nowhere/meta.git"
+    s["meta"].update(url=url, remote_ok=False, queued=3, fetches=7, fetch_failures=7,
+                     last_error="cannot fetch from " + url)
+    bodies = {"/": ("text/html; charset=utf-8", page_html),
+              "/status": ("application/json", json.dumps(s))}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            ctype, body = bodies.get(self.path.split("?")[0], ("text/plain", None))
+            data = (body if body is not None else "not found").encode()
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        dom, _ = chromium_run(chromium, os.path.join(work, "chromium"),
+                              f"http://127.0.0.1:{server.server_address[1]}/", ["--dump-dom"])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    page = PageValues()
+    page.feed(dom)
+    page.close()
+    check(page.body.get("data-state") == "ok", "the page did not load the canned /status")
+    check(page.by_id["panel-meta"].get("data-warn") == "1",
+          "the Meta panel does not warn about an unreachable remote with commits queued")
+    check(page.text("meta-remote") == url, f"meta remote: {page.text('meta-remote')!r}")
+    check(page.text("meta-remote-state") == "unreachable",
+          f"remote state: {page.text('meta-remote-state')!r}")
+    check(page.number("meta-queued") == 3, f"queued: {page.number('meta-queued')}")
+    check("warn-text" in page.by_id["meta-queued"].get("class", ""), "queued is not highlighted")
+    check(page.text("meta-last-error") == "cannot fetch from " + url, "last error differs")
+    banner = page.text("banner")
+    check("meta's remote is unreachable" in banner and "3 meta commits wait to be pushed" in banner,
+          f"the banner does not warn about meta: {banner!r}")
+
 
 def run(args, work):
     yoke, fixture = os.path.abspath(args.yoke), os.path.abspath(args.fixture)
@@ -440,6 +514,8 @@ judge {{ min_window_s: {JUDGE_MIN_WINDOW_S} max_window_s: 1800 min_pairs: 100000
         log(f"page matches /status: running {page.text('running-version')}, testing "
             f"{page.text('testing-version')}, {page.number('ev-pairs')} pairs "
             f"(/status {before['evidence']['total']['pairs']}..{after['evidence']['total']['pairs']})")
+        check_meta_warning(chromium, work, page_html, after)
+        log("the Meta panel warns about an unreachable remote with commits queued")
 
         shot = os.path.abspath(args.screenshot or os.environ.get("YOKE_STATUS_PAGE_SCREENSHOT") or
                                os.path.join(work, "status_page.png"))

@@ -1,11 +1,16 @@
 // The operator commands against a base made by a real `yoke run`: a candidate is promoted under
 // user traffic, so the base holds a decision with its gates and an archive of the old version.
-// Then `yoke status`, `yoke decisions [show]` and `yoke archive list|show|extract` run as an
-// operator would run them, with yoke up and after it has stopped. Every wait has a deadline;
+// Then `yoke status`, `yoke decisions [show] [--meta]` and `yoke archive list|show|extract` run
+// as an operator would run them, with yoke up and after it has stopped. Every wait has a deadline;
 // every process started here is stopped by its pid.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <cctype>
+
+#include "meta/git_store.h"
+#include "meta/layout.h"
+#include "supervisor/cli_common.h"
 #include "tests/integration/yoke_harness.h"
 
 namespace yoke::testing {
@@ -51,6 +56,22 @@ class OpsCliTest : public ::testing::Test {
         << yoke_.Log();
   }
 
+  // The ids a `yoke decisions` listing starts its lines with (ids begin with the UTC time).
+  static std::vector<std::string> Ids(const std::string& listing) {
+    std::vector<std::string> ids;
+    size_t at = 0;
+    while (at < listing.size()) {
+      size_t end = listing.find('\n', at);
+      if (end == std::string::npos) end = listing.size();
+      std::string line = listing.substr(at, end - at);
+      if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0]))) {
+        ids.push_back(line.substr(0, line.find(' ')));
+      }
+      at = end + 1;
+    }
+    return ids;
+  }
+
   YokeHarness yoke_;
   int calls_ = 0;
 };
@@ -67,6 +88,11 @@ TEST_F(OpsCliTest, StatusWithYokeRunningThenStopped) {
   EXPECT_NE(status.output.find("testing  none"), std::string::npos) << status.output;
   EXPECT_NE(status.output.find("\njudge\n"), std::string::npos) << status.output;
   EXPECT_NE(status.output.find("PROMOTE  1.0.0 -> 2.0.0  judge"), std::string::npos)
+      << status.output;
+  // The harness's config has no meta {}: the embedded default in <base>/meta, no remote.
+  EXPECT_NE(status.output.find("\nmeta\n  repository  " + (yoke_.base() / "meta").string() +
+                               "\n  remote      none (embedded)\n"),
+            std::string::npos)
       << status.output;
   CliResult json = Cli({"status", "--json"});
   EXPECT_EQ(json.exit, 0) << json.output;
@@ -124,6 +150,62 @@ TEST_F(OpsCliTest, DecisionsListAndShow) {
             std::string::npos)
       << with_bad.output;
   EXPECT_NE(with_bad.output.find(id), std::string::npos) << with_bad.output;
+}
+
+// `yoke decisions --meta` reads the run's meta repository (the embedded <base>/meta) and lists
+// what `yoke decisions` lists from the base, line for line; `show --meta` finds a decision by id
+// in meta; a bad record committed to meta is reported with its path and line and skipped.
+TEST_F(OpsCliTest, DecisionsFromMetaMatchTheBase) {
+  ASSERT_NO_FATAL_FAILURE(PromoteACandidate());
+  ASSERT_TRUE(yoke_.StopYoke());  // commits the last decisions to meta before it exits
+  CliResult base = Cli({"decisions", "--limit", "0"});
+  CliResult meta = Cli({"decisions", "--meta", "--limit", "0"});
+  EXPECT_EQ(base.exit, 0) << base.output;
+  EXPECT_EQ(meta.exit, 0) << meta.output;
+  std::vector<std::string> ids = Ids(base.output);
+  ASSERT_FALSE(ids.empty()) << base.output;
+  EXPECT_EQ(Ids(meta.output), ids) << meta.output;
+  EXPECT_EQ(meta.output, base.output);
+
+  const std::string dir = meta::DecisionsDir("hello", "prod", HostName(), "hello");
+  CliResult show = Cli({"decisions", "show", ids.front(), "--meta"});
+  EXPECT_EQ(show.exit, 0) << show.output;
+  EXPECT_NE(show.output.find("decision  " + ids.front() + "\n"), std::string::npos) << show.output;
+  EXPECT_NE(show.output.find("file      " + dir + "/" + ids.front() + ".txtpb\n"),
+            std::string::npos)
+      << show.output;
+  EXPECT_NE(show.output.find("verdict   PROMOTE\n"), std::string::npos) << show.output;
+
+  // The same repository named with --repo and the host with --host; another host has none.
+  const std::string repo = (yoke_.base() / "meta").string();
+  EXPECT_EQ(Cli({"decisions", "--meta", "--repo", repo, "--host", HostName(), "-n", "0"}).output,
+            base.output);
+  CliResult other = Cli({"decisions", "--meta", "--host", "web-99"});
+  EXPECT_EQ(other.exit, 0) << other.output;
+  EXPECT_NE(other.output.find("no decisions in " + repo + " (branch main) hello/prod/hosts/web-99"),
+            std::string::npos)
+      << other.output;
+  CliResult missing = Cli({"decisions", "--meta", "--repo", repo + "-missing"});
+  EXPECT_EQ(missing.exit, 1) << missing.output;
+  EXPECT_NE(missing.output.find("cannot open meta repository " + repo + "-missing"),
+            std::string::npos)
+      << missing.output;
+  EXPECT_EQ(Cli({"decisions", "--repo", repo}).exit, 2);
+
+  {
+    auto store = GitStore::Open(repo, "main");
+    ASSERT_TRUE(store) << store.error().message();
+    ASSERT_TRUE(
+        (*store)->Commit({{dir + "/20000101T000000Z-0.1-to-0.2.txtpb", "verdict: PROMOTE\nx: 1\n"}},
+                         "test: a bad record", {"test", "test@example.com"}));
+  }
+  CliResult with_bad = Cli({"decisions", "--meta", "--limit", "0"});
+  EXPECT_EQ(with_bad.exit, 0) << with_bad.output;
+  EXPECT_NE(with_bad.output.find("skipped a record that does not parse: " + dir +
+                                 "/20000101T000000Z-0.1-to-0.2.txtpb:2:"),
+            std::string::npos)
+      << with_bad.output;
+  EXPECT_EQ(Ids(with_bad.output), ids) << with_bad.output;
 }
 
 // `yoke archive list|show|extract` on the archive a promotion left: listing, grouped contents,

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "meta/git_store.h"
+#include "meta/layout.h"
 #include "tests/fakes/process_harness.h"
 #include "tests/fakes/temp_dir.h"
 
@@ -78,6 +80,86 @@ TEST_F(DecisionSourceTest, FindsByIdPathOrUniquePrefix) {
   EXPECT_EQ(both.ambiguous.size(), 2u);
   EXPECT_EQ(id("2025"), "");
   EXPECT_EQ(id(""), "");
+}
+
+// Decisions in meta, in a repository made here with GitStore, for host web-3 and service hello.
+class MetaDecisionSourceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = GitStore::OpenOrInit(Repo(), "main", /*bare=*/true);
+    ASSERT_TRUE(store) << store.error().message();
+    store_ = std::move(*store);
+  }
+  std::string Repo() const { return (dir_.path() / "meta").string(); }
+  std::string Dir(const std::string& host = "web-3") const {
+    return meta::DecisionsDir("hello", "prod", host, "hello");
+  }
+  void Commit(std::vector<FileChange> changes) {
+    auto commit = store_->Commit(changes, "test: decisions", {"yoke web-3", "yoke@web-3"});
+    ASSERT_TRUE(commit) << commit.error().message();
+  }
+  // A source over its own handle on the repository, as `yoke decisions --meta` opens it.
+  MetaDecisionSource Source(const std::string& host = "web-3") const {
+    auto store = GitStore::Open(Repo(), "main");
+    EXPECT_TRUE(store) << store.error().message();
+    return MetaDecisionSource(std::move(*store), Dir(host));
+  }
+  static std::vector<std::string> Ids(const DecisionListing& listing) {
+    std::vector<std::string> ids;
+    for (const auto& e : listing.decisions) ids.push_back(e.id);
+    return ids;
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<GitStore> store_;
+};
+
+// One host's decisions, newest first by the time in the name (a ".2" of the same second first),
+// committed over two commits; another host's and files that are not decisions are left out; a
+// bad record is reported with its path and line and skipped.
+TEST_F(MetaDecisionSourceTest, ListsOneHostsDecisionsNewestFirst) {
+  const std::string d = Dir();
+  ASSERT_NO_FATAL_FAILURE(Commit({
+      {d + "/20261122T010000Z-none-to-1.0.0.txtpb", "verdict: PROMOTE\nto_version: \"1.0.0\"\n"},
+      {d + "/20261122T020000Z-1.0.0-to-2.0.0.txtpb", "verdict: SUPERSEDE\n"},
+      {meta::StatusPath("hello", "prod", "web-3", "hello"), "running: \"1.0.0\"\n"},
+      {Dir("web-4") + "/20261122T090000Z-1.0.0-to-9.0.0.txtpb", "verdict: REJECT\n"},
+  }));
+  ASSERT_NO_FATAL_FAILURE(Commit({
+      {d + "/20261122T020000Z-1.0.0-to-2.0.0.2.txtpb", "verdict: REJECT\n"},
+      {d + "/20261122T030000Z-1.0.0-to-3.0.0.txtpb", "verdict: REJECT\nbogus: 1\n"},
+      {d + "/README.md", "not a record\n"},
+  }));
+
+  DecisionListing all = Source().List();
+  EXPECT_TRUE(all.error.empty()) << all.error;
+  EXPECT_EQ(Ids(all), (std::vector<std::string>{"20261122T020000Z-1.0.0-to-2.0.0.2",
+                                                "20261122T020000Z-1.0.0-to-2.0.0",
+                                                "20261122T010000Z-none-to-1.0.0"}));
+  ASSERT_EQ(all.problems.size(), 1u);
+  EXPECT_EQ(all.problems[0].rfind(d + "/20261122T030000Z-1.0.0-to-3.0.0.txtpb:2:", 0), 0u)
+      << all.problems[0];
+  EXPECT_EQ(all.decisions[2].path, d + "/20261122T010000Z-none-to-1.0.0.txtpb");
+  EXPECT_EQ(all.decisions[2].decision.to_version(), "1.0.0");
+  EXPECT_EQ(Ids(Source().List(1)), (std::vector<std::string>{"20261122T020000Z-1.0.0-to-2.0.0.2"}));
+  EXPECT_EQ(Source().Describe(), Repo() + " (branch main) " + d);
+
+  // `show` finds one by id, as in the base folder.
+  auto found = FindDecision(all, "20261122T01");
+  ASSERT_NE(found.entry, nullptr);
+  EXPECT_EQ(found.entry->decision.verdict(), Verdict::PROMOTE);
+
+  EXPECT_EQ(Ids(Source("web-4").List()),
+            (std::vector<std::string>{"20261122T090000Z-1.0.0-to-9.0.0"}));
+}
+
+// A repository with no commit yet, or no decisions for the host, lists nothing and no problem.
+TEST_F(MetaDecisionSourceTest, EmptyRepositoryListsNothing) {
+  DecisionListing none = Source().List();
+  EXPECT_TRUE(none.decisions.empty());
+  EXPECT_TRUE(none.problems.empty());
+  EXPECT_TRUE(none.error.empty()) << none.error;
+  ASSERT_NO_FATAL_FAILURE(Commit({{"README.md", "meta\n"}}));
+  EXPECT_TRUE(Source().List().decisions.empty());
 }
 
 }  // namespace

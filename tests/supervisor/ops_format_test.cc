@@ -209,6 +209,58 @@ TEST(OpsFormatTest, StatusViewFromStatusJson) {
   EXPECT_FALSE(FormatStatus("[1,2]"));
 }
 
+// The meta section: the embedded default says so and shows no queue; a remote that does not
+// answer, or commits it lacks, come first as a warning, with the last error.
+TEST(OpsFormatTest, StatusViewShowsMeta) {
+  const std::string head = R"({"service":"hello","uptime_s":5,"judge":{"verdict":""},)";
+  auto embedded = FormatStatus(head + R"("meta":{"repository":"/srv/hello/meta","url":"",
+    "channel_release":"","queued":0,"remote_ok":true,"commits":4,"pushes":0,"fetches":0,
+    "fetch_failures":0,"push_failures":0,"bad_records":1,"candidates_offered":0,
+    "artifact_failures":0,"last_error":""}})");
+  ASSERT_TRUE(embedded) << embedded.error().message();
+  EXPECT_NE(
+      embedded->find("\nmeta\n"
+                     "  repository  /srv/hello/meta\n"
+                     "  remote      none (embedded)\n"
+                     "  channel     points at no release\n"
+                     "  commits     4 made\n"
+                     "  records     1 bad (skipped), 0 releases offered, 0 artifact failures\n"),
+      std::string::npos)
+      << *embedded;
+  EXPECT_EQ(embedded->find("warning"), std::string::npos) << *embedded;
+  EXPECT_EQ(embedded->find("last error"), std::string::npos) << *embedded;
+
+  auto unreachable = FormatStatus(head + R"("meta":{"repository":"/srv/hello/meta",
+    "url":"https://git.example.com/ops/meta.git","channel_release":"2.1.0","queued":3,
+    "remote_ok":false,"commits":12,"pushes":9,"fetches":40,"fetch_failures":2,
+    "push_failures":1,"bad_records":0,"candidates_offered":2,"artifact_failures":1,
+    "last_error":"cannot fetch: connection refused\nretrying"}})");
+  ASSERT_TRUE(unreachable) << unreachable.error().message();
+  EXPECT_NE(unreachable->find(
+                "\nmeta\n"
+                "  warning     the remote is unreachable; 3 commits are not on the remote yet\n"
+                "  repository  /srv/hello/meta\n"
+                "  remote      https://git.example.com/ops/meta.git (unreachable: 2 of 40 "
+                "fetches failed)\n"
+                "  channel     release 2.1.0\n"
+                "  commits     12 made, 9 pushes, 3 queued\n"
+                "  records     0 bad (skipped), 2 releases offered, 1 artifact failures\n"
+                "  last error  cannot fetch: connection refused retrying\n"),
+            std::string::npos)
+      << *unreachable;
+
+  auto answering = FormatStatus(head + R"("meta":{"url":"/srv/meta.git","remote_ok":true,
+    "queued":0,"commits":1,"pushes":1}})");
+  ASSERT_TRUE(answering);
+  EXPECT_NE(answering->find("  remote      /srv/meta.git (answers)\n"), std::string::npos)
+      << *answering;
+  EXPECT_EQ(answering->find("warning"), std::string::npos) << *answering;
+
+  // No "meta" object: turned off in the config, or `yoke proxy` (no judge), which says nothing.
+  EXPECT_NE(FormatStatus(head + R"("pinned":""})")->find("\nmeta\n  off"), std::string::npos);
+  EXPECT_EQ(FormatStatus(R"({"service":"p"})")->find("meta"), std::string::npos);
+}
+
 // With no yoke answering, the base folder's view: links, records, the journal.
 TEST(OpsFormatTest, BaseViewWhenYokeIsNotRunning) {
   BaseView view;
