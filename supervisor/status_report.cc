@@ -34,6 +34,9 @@ json::value Role(const std::optional<SupervisorSnapshot>& sup, bool running,
             {"pid", r.pid},
             {"instance", r.instance}};
     if (r.up) role["uptime_s"] = r.uptime_s;
+    role["log_lines"] = {{"read", r.log_lines},
+                         {"not_json", r.log_lines_not_json},
+                         {"no_level", r.log_lines_no_level}};
     return role;
   }
   if (!upstream) return nullptr;
@@ -176,6 +179,15 @@ std::string MetricsText(const StatusInputs& in) {
         "# TYPE yoke_up gauge\nyoke_up{{role=\"running\",version=\"{}\"}} {}\n"
         "yoke_up{{role=\"testing\",version=\"{}\"}} {}\n",
         s.running.version, s.running.up ? 1 : 0, s.testing.version, s.testing.up ? 1 : 0);
+    out +=
+        "# HELP yoke_log_lines_unusable Log lines of the current instance that the judge cannot "
+        "use.\n# TYPE yoke_log_lines_unusable gauge\n";
+    for (auto [role, r] : {std::pair{"running", &s.running}, {"testing", &s.testing}}) {
+      out += fmt::format("yoke_log_lines_unusable{{role=\"{}\",kind=\"not_json\"}} {}\n", role,
+                         r->log_lines_not_json);
+      out += fmt::format("yoke_log_lines_unusable{{role=\"{}\",kind=\"no_level\"}} {}\n", role,
+                         r->log_lines_no_level);
+    }
   }
   if (in.meta) {
     const auto& m = *in.meta;

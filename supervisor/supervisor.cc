@@ -984,6 +984,10 @@ void Supervisor::PublishSnapshot() {
       out->port = static_cast<uint16_t>(slot.instance->record.port());
       out->pid = slot.instance->record.pid();
       out->instance = slot.instance->record.number();
+      const LogCounts& logs = slot.instance->logs;
+      out->log_lines = logs.lines;
+      out->log_lines_not_json = logs.not_json;
+      out->log_lines_no_level = logs.no_level;
     }
   };
   role(running_, &snap.running);

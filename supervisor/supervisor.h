@@ -65,6 +65,9 @@ struct SupervisorSnapshot {
     int pid = 0;
     uint32_t instance = 0;
     int64_t uptime_s = 0;
+    uint64_t log_lines = 0;           // JSON log lines this instance wrote, read so far
+    uint64_t log_lines_not_json = 0;  // of those, lines that do not parse as a JSON object
+    uint64_t log_lines_no_level = 0;  // and JSON objects without a recognised level
   };
   Role running;
   Role testing;

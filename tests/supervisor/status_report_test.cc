@@ -62,5 +62,28 @@ TEST(StatusReportTest, StatusJsonCarriesWhatThePageShows) {
   EXPECT_EQ(decisions.at("recent").at(1).at("error").as_string(), "2:1: nope");
 }
 
+// Log lines the judge cannot use are visible per role, in /status and in /metrics.
+TEST(StatusReportTest, UnusableLogLinesAreCountedPerRole) {
+  StatusInputs in;
+  SupervisorSnapshot snap;
+  snap.running.version = "1.0.0";
+  snap.testing.version = "2.0.0";
+  snap.testing.log_lines = 10;
+  snap.testing.log_lines_not_json = 3;
+  snap.testing.log_lines_no_level = 2;
+  in.supervisor = snap;
+  json::object s = json::parse(StatusJson(in)).as_object();
+  const auto& lines = s.at("testing").at("log_lines");
+  EXPECT_EQ(lines.at("read").to_number<uint64_t>(), 10u);
+  EXPECT_EQ(lines.at("not_json").to_number<uint64_t>(), 3u);
+  EXPECT_EQ(lines.at("no_level").to_number<uint64_t>(), 2u);
+  std::string metrics = MetricsText(in);
+  EXPECT_NE(metrics.find("yoke_log_lines_unusable{role=\"testing\",kind=\"not_json\"} 3"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("yoke_log_lines_unusable{role=\"running\",kind=\"no_level\"} 0"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace yoke
