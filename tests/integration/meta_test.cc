@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
+#include <thread>
+
 #include "base-layout/text_record.h"
 #include "meta/digest.h"
 #include "meta/git_store.h"
@@ -267,6 +270,87 @@ TEST(MetaWebhook, BadSignatureIsRefusedAndAGoodOneFetches) {
   EXPECT_EQ(res->result_int(), 202);
   EXPECT_TRUE(yoke.WaitForRole("testing", "2.0.0", 1, 20s)) << yoke.Log();
   EXPECT_GT(fetches(), before);
+}
+
+}  // namespace
+}  // namespace yoke::testing
+
+namespace yoke::testing {
+namespace {
+
+// Two real supervisors, stand-ins for two hosts, follow one remote. Each makes 50 decisions
+// (pin and unpin by hand, as fast as the admin API takes them) at the same time as the other;
+// all 100 land in the remote's history, each once.
+TEST(MetaTwoHosts, FiftyDecisionsEachAllLandOnce) {
+  TempDir dir;
+  fs::path remote = dir.path() / "remote.git";
+  auto config = [&](const std::string& host) {
+    return std::string(kJudge) + "meta { url: \"file://" + remote.string() + "\" host: \"" + host +
+           "\" poll_interval_s: 1 }\n";
+  };
+  YokeHarness h1(config("h1")), h2(config("h2"));
+  ASSERT_EQ(h1.Cli({"meta", "init", "--bare", remote.string()}).code, 0);
+  fs::path artifact = dir.path() / "hello-1.0.0.sh";
+  WriteAll(artifact, "#!/bin/sh\nexec " + FixtureBinary().string() + " \"$@\"\n");
+  ASSERT_EQ(h1.Cli({"meta", "release", "add", "--repo", remote.string(), "--project", "hello",
+                    "--version", "1.0.0", "--artifact", artifact.string()})
+                .code,
+            0);
+  ASSERT_EQ(h1.Cli({"meta", "channel", "set", "--repo", remote.string(), "--project", "hello",
+                    "--version", "1.0.0"})
+                .code,
+            0);
+  h1.StartYoke();
+  h2.StartYoke();
+  ASSERT_TRUE(h1.WaitForRole("running", "1.0.0", 1, 20s)) << h1.Log();
+  ASSERT_TRUE(h2.WaitForRole("running", "1.0.0", 1, 20s)) << h2.Log();
+
+  auto decide = [](YokeHarness* yoke, std::atomic<int>* done) {
+    std::string token = ReadAll(yoke->base() / "state" / "admin.token");
+    token.erase(token.find_last_not_of("\n ") + 1);
+    HttpClient client(yoke->admin_port());
+    for (int i = 0; i < 50; ++i) {
+      const char* action = i % 2 == 0 ? "/pin" : "/unpin";
+      auto res =
+          client.Request(http::verb::post, action,
+                         R"({"reason":"drill )" + std::to_string(i) + R"(","version":"1.0.0"})",
+                         {{"Authorization", "Bearer " + token}}, 15s);
+      if (res && res->result_int() == 200) ++*done;
+    }
+  };
+  std::atomic<int> done1{0}, done2{0};
+  std::thread t1(decide, &h1, &done1), t2(decide, &h2, &done2);
+  t1.join();
+  t2.join();
+  ASSERT_EQ(done1, 50);
+  ASSERT_EQ(done2, 50);
+
+  auto pins = [&](const std::string& host) {
+    auto store = GitStore::Open(remote.string(), "main");
+    auto entries =
+        meta::ReadDecisions(**store, meta::DecisionsDir("hello", "prod", host, "hello"), nullptr);
+    int n = 0;
+    for (const auto& e : *entries) n += e.decision.verdict() == Verdict::PIN;
+    return n;
+  };
+  auto commits = [&](const std::string& host) {
+    auto store = GitStore::Open(remote.string(), "main");
+    auto log = (*store)->Log(100000);
+    int n = 0;
+    for (const auto& c : *log) n += c.message.starts_with("hello on " + host + ": pin 1.0.0");
+    return n;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return pins("h1") == 50 && pins("h2") == 50; }, 60s))
+      << pins("h1") << " and " << pins("h2") << " pins in the remote\n"
+      << h1.Log() << h2.Log();
+  EXPECT_EQ(commits("h1"), 50);
+  EXPECT_EQ(commits("h2"), 50);
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return HttpGet(h1.admin_port(), "/status").body.find("\"queued\":0") != std::string::npos &&
+               HttpGet(h2.admin_port(), "/status").body.find("\"queued\":0") != std::string::npos;
+      },
+      30s));
 }
 
 }  // namespace
