@@ -217,7 +217,6 @@ int RunCommand(const std::string& config_path) {
     in.pairs = evidence.Stats();
     in.candidate = evidence.candidate();
     if (meta) in.meta = meta->Snapshot();
-    in.decisions = RecentDecisions(base.root() / "decisions", kStatusDecisions);
     return in;
   };
   auto token = EnsureToken(TokenPath(*config));
@@ -226,7 +225,11 @@ int RunCommand(const std::string& config_path) {
     return kExitFailure;
   }
   AdminHandlers handlers;
-  handlers.status_json = [&] { return StatusJson(inputs()); };
+  handlers.status_json = [&] {
+    StatusInputs in = inputs();
+    in.decisions = RecentDecisions(base.root() / "decisions", kStatusDecisions);  // not /metrics
+    return StatusJson(in);
+  };
   handlers.metrics_text = [&] { return MetricsText(inputs()); };
   handlers.token = *token;
   handlers.decision_text = [&](const std::string& id) {
