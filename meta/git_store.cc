@@ -64,14 +64,22 @@ StatusOr<std::string> RefTarget(git_repository* repo, const std::string& ref) {
   return ToHex(oid);
 }
 
+StatusOr<CommitPtr> CommitAt(git_repository* repo, const git_oid& id) {
+  git_commit* commit = nullptr;
+  if (git_commit_lookup(&commit, repo, &id) != 0) return Fail(GitError("cannot read commit"));
+  return CommitPtr(commit);
+}
+
+StatusOr<TreePtr> TreeAt(git_repository* repo, const git_oid& id) {
+  git_tree* tree = nullptr;
+  if (git_tree_lookup(&tree, repo, &id) != 0) return Fail(GitError("cannot read tree"));
+  return TreePtr(tree);
+}
+
 StatusOr<TreePtr> TreeOf(git_repository* repo, const std::string& commit_hex) {
   YOKE_ASSIGN_OR_RETURN(git_oid oid, FromHex(commit_hex));
-  git_commit* commit = nullptr;
-  if (git_commit_lookup(&commit, repo, &oid) != 0) return Fail(GitError("cannot read commit"));
-  CommitPtr owned(commit);
-  git_tree* tree = nullptr;
-  if (git_commit_tree(&tree, commit) != 0) return Fail(GitError("cannot read tree"));
-  return TreePtr(tree);
+  YOKE_ASSIGN_OR_RETURN(CommitPtr commit, CommitAt(repo, oid));
+  return TreeAt(repo, *git_commit_tree_id(commit.get()));
 }
 
 // Writes the tree of `base` (may be null: empty) with `changes` applied.
@@ -96,6 +104,50 @@ StatusOr<git_oid> TreeWith(git_repository* repo, git_tree* base,
   git_oid tree;
   if (git_index_write_tree_to(&tree, raw, repo) != 0) return Fail(GitError("cannot write tree"));
   return tree;
+}
+
+// The files `commit` changed against its first parent (all of them for a first commit).
+StatusOr<std::vector<BlobChange>> ChangesOf(git_repository* repo, git_commit* commit) {
+  YOKE_ASSIGN_OR_RETURN(TreePtr tree, TreeAt(repo, *git_commit_tree_id(commit)));
+  TreePtr parent_tree;
+  if (git_commit_parentcount(commit) > 0) {
+    YOKE_ASSIGN_OR_RETURN(parent_tree, TreeOf(repo, ToHex(*git_commit_parent_id(commit, 0))));
+  }
+  git_diff* raw = nullptr;
+  if (git_diff_tree_to_tree(&raw, repo, parent_tree.get(), tree.get(), nullptr) != 0) {
+    return Fail(GitError("cannot diff"));
+  }
+  DiffPtr diff(raw);
+  std::vector<BlobChange> changes;
+  for (size_t i = 0; i < git_diff_num_deltas(raw); ++i) {
+    const git_diff_delta* delta = git_diff_get_delta(raw, i);
+    if (delta->status == GIT_DELTA_DELETED) {
+      changes.push_back({delta->old_file.path, std::nullopt});
+    } else {
+      changes.push_back({delta->new_file.path, delta->new_file.id});
+    }
+  }
+  return changes;
+}
+
+// Writes a commit of tree `tree_id` whose parent is `parent_hex` (empty: none).
+StatusOr<std::string> WriteCommit(git_repository* repo, const git_signature* author,
+                                  const git_signature* committer, const char* encoding,
+                                  const char* message, const git_oid& tree_id,
+                                  const std::string& parent_hex) {
+  YOKE_ASSIGN_OR_RETURN(TreePtr tree, TreeAt(repo, tree_id));
+  CommitPtr parent;
+  if (!parent_hex.empty()) {
+    YOKE_ASSIGN_OR_RETURN(git_oid parent_id, FromHex(parent_hex));
+    YOKE_ASSIGN_OR_RETURN(parent, CommitAt(repo, parent_id));
+  }
+  const git_commit* parents[] = {parent.get()};
+  git_oid id;
+  if (git_commit_create(&id, repo, nullptr, author, committer, encoding, message, tree.get(),
+                        parent ? 1 : 0, parents) != 0) {
+    return Fail(GitError("cannot commit"));
+  }
+  return ToHex(id);
 }
 
 int CollectBlob(const char* root, const git_tree_entry* entry, void* payload) {
@@ -269,8 +321,8 @@ std::string GitStore::BlobId(const std::string& path) const {
   return ToHex(*git_tree_entry_id(raw));
 }
 
-Status GitStore::MoveBranch(const std::string& new_tip, const std::string& old_tip,
-                            const std::string& why) {
+StatusOr<bool> GitStore::MoveBranch(const std::string& new_tip, const std::string& old_tip,
+                                    const std::string& why) {
   YOKE_ASSIGN_OR_RETURN(git_oid target, FromHex(new_tip));
   const std::string ref = "refs/heads/" + branch_;
   git_reference* raw = nullptr;
@@ -283,12 +335,10 @@ Status GitStore::MoveBranch(const std::string& new_tip, const std::string& old_t
         git_reference_create_matching(&raw, repo_, ref.c_str(), &target, 1, &expected, why.c_str());
   }
   git_reference_free(raw);
-  if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS || rc == GIT_ELOCKED) {
-    return Fail("raced: " + ref + " moved meanwhile");
-  }
+  if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS || rc == GIT_ELOCKED) return false;
   if (rc != 0) return Fail(GitError("cannot move " + ref));
   UpdateWorkingTree(old_tip, new_tip);
-  return Ok();
+  return true;
 }
 
 void GitStore::UpdateWorkingTree(const std::string& old_tip, const std::string& new_tip) {
@@ -347,29 +397,16 @@ StatusOr<std::string> GitStore::Commit(const std::vector<FileChange>& changes,
     if (attempt > 0) RaceBackoff(attempt);
     YOKE_ASSIGN_OR_RETURN(std::string old_tip, Tip());
     TreePtr base;
-    CommitPtr parent;
     if (!old_tip.empty()) {
       YOKE_ASSIGN_OR_RETURN(base, TreeOf(repo_, old_tip));
-      YOKE_ASSIGN_OR_RETURN(git_oid parent_id, FromHex(old_tip));
-      git_commit* p = nullptr;
-      if (git_commit_lookup(&p, repo_, &parent_id) != 0) return Fail(GitError("cannot read tip"));
-      parent.reset(p);
     }
     YOKE_ASSIGN_OR_RETURN(git_oid tree_id, TreeWith(repo_, base.get(), blobs));
     if (base && git_oid_equal(&tree_id, git_tree_id(base.get()))) return old_tip;
-    git_tree* tree = nullptr;
-    if (git_tree_lookup(&tree, repo_, &tree_id) != 0) return Fail(GitError("cannot read tree"));
-    TreePtr owned_tree(tree);
-    const git_commit* parents[] = {parent.get()};
-    git_oid commit_id;
-    if (git_commit_create(&commit_id, repo_, nullptr, signature.get(), signature.get(), nullptr,
-                          message.c_str(), tree, parent ? 1 : 0, parents) != 0) {
-      return Fail(GitError("cannot commit"));
-    }
-    std::string new_tip = ToHex(commit_id);
-    auto moved = MoveBranch(new_tip, old_tip, "yoke: " + message);
+    YOKE_ASSIGN_OR_RETURN(std::string new_tip,
+                          WriteCommit(repo_, signature.get(), signature.get(), nullptr,
+                                      message.c_str(), tree_id, old_tip));
+    YOKE_ASSIGN_OR_RETURN(bool moved, MoveBranch(new_tip, old_tip, "yoke: " + message));
     if (moved) return new_tip;
-    if (!moved.error().message().starts_with("raced")) return std::unexpected(moved.error());
   }
   return Fail("cannot commit to " + branch_ + ": it keeps moving");
 }
@@ -396,13 +433,15 @@ StatusOr<size_t> GitStore::Integrate() {
     if (origin.empty() || local == origin) return size_t{0};
     YOKE_ASSIGN_OR_RETURN(git_oid origin_id, FromHex(origin));
     if (local.empty()) {
-      if (auto st = MoveBranch(origin, local, "yoke: follow origin"); st) return size_t{0};
+      YOKE_ASSIGN_OR_RETURN(bool moved, MoveBranch(origin, local, "yoke: follow origin"));
+      if (moved) return size_t{0};
       continue;
     }
     YOKE_ASSIGN_OR_RETURN(git_oid local_id, FromHex(local));
     if (git_graph_descendant_of(repo_, &local_id, &origin_id) == 1) return size_t{0};  // ahead
     if (git_graph_descendant_of(repo_, &origin_id, &local_id) == 1) {
-      if (auto st = MoveBranch(origin, local, "yoke: fast-forward"); st) return size_t{0};
+      YOKE_ASSIGN_OR_RETURN(bool moved, MoveBranch(origin, local, "yoke: fast-forward"));
+      if (moved) return size_t{0};
       continue;
     }
     // Diverged: re-apply the local-only commits, oldest first, on origin's tip.
@@ -418,55 +457,18 @@ StatusOr<size_t> GitStore::Integrate() {
 
     std::string tip = origin;
     for (const git_oid& id : own) {
-      git_commit* raw_commit = nullptr;
-      if (git_commit_lookup(&raw_commit, repo_, &id) != 0) return Fail(GitError("bad commit"));
-      CommitPtr commit(raw_commit);
-      git_tree* raw_tree = nullptr;
-      if (git_commit_tree(&raw_tree, raw_commit) != 0) return Fail(GitError("bad tree"));
-      TreePtr tree(raw_tree);
-      TreePtr parent_tree;
-      if (git_commit_parentcount(raw_commit) > 0) {
-        YOKE_ASSIGN_OR_RETURN(parent_tree,
-                              TreeOf(repo_, ToHex(*git_commit_parent_id(raw_commit, 0))));
-      }
-      git_diff* raw_diff = nullptr;
-      if (git_diff_tree_to_tree(&raw_diff, repo_, parent_tree.get(), raw_tree, nullptr) != 0) {
-        return Fail(GitError("cannot diff"));
-      }
-      DiffPtr diff(raw_diff);
-      std::vector<BlobChange> changes;
-      for (size_t i = 0; i < git_diff_num_deltas(raw_diff); ++i) {
-        const git_diff_delta* delta = git_diff_get_delta(raw_diff, i);
-        if (delta->status == GIT_DELTA_DELETED) {
-          changes.push_back({delta->old_file.path, std::nullopt});
-        } else {
-          changes.push_back({delta->new_file.path, delta->new_file.id});
-        }
-      }
+      YOKE_ASSIGN_OR_RETURN(CommitPtr commit, CommitAt(repo_, id));
+      YOKE_ASSIGN_OR_RETURN(auto changes, ChangesOf(repo_, commit.get()));
       YOKE_ASSIGN_OR_RETURN(TreePtr base, TreeOf(repo_, tip));
-      YOKE_ASSIGN_OR_RETURN(git_oid new_tree_id, TreeWith(repo_, base.get(), changes));
-      git_tree* new_tree = nullptr;
-      if (git_tree_lookup(&new_tree, repo_, &new_tree_id) != 0) return Fail(GitError("bad tree"));
-      TreePtr owned_new_tree(new_tree);
-      YOKE_ASSIGN_OR_RETURN(git_oid tip_id, FromHex(tip));
-      git_commit* raw_parent = nullptr;
-      if (git_commit_lookup(&raw_parent, repo_, &tip_id) != 0) return Fail(GitError("bad tip"));
-      CommitPtr parent(raw_parent);
-      const git_commit* parents[] = {raw_parent};
-      git_oid rebased;
-      if (git_commit_create(&rebased, repo_, nullptr, git_commit_author(raw_commit),
-                            git_commit_committer(raw_commit),
-                            git_commit_message_encoding(raw_commit), git_commit_message(raw_commit),
-                            new_tree, 1, parents) != 0) {
-        return Fail(GitError("cannot re-apply a commit"));
-      }
-      tip = ToHex(rebased);
+      YOKE_ASSIGN_OR_RETURN(git_oid tree_id, TreeWith(repo_, base.get(), changes));
+      YOKE_ASSIGN_OR_RETURN(tip, WriteCommit(repo_, git_commit_author(commit.get()),
+                                             git_commit_committer(commit.get()),
+                                             git_commit_message_encoding(commit.get()),
+                                             git_commit_message(commit.get()), tree_id, tip));
     }
-    if (auto st = MoveBranch(tip, local, "yoke: re-apply local commits on origin"); st) {
-      return own.size();
-    } else if (!st.error().message().starts_with("raced")) {
-      return std::unexpected(st.error());
-    }
+    YOKE_ASSIGN_OR_RETURN(bool moved,
+                          MoveBranch(tip, local, "yoke: re-apply local commits on origin"));
+    if (moved) return own.size();
   }
   return Fail("cannot integrate origin: the branch keeps moving");
 }
@@ -523,9 +525,9 @@ StatusOr<std::vector<CommitInfo>> GitStore::Log(size_t limit) const {
   git_revwalk_push(raw_walk, &tip_id);
   git_oid next;
   while (log.size() < limit && git_revwalk_next(&next, raw_walk) == 0) {
-    git_commit* raw_commit = nullptr;
-    if (git_commit_lookup(&raw_commit, repo_, &next) != 0) continue;
-    CommitPtr commit(raw_commit);
+    auto found = CommitAt(repo_, next);
+    if (!found) continue;
+    git_commit* raw_commit = found->get();
     const char* summary = git_commit_summary(raw_commit);
     log.push_back({ToHex(next), git_commit_author(raw_commit)->name, summary ? summary : "",
                    static_cast<int64_t>(git_commit_time(raw_commit))});

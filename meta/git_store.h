@@ -91,7 +91,10 @@ class GitStore {
 
  private:
   GitStore(git_repository* repo, std::string path, std::string branch);
-  Status MoveBranch(const std::string& new_tip, const std::string& old_tip, const std::string& why);
+  // Moves the branch from `old_tip` (empty: absent) to `new_tip`; false when another writer
+  // moved it first.
+  StatusOr<bool> MoveBranch(const std::string& new_tip, const std::string& old_tip,
+                            const std::string& why);
   void UpdateWorkingTree(const std::string& old_tip, const std::string& new_tip);
 
   struct RemoteFree {

@@ -426,7 +426,7 @@ def run(args, work):
         check(os.access(path, os.X_OK), f"{path} is not an executable (build first)")
     chromium = args.chromium
     check(shutil.which(chromium) is not None,
-          f"{chromium} not found: install it with `YOKE_WITH_BROWSER=1 bash scripts/setup.sh` "
+          f"{chromium} not found: install it with `bash scripts/setup.sh` "
           f"(or apt-get install chromium), or pass --chromium")
 
     base = os.path.join(work, "base")
