@@ -195,6 +195,7 @@ meta {{ project: "demo" host: "demo-host" }}
     proc = subprocess.Popen([yoke, "run", "--config", config], stdout=log, stderr=subprocess.STDOUT)
     say(f"yoke run started (pid {proc.pid}): proxy on 127.0.0.1:{proxy}, admin API on "
         f"127.0.0.1:{admin}, base {base}")
+    say(f"its status page, live while the demo runs: http://127.0.0.1:{admin}/")
     load = None
     pids = set()
     builds = os.path.join(work, "builds")

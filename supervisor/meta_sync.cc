@@ -57,6 +57,17 @@ Author MetaSync::HostAuthor() const {
 }
 
 Status MetaSync::Start() {
+  Status started = Open();
+  if (!started) {
+    std::lock_guard lock(mu_);
+    snapshot_.last_error = "meta is off for this run: " + started.error().message();
+    return started;
+  }
+  thread_ = std::thread([this] { Loop(); });
+  return Ok();
+}
+
+Status MetaSync::Open() {
   const auto& m = options_.settings;
   for (const std::string& name : {m.project(), m.env(), m.channel(), m.host(), options_.service}) {
     if (!IsSafeComponent(name)) {
@@ -75,7 +86,6 @@ Status MetaSync::Start() {
   spdlog::info("meta: {} (branch {}), following {}/{}/channels/{}, writing as host {}{}",
                dir.string(), m.branch(), m.project(), m.env(), m.channel(), m.host(),
                m.url().empty() ? ", no remote" : ", remote " + m.url());
-  thread_ = std::thread([this] { Loop(); });
   return Ok();
 }
 

@@ -64,8 +64,8 @@ class MetaSync {
   MetaSync(MetaSyncOptions options, const Clock* clock);
   ~MetaSync();
 
-  // Opens (or creates) the repository and starts the thread. An error here is reported and the
-  // supervisor runs without meta.
+  // Opens (or creates) the repository and starts the thread. An error here is reported (and
+  // kept in Snapshot().last_error) and the supervisor runs without meta.
   Status Start();
   void Stop();
 
@@ -82,6 +82,7 @@ class MetaSync {
   std::optional<JudgeConfig> JudgeOverride() const;
 
  private:
+  Status Open();  // the repository, its remote and EnvFor's reader
   void Loop();
   void Pass(bool fetch);
   void CommitDecisions();
