@@ -33,4 +33,22 @@ std::optional<MirrorDrop> CheckMirror(const MirrorPolicy& policy, bool have_test
   return std::nullopt;
 }
 
+MirrorPolicy MirrorPolicyFrom(const MirrorSettings& m) {
+  MirrorPolicy policy;
+  policy.enabled = m.enabled();
+  if (m.methods_size() > 0) policy.methods = {m.methods().begin(), m.methods().end()};
+  for (const auto& allow : m.allow()) {
+    policy.allow.push_back({allow.route(), {allow.methods().begin(), allow.methods().end()}});
+  }
+  if (m.strip_nothing()) {
+    policy.strip_headers.clear();
+  } else if (m.strip_headers_size() > 0) {
+    policy.strip_headers.assign(m.strip_headers().begin(), m.strip_headers().end());
+  }
+  policy.max_body_bytes = m.max_body_bytes();
+  policy.max_in_flight = m.max_in_flight();
+  policy.timeout = std::chrono::milliseconds(m.timeout_ms());
+  return policy;
+}
+
 }  // namespace yoke

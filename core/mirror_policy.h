@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "proto/yoke/config.pb.h"
+
 namespace yoke {
 
 // Why a request was not mirrored. Each reason is a metric label.
@@ -32,6 +34,9 @@ struct MirrorPolicy {
   uint32_t max_in_flight = 256;
   std::chrono::milliseconds timeout{10000};
 };
+
+// The policy a config's `mirror` block (or meta's override of it) describes.
+MirrorPolicy MirrorPolicyFrom(const MirrorSettings& settings);
 
 // Whether a request may be mirrored, by method, route and body. `body_bytes` is nullopt for
 // a body of unknown length (chunked), which is never mirrored. The in-flight limit is the

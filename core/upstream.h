@@ -4,8 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+
+#include "core/mirror_policy.h"
 
 namespace yoke {
 
@@ -19,6 +22,8 @@ struct Upstream {
 struct UpstreamSnapshot {
   std::optional<Upstream> running;  // none: users get 502
   std::optional<Upstream> testing;  // none: nothing is mirrored
+  // Which requests are mirrored from now on; null: the proxy's configured policy.
+  std::shared_ptr<const MirrorPolicy> mirror{};
 };
 
 // Implemented by the proxy. Thread-safe.

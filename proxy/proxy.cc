@@ -57,6 +57,7 @@ struct Target {
 struct Targets {
   std::shared_ptr<Target> running;
   std::shared_ptr<Target> testing;
+  std::shared_ptr<const MirrorPolicy> mirror;  // never null
 };
 
 class InFlight {
@@ -170,7 +171,11 @@ struct Proxy::Impl {
   std::map<std::pair<std::string, uint16_t>, std::weak_ptr<Target>> registry;  // GUARDED_BY(mu)
 
   Impl(ProxyOptions o, EvidenceSink* s)
-      : options(std::move(o)), sink(s), folder(options.route_patterns) {}
+      : options(std::move(o)), sink(s), folder(options.route_patterns) {
+    auto initial = std::make_shared<Targets>();
+    initial->mirror = std::make_shared<const MirrorPolicy>(options.mirror);
+    targets = std::move(initial);
+  }
 
   std::shared_ptr<const Targets> Load() const {
     std::lock_guard lock(mu);
@@ -425,8 +430,8 @@ Task<Outcome> ForwardToRunning(Worker& w, Target& running, Stream& client,
 // Sends the copy to testing and records testing's half of the pair. Never touches the user.
 Task<void> Mirror(Worker& w, std::shared_ptr<Target> testing,
                   std::shared_ptr<http::request<http::string_body>> copy,
-                  std::shared_ptr<PairState> pair) {
-  const auto& policy = w.impl.options.mirror;
+                  std::shared_ptr<PairState> pair, std::shared_ptr<const MirrorPolicy> mirror) {
+  const MirrorPolicy& policy = *mirror;
   auto& counters = w.impl.counters;
   auto start = SteadyClock::now();
   bool is_head = copy->method() == http::verb::head;
@@ -563,21 +568,22 @@ Task<bool> ServeOne(Worker& w, Stream& client, beast::flat_buffer& buffer,
   std::shared_ptr<PairState> pair;
   std::optional<MirrorDrop> drop;
   std::string route;
-  if (o.mirror.enabled && targets->testing) {
+  const MirrorPolicy& mirror = *targets->mirror;
+  if (mirror.enabled && targets->testing) {
     route = w.impl.folder.Fold(h.target());
-    drop = CheckMirror(o.mirror, true, method, route, body_bytes);
-    if (!drop && counters.mirror_in_flight.load(kRelaxed) >= o.mirror.max_in_flight) {
+    drop = CheckMirror(mirror, true, method, route, body_bytes);
+    if (!drop && counters.mirror_in_flight.load(kRelaxed) >= mirror.max_in_flight) {
       drop = MirrorDrop::kInFlightLimit;
     }
   } else {
-    drop = o.mirror.enabled ? MirrorDrop::kNoTesting : MirrorDrop::kDisabled;
+    drop = mirror.enabled ? MirrorDrop::kNoTesting : MirrorDrop::kDisabled;
   }
   if (drop) counters.CountDrop(*drop);
 
   InFlight in_flight(targets->running->in_flight);
   Outcome outcome;
   const bool buffer_body =
-      body_bytes && *body_bytes <= std::max<uint64_t>(o.mirror.max_body_bytes, 64 * 1024);
+      body_bytes && *body_bytes <= std::max<uint64_t>(mirror.max_body_bytes, 64 * 1024);
   if (buffer_body) {
     http::request_parser<http::string_body> full{std::move(head)};
     if (!full.is_done()) {
@@ -595,7 +601,7 @@ Task<bool> ServeOne(Worker& w, Stream& client, beast::flat_buffer& buffer,
     req.version(11);
     if (!drop) {
       auto copy = std::make_shared<http::request<http::string_body>>(req);
-      PrepareMirrorCopy(*copy, o.mirror);
+      PrepareMirrorCopy(*copy, mirror);
       pair = std::make_shared<PairState>();
       pair->sink = w.impl.sink;
       pair->counters = &counters;
@@ -603,7 +609,8 @@ Task<bool> ServeOne(Worker& w, Stream& client, beast::flat_buffer& buffer,
       pair->pair.route = route;
       counters.mirror_sent.fetch_add(1, kRelaxed);
       counters.mirror_in_flight.fetch_add(1, kRelaxed);
-      asio::co_spawn(w.io.get_executor(), Mirror(w, targets->testing, std::move(copy), pair),
+      asio::co_spawn(w.io.get_executor(),
+                     Mirror(w, targets->testing, std::move(copy), pair, targets->mirror),
                      LogFailure);
     }
     outcome = co_await ForwardToRunning(w, *targets->running, client, buffer, &req, nullptr,
@@ -755,6 +762,8 @@ void Proxy::Publish(UpstreamSnapshot snapshot) {
   };
   targets->running = target_for(snapshot.running);
   targets->testing = target_for(snapshot.testing);
+  targets->mirror = snapshot.mirror ? std::move(snapshot.mirror)
+                                    : std::make_shared<const MirrorPolicy>(impl_->options.mirror);
   impl_->targets = targets;
   for (auto it = impl_->registry.begin(); it != impl_->registry.end();) {
     it = it->second.expired() ? impl_->registry.erase(it) : std::next(it);
@@ -791,6 +800,7 @@ UpstreamSnapshot Proxy::Current() const {
   UpstreamSnapshot snapshot;
   if (targets->running) snapshot.running = targets->running->upstream;
   if (targets->testing) snapshot.testing = targets->testing->upstream;
+  snapshot.mirror = targets->mirror;
   return snapshot;
 }
 

@@ -63,19 +63,7 @@ proxy::ProxyOptions ProxyOptionsFrom(const Config& config) {
   o.max_idle_per_upstream = p.max_idle_per_upstream();
   o.max_connections = p.max_connections();
   o.route_patterns.assign(p.routes().begin(), p.routes().end());
-  o.mirror.enabled = m.enabled();
-  if (m.methods_size() > 0) o.mirror.methods = {m.methods().begin(), m.methods().end()};
-  for (const auto& allow : m.allow()) {
-    o.mirror.allow.push_back({allow.route(), {allow.methods().begin(), allow.methods().end()}});
-  }
-  if (m.strip_nothing()) {
-    o.mirror.strip_headers.clear();
-  } else if (m.strip_headers_size() > 0) {
-    o.mirror.strip_headers.assign(m.strip_headers().begin(), m.strip_headers().end());
-  }
-  o.mirror.max_body_bytes = m.max_body_bytes();
-  o.mirror.max_in_flight = m.max_in_flight();
-  o.mirror.timeout = std::chrono::milliseconds(m.timeout_ms());
+  o.mirror = MirrorPolicyFrom(m);
   return o;
 }
 
@@ -203,7 +191,7 @@ int RunCommand(const std::string& config_path) {
       meta->Notify(running, testing);
     };
     deps.release_env = [&meta](const std::string& version) { return meta->EnvFor(version); };
-    deps.judge_override = [&meta] { return meta->JudgeOverride(); };
+    deps.policy_override = [&meta] { return meta->PolicyOverride(); };
   }
   Supervisor supervisor(*config, base, deps);
   supervisor_ptr = &supervisor;

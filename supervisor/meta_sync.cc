@@ -124,9 +124,9 @@ MetaSnapshot MetaSync::Snapshot() const {
   return snapshot_;
 }
 
-std::optional<JudgeConfig> MetaSync::JudgeOverride() const {
+std::optional<ServicePolicy> MetaSync::PolicyOverride() const {
   std::lock_guard lock(mu_);
-  return judge_override_;
+  return policy_override_;
 }
 
 std::map<std::string, std::string> MetaSync::EnvFor(const std::string& version) const {
@@ -374,10 +374,8 @@ void MetaSync::Follow() {
   if (!policy) {
     NoteBadRecord(policy_path, policy.error().message());
   } else {
-    std::optional<JudgeConfig> judge;
-    if (*policy && (*policy)->has_judge()) judge = (*policy)->judge();
     std::lock_guard lock(mu_);
-    judge_override_ = judge;
+    policy_override_ = *policy;
   }
 
   const std::string channel_path = meta::ChannelPath(m.project(), m.env(), m.channel());

@@ -9,7 +9,7 @@
 // the new tip and retried with backoff.
 //
 // All git work happens on one thread of its own, so a slow remote never stalls the supervisor.
-// Thread-safety: Notify, FetchNow, Snapshot, EnvFor and JudgeOverride may be called from any
+// Thread-safety: Notify, FetchNow, Snapshot, EnvFor and PolicyOverride may be called from any
 // thread.
 #pragma once
 
@@ -78,8 +78,8 @@ class MetaSync {
   // YOKE_CHANNEL, YOKE_RELEASE_SOURCES and YOKE_SOURCE_<REPO> (the release's githashes), and
   // YOKE_FLAG_<NAME> for each of the channel's flags.
   std::map<std::string, std::string> EnvFor(const std::string& version) const;
-  // The judge settings meta's service record overrides, if any.
-  std::optional<JudgeConfig> JudgeOverride() const;
+  // Meta's service record for this service (judge and mirror overrides), if any.
+  std::optional<ServicePolicy> PolicyOverride() const;
 
  private:
   Status Open();  // the repository, its remote and EnvFor's reader
@@ -104,15 +104,15 @@ class MetaSync {
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  bool stop_ = false;                          // GUARDED_BY(mu_)
-  bool fetch_now_ = false;                     // GUARDED_BY(mu_)
-  bool notified_ = false;                      // GUARDED_BY(mu_)
-  std::string running_;                        // GUARDED_BY(mu_)
-  std::string testing_;                        // GUARDED_BY(mu_)
-  std::string since_;                          // GUARDED_BY(mu_)
-  std::string status_error_;                   // GUARDED_BY(mu_)
-  std::optional<JudgeConfig> judge_override_;  // GUARDED_BY(mu_)
-  MetaSnapshot snapshot_;                      // GUARDED_BY(mu_)
+  bool stop_ = false;                             // GUARDED_BY(mu_)
+  bool fetch_now_ = false;                        // GUARDED_BY(mu_)
+  bool notified_ = false;                         // GUARDED_BY(mu_)
+  std::string running_;                           // GUARDED_BY(mu_)
+  std::string testing_;                           // GUARDED_BY(mu_)
+  std::string since_;                             // GUARDED_BY(mu_)
+  std::string status_error_;                      // GUARDED_BY(mu_)
+  std::optional<ServicePolicy> policy_override_;  // GUARDED_BY(mu_)
+  MetaSnapshot snapshot_;                         // GUARDED_BY(mu_)
 
   // The loop thread's own.
   std::set<std::string> bad_seen_;      // "path@blob" already reported

@@ -228,20 +228,38 @@ std::optional<Upstream> Supervisor::UpstreamOf(const Slot& slot) const {
   return Upstream{"127.0.0.1", static_cast<uint16_t>(slot.instance->record.port()), slot.version};
 }
 
-void Supervisor::ApplyJudgeOverride() {
-  if (!deps_.judge_override) return;
+void Supervisor::ApplyPolicyOverride() {
+  if (!deps_.policy_override) return;
   Config merged = config_;
-  auto override = deps_.judge_override();
-  if (override) merged.mutable_judge()->MergeFrom(*override);
+  std::optional<ServicePolicy> policy = deps_.policy_override();
+  if (policy) {
+    merged.mutable_judge()->MergeFrom(policy->judge());
+    merged.mutable_mirror()->MergeFrom(policy->mirror());
+  }
+  // A part that fails the config's checks is ignored, with a line saying why.
   for (const ConfigProblem& problem : CheckConfig(merged)) {
-    if (!problem.field_path.empty() && problem.field_path[0] == "judge") {
-      spdlog::error("meta's judge override for {} is ignored: {}", config_.service(),
+    if (problem.field_path.empty()) continue;
+    const std::string& part = problem.field_path[0];
+    if (part == "judge" || part == "mirror") {
+      spdlog::error("meta's {} override for {} is ignored: {}", part, config_.service(),
                     problem.message);
-      merged.mutable_judge()->CopyFrom(config_.judge());
-      break;
+      if (part == "judge") merged.mutable_judge()->CopyFrom(config_.judge());
+      if (part == "mirror") merged.mutable_mirror()->CopyFrom(config_.mirror());
     }
   }
   judge_settings_ = JudgeSettingsFrom(merged);
+  // The proxy gets a new mirror policy only when meta's override changed.
+  const bool mirror_override = policy && policy->has_mirror();
+  std::string key = mirror_override ? merged.mirror().SerializeAsString() : "";
+  if (key != mirror_key_) {
+    mirror_key_ = std::move(key);
+    mirror_ = mirror_override
+                  ? std::make_shared<const MirrorPolicy>(MirrorPolicyFrom(merged.mirror()))
+                  : nullptr;
+    spdlog::info("mirror policy for {}: {}", config_.service(),
+                 mirror_ ? "meta's override" : "the config's");
+    PublishUpstreams();
+  }
 }
 
 void Supervisor::OpenWindow(SteadyTime now) {
@@ -251,7 +269,7 @@ void Supervisor::OpenWindow(SteadyTime now) {
   auto running = UpstreamOf(running_);
   auto testing = UpstreamOf(testing_);
   if (!running || !testing) return;
-  ApplyJudgeOverride();
+  ApplyPolicyOverride();
   window_.open = true;
   window_.started = now;
   window_.next_judgement = now;
@@ -851,8 +869,7 @@ void Supervisor::ArchiveIfUnused(const std::string& version) {
 
 void Supervisor::PublishUpstreams() {
   if (!deps_.traffic) return;
-  UpstreamSnapshot snapshot{UpstreamOf(running_), UpstreamOf(testing_)};
-  deps_.traffic->Publish(snapshot);
+  deps_.traffic->Publish({UpstreamOf(running_), UpstreamOf(testing_), mirror_});
 }
 
 void Supervisor::WriteInstanceRecord(const Instance& instance) {

@@ -52,8 +52,9 @@ struct SupervisorDeps {
   // Extra environment for a version's instances: its release's provenance and the channel's
   // flags. May be null.
   std::function<std::map<std::string, std::string>(const std::string& version)> release_env{};
-  // Judge settings meta overrides for this service; read when a window opens. May be null.
-  std::function<std::optional<JudgeConfig>()> judge_override{};
+  // The judge and mirror settings meta overrides for this service; read when a window opens.
+  // May be null.
+  std::function<std::optional<ServicePolicy>()> policy_override{};
 };
 
 // What the loop looks like from outside, for status pages and tests.
@@ -186,7 +187,7 @@ class Supervisor {
   void TakeInDrops(SteadyTime now);
   void PollLogs();
   void OpenWindow(SteadyTime now);
-  void ApplyJudgeOverride();
+  void ApplyPolicyOverride();
   void JudgeCandidate(SteadyTime now);
   void HandleManualVerdicts(SteadyTime now);
   StatusOr<std::string> Rollback(const ManualVerdict& request, bool now_flag, SteadyTime now);
@@ -226,6 +227,8 @@ class Supervisor {
   std::string held_;    // a candidate taken in while pinned, waiting
   Window window_;
   JudgeSettings judge_settings_;
+  std::shared_ptr<const MirrorPolicy> mirror_;  // meta's override; null: the proxy's own
+  std::string mirror_key_;                      // the settings mirror_ was made from
   LogFormat log_format_;
   Judgement last_judgement_;
   SupervisorSnapshot last_reading_;  // only the judge's reading: logs, new kinds, gates

@@ -319,6 +319,24 @@ TEST_F(ProxyTest, MirrorsSafeMethodsMarkedAndStripped) {
   EXPECT_EQ(proxy_->Stats().mirror_dropped[static_cast<size_t>(MirrorDrop::kMethod)], 1u);
 }
 
+// A snapshot may carry its own mirror policy (meta's override): it applies from the next
+// request, and a snapshot without one goes back to the configured policy.
+TEST_F(ProxyTest, MirrorPolicyFollowsThePublishedSnapshot) {
+  auto& running = Running();
+  auto& testing = Testing();
+  StartProxy(running.upstream(), testing.upstream());
+  MirrorPolicy off;
+  off.enabled = false;
+  proxy_->Publish({running.upstream(), testing.upstream(), std::make_shared<MirrorPolicy>(off)});
+  ASSERT_TRUE(Get("/version"));
+  EXPECT_EQ(proxy_->Stats().mirror_dropped[static_cast<size_t>(MirrorDrop::kDisabled)], 1u);
+  EXPECT_EQ(proxy_->Stats().mirror_sent, 0u);
+  proxy_->Publish({running.upstream(), testing.upstream()});
+  ASSERT_TRUE(Get("/version"));
+  ASSERT_TRUE(WaitUntil([&] { return CountLines(testing.Recorded(), "GET /version") == 1; }, 5s));
+  EXPECT_EQ(proxy_->Stats().mirror_sent, 1u);
+}
+
 // Over the mirror body limit, a request is served but not mirrored, and counted.
 TEST_F(ProxyTest, DoesNotMirrorLargeBodies) {
   options_.mirror.methods.insert("POST");

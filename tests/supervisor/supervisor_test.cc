@@ -251,6 +251,48 @@ TEST_F(SupervisorTest, PromotionReplacesRunningAndArchivesTheOldVersion) {
   EXPECT_TRUE(fs::is_directory(dir_.path() / "versions/2.0.0/instances/0002-running"));
 }
 
+// The proxy as the supervisor sees it: remembers the last snapshot published.
+class FakeTraffic : public TrafficSwitch {
+ public:
+  void Publish(UpstreamSnapshot snapshot) override { last = std::move(snapshot); }
+  uint64_t InFlight(const Upstream&) const override { return 0; }
+  uint64_t Served(const Upstream&) const override { return 0; }
+  UpstreamSnapshot last;
+};
+
+// Meta's policy for the service applies when a window opens: its judge fields replace the
+// config's (a part that fails the config's checks is ignored), and its mirror settings reach
+// the proxy with the upstreams; without an override the proxy's own policy is back.
+TEST_F(SupervisorTest, AppliesMetasPolicyOverrideWhenAWindowOpens) {
+  FakeTraffic traffic;
+  std::optional<ServicePolicy> policy = ServicePolicy();
+  policy->mutable_judge()->set_min_window_s(7);
+  policy->mutable_mirror()->set_enabled(false);
+  SupervisorDeps deps{&clock_, &launcher_, &probe_, [](uint16_t) { return true; }, "host1"};
+  deps.traffic = &traffic;
+  deps.policy_override = [&] { return policy; };
+  supervisor_ = std::make_unique<Supervisor>(config_, BaseFolder(dir_.path(), "hello"), deps);
+  ASSERT_TRUE(supervisor_->Start());
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  DropAndSettle("hello-2.0.0");
+  Tick();
+  Tick();
+  ASSERT_TRUE(traffic.last.testing) << "2.0.0 is not up";
+  EXPECT_EQ(supervisor_->Snapshot().min_window_s, 7);
+  ASSERT_TRUE(traffic.last.mirror);
+  EXPECT_FALSE(traffic.last.mirror->enabled);
+
+  policy->mutable_judge()->set_confidence(5);  // not a probability: ignored
+  policy->clear_mirror();
+  DropAndSettle("hello-3.0.0");  // supersedes 2.0.0; a new window opens for 3.0.0
+  Tick();
+  Tick();
+  ASSERT_TRUE(traffic.last.testing && traffic.last.testing->version == "3.0.0");
+  EXPECT_EQ(supervisor_->Snapshot().min_window_s, config_.judge().min_window_s());
+  EXPECT_FALSE(traffic.last.mirror);
+}
+
 // After a restart the journal brings back both roles, and their versions start again.
 TEST_F(SupervisorTest, ResumesRolesFromTheJournal) {
   StartSupervisor();
