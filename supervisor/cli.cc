@@ -29,6 +29,7 @@
 #include "supervisor/cli_meta.h"
 #include "supervisor/cli_ops.h"
 #include "supervisor/config_loader.h"
+#include "supervisor/decision_source.h"
 #include "supervisor/health_probe.h"
 #include "supervisor/logging.h"
 #include "supervisor/meta_sync.h"
@@ -376,15 +377,9 @@ int VerdictCommand(const std::string& config_path, const std::string& action,
 std::optional<std::string> PreviousRunning(const BaseFolder& base) {
   InstanceRecord running;
   if (!ReadTextRecord(base.root() / "running" / "instance.txtpb", &running)) return std::nullopt;
-  std::vector<fs::path> files;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(base.root() / "decisions", ec)) {
-    files.push_back(entry.path());
-  }
-  std::sort(files.rbegin(), files.rend());  // names start with the UTC time: newest first
-  for (const fs::path& file : files) {
-    Decision decision;
-    if (!ReadTextRecord(file, &decision)) continue;
+  for (const DecisionEntry& entry :
+       FolderDecisionSource(base.root() / "decisions").List().decisions) {
+    const Decision& decision = entry.decision;
     if ((decision.verdict() == Verdict::PROMOTE || decision.verdict() == Verdict::ROLLBACK) &&
         decision.to_version() == running.version() && !decision.from_version().empty()) {
       return decision.from_version();

@@ -1,7 +1,10 @@
 #include "supervisor/decision_log.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <system_error>
+#include <tuple>
 
 #include "base-layout/text_record.h"
 
@@ -23,29 +26,46 @@ bool IsDecisionId(std::string_view id) {
   });
 }
 
-DecisionList RecentDecisions(const fs::path& dir, size_t limit) {
-  DecisionList list;
-  std::vector<std::string> ids;
+std::vector<fs::path> ListDecisionFiles(const fs::path& dir) {
+  struct File {
+    std::string stamp;  // the UTC time the name starts with
+    int64_t mtime_ns;
+    fs::path path;
+  };
+  std::vector<File> files;
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     std::string name = it->path().filename().string();
     // Skips WriteFileAtomic's `.tmp` files and anything an operator hid.
-    if (!name.ends_with(kSuffix) || name.front() == '.') continue;
-    std::string id = name.substr(0, name.size() - kSuffix.size());
-    if (IsDecisionId(id)) ids.push_back(std::move(id));
+    if (!name.ends_with(kSuffix) || !IsDecisionId(name.substr(0, name.size() - kSuffix.size()))) {
+      continue;
+    }
+    struct stat st;
+    if (::stat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    files.push_back({name.substr(0, name.find('-')),
+                     static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+                     it->path()});
   }
-  list.total = ids.size();
-  size_t keep = std::min(limit, ids.size());
-  std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(keep), ids.end(),
-                    std::greater<>());
-  ids.resize(keep);
-  for (std::string& id : ids) {
+  std::sort(files.begin(), files.end(), [](const File& a, const File& b) {
+    return std::tie(a.stamp, a.mtime_ns, a.path) > std::tie(b.stamp, b.mtime_ns, b.path);
+  });
+  std::vector<fs::path> paths;
+  for (File& file : files) paths.push_back(std::move(file.path));
+  return paths;
+}
+
+DecisionList RecentDecisions(const fs::path& dir, size_t limit) {
+  DecisionList list;
+  std::vector<fs::path> files = ListDecisionFiles(dir);
+  list.total = files.size();
+  if (files.size() > limit) files.resize(limit);
+  for (const fs::path& file : files) {
     DecisionSummary summary;
-    if (auto st = ReadTextRecord(dir / (id + std::string(kSuffix)), &summary.record); !st) {
+    summary.id = file.stem().string();
+    if (auto st = ReadTextRecord(file, &summary.record); !st) {
       summary.record.Clear();
       summary.error = st.error().message();
     }
-    summary.id = std::move(id);
     list.recent.push_back(std::move(summary));
   }
   return list;

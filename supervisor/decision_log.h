@@ -31,6 +31,11 @@ struct DecisionList {
 // 255 characters, no '/', '\\', "..", leading '.', or control characters.
 bool IsDecisionId(std::string_view id);
 
+// The decision files in `dir`, newest first: by the UTC time each name starts with, then by
+// modification time (two decisions within one second), then by name. Temporary and hidden
+// files, and anything that is not a regular file, are left out.
+std::vector<std::filesystem::path> ListDecisionFiles(const std::filesystem::path& dir);
+
 DecisionList RecentDecisions(const std::filesystem::path& dir, size_t limit);
 
 // The decision file's text, or nothing when `id` is not a decision id or no such file exists.

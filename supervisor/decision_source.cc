@@ -1,47 +1,25 @@
 #include "supervisor/decision_source.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cassert>
 #include <tuple>
 
 #include "base-layout/text_record.h"
 #include "meta/records.h"
+#include "supervisor/decision_log.h"
 
 namespace yoke {
 
 namespace fs = std::filesystem;
 
 DecisionListing FolderDecisionSource::List(size_t limit) const {
-  struct File {
-    std::string stamp;  // the UTC time the name starts with
-    int64_t mtime_ns;
-    fs::path path;
-  };
-  std::vector<File> files;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-    if (entry.path().extension() != ".txtpb") continue;
-    struct stat st;
-    if (::stat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    std::string name = entry.path().filename().string();
-    files.push_back({name.substr(0, name.find('-')),
-                     static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
-                     entry.path()});
-  }
-  std::sort(files.begin(), files.end(), [](const File& a, const File& b) {
-    if (a.stamp != b.stamp) return a.stamp > b.stamp;
-    if (a.mtime_ns != b.mtime_ns) return a.mtime_ns > b.mtime_ns;
-    return a.path > b.path;
-  });
   DecisionListing listing;
-  for (const File& file : files) {
+  for (const fs::path& file : ListDecisionFiles(dir_)) {
     if (limit > 0 && listing.decisions.size() >= limit) break;
     DecisionEntry entry;
-    entry.path = file.path;
-    entry.id = file.path.stem().string();
-    if (auto st = ReadTextRecord(file.path, &entry.decision); !st) {
+    entry.path = file;
+    entry.id = file.stem().string();
+    if (auto st = ReadTextRecord(file, &entry.decision); !st) {
       listing.problems.push_back(st.error().message());
       continue;
     }
