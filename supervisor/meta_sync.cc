@@ -242,7 +242,8 @@ void MetaSync::CommitDecisions() {
     const auto name = entry.path().filename().string();
     if (name.ends_with(".txtpb") && !skipped_base_.contains(name)) files.push_back(entry.path());
   }
-  if (files.empty()) return;
+  // Decisions are only ever added: the same count as last time means all are in meta.
+  if (files.size() == base_decisions_in_meta_) return;
   const std::string meta_dir = HostDir() + "/decisions";
   auto present = store_->ListFiles(meta_dir);
   if (!present) {
@@ -251,6 +252,7 @@ void MetaSync::CommitDecisions() {
   }
   std::set<std::string> in_meta(present->begin(), present->end());
   std::sort(files.begin(), files.end());
+  size_t skipped = 0;
   for (const fs::path& file : files) {
     const std::string path = meta_dir + "/" + file.filename().string();
     if (in_meta.contains(path)) continue;
@@ -259,6 +261,7 @@ void MetaSync::CommitDecisions() {
     if (!text || !ParseTextRecord(file.string(), *text, &decision)) {
       spdlog::warn("meta: decision {} does not parse; not committed", file.string());
       skipped_base_.insert(file.filename().string());
+      ++skipped;
       continue;
     }
     auto status = PrintTextRecord(CurrentStatus());
@@ -273,15 +276,20 @@ void MetaSync::CommitDecisions() {
     std::lock_guard lock(mu_);
     ++snapshot_.commits;
   }
+  base_decisions_in_meta_ = files.size() - skipped;
 }
 
 void MetaSync::CommitStatus() {
   HostStatus status = CurrentStatus();
   if (status.since().empty()) return;  // the supervisor has not said anything yet
+  const std::string key = status.running() + "\n" + status.testing() + "\n" + status.error() +
+                          "\n" + status.yoke_version();
+  if (key == status_in_meta_) return;
   auto old = meta::Read<HostStatus>(*store_, HostDir() + "/status.txtpb");
   if (old && *old && (*old)->running() == status.running() &&
       (*old)->testing() == status.testing() && (*old)->error() == status.error() &&
       (*old)->yoke_version() == status.yoke_version()) {
+    status_in_meta_ = key;
     return;
   }
   auto text = PrintTextRecord(status);
@@ -296,6 +304,7 @@ void MetaSync::CommitStatus() {
     SetError("cannot commit host status: " + committed.error().message());
     return;
   }
+  status_in_meta_ = key;
   std::lock_guard lock(mu_);
   ++snapshot_.commits;
 }

@@ -117,6 +117,8 @@ class MetaSync {
   // The loop thread's own.
   std::set<std::string> bad_seen_;      // "path@blob" already reported
   std::set<std::string> skipped_base_;  // base decision files that do not parse
+  size_t base_decisions_in_meta_ = 0;   // base decision files last found all in meta
+  std::string status_in_meta_;          // the host status last found or put in meta
   std::string offered_;                 // "<version>@<release blob>" handed to the intake
   std::string rejected_tip_;            // the tip `rejected_` was read at
   std::set<std::string> rejected_;      // versions this host rejected
