@@ -191,23 +191,28 @@ StatusOr<fs::path> BaseFolder::ArchiveVersion(const std::string& version) const 
   return zip;
 }
 
-StatusOr<fs::path> BaseFolder::RestoreVersion(const std::string& version,
-                                              bool make_executable) const {
-  fs::path dir = VersionDir(version);
-  std::error_code ec;
-  if (fs::exists(dir, ec)) return Fail("version folder " + dir.string() + " exists already");
-  // The newest archive of the version: <identifier>-<version>.zip or .<n>.zip.
+std::optional<fs::path> BaseFolder::NewestArchiveOf(const std::string& version) const {
+  // <identifier>-<version>.zip, or .<n>.zip for a version archived again.
   const std::string stem = identifier_ + "-" + version;
-  std::optional<fs::path> zip;
-  for (const ArchiveInfo& archive : ListArchives()) {
+  std::optional<fs::path> newest;
+  for (const ArchiveInfo& archive : ListArchives()) {  // oldest first
     std::string name = archive.path.filename().string();
     std::string middle = name.substr(0, name.size() - 4);  // without ".zip"
     if (middle == stem ||
         (middle.starts_with(stem + ".") &&
          middle.find_first_not_of("0123456789", stem.size() + 1) == std::string::npos)) {
-      zip = archive.path;
+      newest = archive.path;
     }
   }
+  return newest;
+}
+
+StatusOr<fs::path> BaseFolder::RestoreVersion(const std::string& version,
+                                              bool make_executable) const {
+  fs::path dir = VersionDir(version);
+  std::error_code ec;
+  if (fs::exists(dir, ec)) return Fail("version folder " + dir.string() + " exists already");
+  std::optional<fs::path> zip = NewestArchiveOf(version);
   if (!zip) return Fail("no archive of version " + version + " in " + (root_ / "archive").string());
   fs::path staging = root_ / "state" / ("restore-" + version);
   fs::remove_all(staging, ec);

@@ -76,6 +76,8 @@ class BaseFolder {
   // Zips versions/<version>/ into archive/ and removes the folder. Returns the zip's path.
   StatusOr<std::filesystem::path> ArchiveVersion(const std::string& version) const;
   std::vector<ArchiveInfo> ListArchives() const;  // oldest first
+  // The newest archive of `version`, if any.
+  std::optional<std::filesystem::path> NewestArchiveOf(const std::string& version) const;
   // Unzips the newest archive of `version` back into versions/<version>/ (for a rollback) and
   // deletes the zip. Fails when the folder exists or no archive holds the version.
   StatusOr<std::filesystem::path> RestoreVersion(const std::string& version,

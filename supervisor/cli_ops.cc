@@ -237,8 +237,10 @@ std::optional<ArchiveRow> FindArchive(const BaseFolder& base, const std::string&
   for (const ArchiveRow& row : rows) {
     if (row.file == wanted || fs::path(row.file).stem() == wanted) return row;
   }
-  for (const ArchiveRow& row : rows) {  // newest first
-    if (row.version == wanted) return row;
+  if (auto newest = base.NewestArchiveOf(wanted)) {
+    for (const ArchiveRow& row : rows) {
+      if (row.file == newest->filename().string()) return row;
+    }
   }
   return std::nullopt;
 }
