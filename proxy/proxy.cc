@@ -1,15 +1,19 @@
 #include "proxy/proxy.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <map>
@@ -213,14 +217,14 @@ Task<void> AnswerError(Worker& w, Stream& client, http::status status, std::stri
   co_await http::async_write(client, res, kTuple);
 }
 
-// Relays a message whose header is already in `parser` from `in` to `out`, streaming the body
-// through a small buffer (Beast's relay pattern). Returns the first error from either side and
-// which side it came from.
-template <bool isRequest>
-Task<std::pair<error_code, bool /*from_out*/>> Relay(
-    Stream& in, beast::flat_buffer& in_buffer, http::parser<isRequest, http::buffer_body>& parser,
-    Stream& out, std::chrono::milliseconds timeout) {
-  http::serializer<isRequest, http::buffer_body> serializer{parser.get()};
+// Relays running's answer, whose header is already in `parser`, to the client, streaming the
+// body through a small buffer (Beast's relay pattern). Returns the first error from either
+// side and which side it came from.
+Task<std::pair<error_code, bool /*from_client*/>> RelayAnswer(
+    Stream& upstream, beast::flat_buffer& upstream_buffer,
+    http::response_parser<http::buffer_body>& parser, Stream& client,
+    std::chrono::milliseconds timeout) {
+  http::serializer<false, http::buffer_body> serializer{parser.get()};
   // On the heap: inside the coroutine frame it would make every frame this large.
   auto chunk = std::make_unique<char[]>(kRelayChunk);
   do {
@@ -228,8 +232,8 @@ Task<std::pair<error_code, bool /*from_out*/>> Relay(
     if (!parser.is_done()) {
       body.data = chunk.get();
       body.size = kRelayChunk;
-      in.expires_after(timeout);
-      auto read = co_await http::async_read(in, in_buffer, parser, kTuple);
+      upstream.expires_after(timeout);
+      auto read = co_await http::async_read(upstream, upstream_buffer, parser, kTuple);
       error_code ec = std::get<0>(read);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) co_return std::pair{ec, false};
@@ -240,13 +244,90 @@ Task<std::pair<error_code, bool /*from_out*/>> Relay(
       body.data = nullptr;
       body.size = 0;
     }
-    out.expires_after(timeout);
-    auto written = co_await http::async_write(out, serializer, kTuple);
+    client.expires_after(timeout);
+    auto written = co_await http::async_write(client, serializer, kTuple);
     error_code ec = std::get<0>(written);
     if (ec == http::error::need_buffer) ec = {};
     if (ec) co_return std::pair{ec, true};
   } while (!parser.is_done() && !serializer.is_done());
   co_return std::pair{error_code{}, false};
+}
+
+// How sending a streamed request body ended.
+enum class BodyEnd { kDone, kClientGone, kUpstreamFailed, kInvalid, kTooLarge };
+struct BodyResult {
+  BodyEnd end = BodyEnd::kDone;
+  error_code ec;       // with kClientGone and kUpstreamFailed
+  std::string reason;  // with kInvalid and kTooLarge
+};
+
+// Makes sure `buffer` holds at least one byte from the client.
+Task<error_code> FillFromClient(Worker& w, Stream& client, beast::flat_buffer& buffer) {
+  if (buffer.size() > 0) co_return error_code{};
+  client.expires_after(w.impl.options.client_timeout);
+  auto space = buffer.prepare(kRelayChunk);
+  auto read = co_await client.async_read_some(space, kTuple);
+  buffer.commit(std::get<1>(read));
+  co_return std::get<0>(read);
+}
+
+// Writes `head` to running, then the body as it arrives from the client: a length-delimited
+// body byte for byte, a chunked one decoded strictly (ChunkedDecoder) and written again in
+// chunks of the proxy's own framing, without trailers. Bytes after the body stay in `buffer`
+// for the next request.
+Task<BodyResult> SendStreamed(Worker& w, Stream& client, beast::flat_buffer& buffer,
+                              Stream& upstream, const std::string& head,
+                              const ForwardRequest& request) {
+  const auto& o = w.impl.options;
+  BodyResult result;
+  const auto head_bytes = asio::buffer(head);
+  upstream.expires_after(o.upstream_timeout);
+  auto head_written = co_await asio::async_write(upstream, head_bytes, kTuple);
+  if (std::get<0>(head_written)) {
+    result.end = BodyEnd::kUpstreamFailed;
+    result.ec = std::get<0>(head_written);
+    co_return result;
+  }
+  std::optional<ChunkedDecoder> decoder;
+  if (request.framing == Framing::kChunked) decoder.emplace(o.max_body_bytes);
+  uint64_t left = request.framing == Framing::kLength ? request.content_length : 0;
+  std::string out;
+  while (decoder ? decoder->state() == ChunkedDecoder::State::kMore : left > 0) {
+    const error_code read_ec = co_await FillFromClient(w, client, buffer);
+    if (read_ec) {
+      result.end = BodyEnd::kClientGone;
+      result.ec = read_ec;
+      break;
+    }
+    const std::string_view input(static_cast<const char*>(buffer.data().data()), buffer.size());
+    out.clear();
+    if (decoder) {
+      std::string decoded;
+      buffer.consume(decoder->Feed(input, decoded));
+      if (decoder->state() == ChunkedDecoder::State::kError) {
+        result.end = decoder->over_limit() ? BodyEnd::kTooLarge : BodyEnd::kInvalid;
+        result.reason = decoder->error();
+        break;
+      }
+      AppendChunk(decoded, out);
+      if (decoder->state() == ChunkedDecoder::State::kDone) out.append(kLastChunk);
+    } else {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(left, input.size()));
+      out.assign(input.substr(0, n));
+      buffer.consume(n);
+      left -= n;
+    }
+    if (out.empty()) continue;
+    const auto out_bytes = asio::buffer(out);
+    upstream.expires_after(o.upstream_timeout);
+    auto written = co_await asio::async_write(upstream, out_bytes, kTuple);
+    if (std::get<0>(written)) {
+      result.end = BodyEnd::kUpstreamFailed;
+      result.ec = std::get<0>(written);
+      break;
+    }
+  }
+  co_return result;
 }
 
 bool HasNoBody(unsigned status, bool head) {
@@ -270,7 +351,7 @@ struct Outcome {
   bool keep_client = false;
 };
 
-enum class UpstreamFailure { kConnect, kAnswer, kBrokeOff };
+enum class UpstreamFailure { kConnect, kAnswer, kBrokeOff, kSwitchedProtocols };
 
 // Answers the client when running cannot be reached or does not answer: 504 on a timeout,
 // else 502. Nothing of running's answer has reached the client yet.
@@ -290,6 +371,9 @@ Task<Outcome> AnswerUpstreamFailure(Worker& w, Stream& client, const Target& run
       break;
     case UpstreamFailure::kBrokeOff:
       detail = "running's answer broke off (" + ec.message() + ")";
+      break;
+    case UpstreamFailure::kSwitchedProtocols:
+      detail = "running switched protocols, which yoke does not proxy";
       break;
   }
   (timeout ? counters.upstream_timeouts : counters.upstream_unreachable).fetch_add(1, kRelaxed);
@@ -328,7 +412,7 @@ Task<error_code> ReadAnswerHeader(Worker& w, Stream& upstream, beast::flat_buffe
 // write to the client worked.
 Task<error_code> SendWhole(Worker& w, Stream& upstream, beast::flat_buffer& upstream_buffer,
                            http::response_parser<http::empty_body>& header, Stream& client,
-                           unsigned version, bool keep_alive, bool& client_ok) {
+                           unsigned version, bool keep_alive, bool is_head, bool& client_ok) {
   const auto& o = w.impl.options;
   http::response_parser<http::string_body> full{std::move(header)};
   if (!full.is_done()) {
@@ -340,28 +424,30 @@ Task<error_code> SendWhole(Worker& w, Stream& upstream, beast::flat_buffer& upst
   StripHopByHop(res);
   res.version(version);
   res.keep_alive(keep_alive);
+  // The length the client reads is the body yoke read, whatever running's fields said.
+  if (!HasNoBody(res.result_int(), is_head)) res.content_length(res.body().size());
   client.expires_after(o.client_timeout);
   auto written = co_await http::async_write(client, res, kTuple);
   client_ok = !std::get<0>(written);
   co_return error_code{};
 }
 
-// Sends one request to running and relays the answer. `buffered` is the whole request when
-// the body was read up front (then a stale pooled connection is retried once); otherwise
-// `streaming` holds the client's parser and the body is relayed as it arrives.
+// Sends one request to running and relays the answer. `wire` is the head the proxy built,
+// followed by the whole body when `streamed` is null (then a stale pooled connection is
+// retried once); with `streamed`, the body is relayed from the client as it arrives.
 //
 // GCC 12 miscompiles some coroutines: temporaries in a co_await expression, and block-scope
 // locals before a `co_return co_await`, can be destroyed twice (ASan caught it here). So every
 // co_await here takes named values, failures leave the loop, and one co_await answers them.
 Task<Outcome> ForwardToRunning(Worker& w, Target& running, Stream& client,
-                               beast::flat_buffer& client_buffer,
-                               http::request<http::string_body>* buffered,
-                               http::request_parser<http::buffer_body>* streaming, bool is_head,
-                               unsigned version, bool client_keep_alive) {
+                               beast::flat_buffer& client_buffer, const std::string& wire,
+                               const ForwardRequest* streamed, bool is_head, unsigned version,
+                               bool client_keep_alive) {
   const auto& o = w.impl.options;
   auto& counters = w.impl.counters;
   UpstreamFailure failure = UpstreamFailure::kConnect;
   error_code failure_ec;
+  std::optional<BodyResult> refused_body;
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto lease = co_await w.pool.Acquire(running, o.connect_timeout);
     if (lease.ec) {
@@ -371,35 +457,46 @@ Task<Outcome> ForwardToRunning(Worker& w, Target& running, Stream& client,
     }
     Stream& upstream = *lease.stream;
     error_code ec;
-    if (buffered) {
+    if (!streamed) {
+      const auto wire_bytes = asio::buffer(wire);
       upstream.expires_after(o.upstream_timeout);
-      auto written = co_await http::async_write(upstream, *buffered, kTuple);
+      auto written = co_await asio::async_write(upstream, wire_bytes, kTuple);
       ec = std::get<0>(written);
     } else {
-      auto relayed =
-          co_await Relay<true>(client, client_buffer, *streaming, upstream, o.client_timeout);
-      if (relayed.first && !relayed.second) co_return Outcome{0, false};  // the client left
-      ec = relayed.first;
+      auto sent = co_await SendStreamed(w, client, client_buffer, upstream, wire, *streamed);
+      if (sent.end == BodyEnd::kClientGone) {
+        if (sent.ec == beast::error::timeout) counters.client_timeouts.fetch_add(1, kRelaxed);
+        co_return Outcome{0, false};
+      }
+      if (sent.end == BodyEnd::kInvalid || sent.end == BodyEnd::kTooLarge) {
+        refused_body = std::move(sent);  // running's connection is dropped with the lease
+        break;
+      }
+      ec = sent.ec;
     }
     beast::flat_buffer upstream_buffer;
     std::optional<http::response_parser<http::empty_body>> rp;
     if (!ec)
       ec = co_await ReadAnswerHeader(w, upstream, upstream_buffer, rp, client, is_head, version);
     if (ec) {
-      if (buffered && lease.reused && attempt == 0 && IsRetriable(ec)) continue;
+      if (!streamed && lease.reused && attempt == 0 && IsRetriable(ec)) continue;
       failure = UpstreamFailure::kAnswer;
       failure_ec = ec;
       break;
     }
 
     const unsigned status = rp->get().result_int();
+    if (status == 101) {
+      failure = UpstreamFailure::kSwitchedProtocols;
+      break;
+    }
     const bool keep_wanted = client_keep_alive && rp->keep_alive();
     bool upstream_keep = rp->keep_alive() && !rp->need_eof();
     bool keep_client = false;
     const auto length = rp->content_length();
     if (HasNoBody(status, is_head) || (length && *length <= kSmallBody)) {
       ec = co_await SendWhole(w, upstream, upstream_buffer, *rp, client, version, keep_wanted,
-                              keep_client);
+                              is_head, keep_client);
       if (ec) {
         failure = UpstreamFailure::kBrokeOff;
         failure_ec = ec;
@@ -413,7 +510,7 @@ Task<Outcome> ForwardToRunning(Worker& w, Target& running, Stream& client,
       PrepareResponseHeader(relay, version, keep_wanted);
       keep_client = relay.get().keep_alive();
       auto relayed =
-          co_await Relay<false>(upstream, upstream_buffer, relay, client, o.upstream_timeout);
+          co_await RelayAnswer(upstream, upstream_buffer, relay, client, o.upstream_timeout);
       if (relayed.first) co_return Outcome{status, false};
       upstream_keep = upstream_keep && relay.is_done();
     }
@@ -423,18 +520,24 @@ Task<Outcome> ForwardToRunning(Worker& w, Target& running, Stream& client,
     }
     co_return Outcome{status, keep_client};
   }
+  if (refused_body) {
+    const bool too_large = refused_body->end == BodyEnd::kTooLarge;
+    (too_large ? counters.too_large : counters.bad_requests).fetch_add(1, kRelaxed);
+    const auto status = too_large ? http::status::payload_too_large : http::status::bad_request;
+    co_await AnswerError(w, client, status, refused_body->reason, version, false);
+    co_return Outcome{static_cast<unsigned>(status), false};
+  }
   Outcome failed = co_await AnswerUpstreamFailure(w, client, running, failure, failure_ec, version);
   co_return failed;
 }
 
 // Sends the copy to testing and records testing's half of the pair. Never touches the user.
 Task<void> Mirror(Worker& w, std::shared_ptr<Target> testing,
-                  std::shared_ptr<http::request<http::string_body>> copy,
+                  std::shared_ptr<const std::string> copy, bool is_head,
                   std::shared_ptr<PairState> pair, std::shared_ptr<const MirrorPolicy> mirror) {
   const MirrorPolicy& policy = *mirror;
   auto& counters = w.impl.counters;
   auto start = SteadyClock::now();
-  bool is_head = copy->method() == http::verb::head;
   std::string failure;
   unsigned status = 0;
   for (int attempt = 0; attempt < 2 && status == 0; ++attempt) {
@@ -447,7 +550,8 @@ Task<void> Mirror(Worker& w, std::shared_ptr<Target> testing,
     Stream& upstream = *lease.stream;
     upstream.expires_after(policy.timeout -
                            std::chrono::duration_cast<std::chrono::milliseconds>(Since(start)));
-    auto written = co_await http::async_write(upstream, *copy, kTuple);
+    const auto copy_bytes = asio::buffer(*copy);
+    auto written = co_await asio::async_write(upstream, copy_bytes, kTuple);
     const error_code write_ec = std::get<0>(written);
     beast::flat_buffer buffer;
     http::response_parser<http::empty_body> rp;
@@ -457,7 +561,7 @@ Task<void> Mirror(Worker& w, std::shared_ptr<Target> testing,
     if (!ec)
       std::tie(ec, std::ignore) = co_await http::async_read_header(upstream, buffer, rp, kTuple);
     if (ec && lease.reused && attempt == 0 && IsRetriable(ec)) continue;
-    const bool reusable = !ec && rp.keep_alive() && !rp.need_eof();
+    const bool reusable = !ec && rp.keep_alive() && !rp.need_eof() && rp.get().result_int() != 101;
     if (!ec) status = rp.get().result_int();
     if (!ec && !rp.is_done()) {
       // Testing's body is read and dropped, so that the connection stays usable.
@@ -505,19 +609,49 @@ Task<bool> ServeOne(Worker& w, Stream& client, beast::flat_buffer& buffer,
                     const std::string& client_ip) {
   const auto& o = w.impl.options;
   auto& counters = w.impl.counters;
-  http::request_parser<http::empty_body> head;
-  head.header_limit(o.max_header_bytes);
-  head.body_limit(o.max_body_bytes);
-  client.expires_after(o.client_timeout);
-  auto header_read = co_await http::async_read_header(client, buffer, head, kTuple);
-  const error_code ec = std::get<0>(header_read);
-  if (ec) {
+  // The proxy reads the header and checks its raw bytes (ScanHead); Beast parses it from them.
+  // The body is the proxy's to frame (SendStreamed, or read whole below).
+  std::optional<http::request_parser<http::empty_body>> head(std::in_place);
+  head->header_limit(o.max_header_bytes);
+  head->body_limit(o.max_body_bytes);
+  head->eager(false);
+  error_code ec;
+  HeadScan scan;
+  for (size_t scanned = 0;;) {
+    const std::string_view data(static_cast<const char*>(buffer.data().data()), buffer.size());
+    scan = ScanHead(data, scanned);
+    if (scan.end != std::string_view::npos || !scan.error.empty()) break;
+    if (data.size() >= o.max_header_bytes) {
+      ec = http::error::header_limit;
+      break;
+    }
+    scanned = data.size() >= 3 ? data.size() - 3 : 0;
+    client.expires_after(o.client_timeout);
+    auto space = buffer.prepare(kRelayChunk);
+    auto read = co_await client.async_read_some(space, kTuple);
+    buffer.commit(std::get<1>(read));
+    if (std::get<0>(read)) {
+      ec = std::get<0>(read);
+      break;
+    }
+  }
+  if (!ec && scan.error.empty()) {
+    if (scan.end > o.max_header_bytes) {
+      ec = http::error::header_limit;
+    } else {
+      const auto header_bytes = asio::buffer(buffer.data().data(), scan.end);
+      head->put(header_bytes, ec);
+      if (!ec && !head->is_header_done()) ec = http::error::partial_message;
+      buffer.consume(scan.end);
+    }
+  }
+  if (ec || !scan.error.empty()) {
     if (ec == beast::error::timeout) {
       counters.client_timeouts.fetch_add(1, kRelaxed);
       co_return false;
     }
-    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+    if (buffer.size() == 0 && (ec == asio::error::eof || ec == asio::error::connection_reset ||
+                               ec == asio::error::operation_aborted)) {
       co_return false;
     }
     http::status status = http::status::bad_request;
@@ -531,47 +665,60 @@ Task<bool> ServeOne(Worker& w, Stream& client, beast::flat_buffer& buffer,
       counters.bad_requests.fetch_add(1, kRelaxed);
     }
     counters.requests.fetch_add(1, kRelaxed);
-    const std::string detail = ec.message();
+    const std::string detail = scan.error.empty() ? ec.message() : scan.error;
     co_await AnswerError(w, client, status, detail, 11, false);
     co_return false;
   }
   counters.requests.fetch_add(1, kRelaxed);
   auto start = SteadyClock::now();
-  auto& h = head.get();
-  const unsigned version = h.version();
-  const bool client_keep_alive = h.keep_alive();
-  if (auto risk = SmugglingRisk(h); !risk.empty()) {
+  auto targets = w.impl.Load();
+  const std::string default_host =
+      targets->running
+          ? targets->running->upstream.host + ":" + std::to_string(targets->running->upstream.port)
+          : std::string("localhost");
+  auto decided = DecideRequest(head->get(), client_ip, default_host);
+  const unsigned version = head->get().version();
+  head.reset();
+  if (!decided) {
     counters.bad_requests.fetch_add(1, kRelaxed);
-    co_await AnswerError(w, client, http::status::bad_request, risk, version, false);
+    const Refusal refusal = decided.error();
+    co_await AnswerError(w, client, refusal.status, refusal.reason, version, false);
     co_return false;
   }
+  const ForwardRequest& request = *decided;
   const std::optional<uint64_t> body_bytes =
-      head.chunked() ? std::nullopt : std::optional<uint64_t>(head.content_length().value_or(0));
-  auto targets = w.impl.Load();
+      request.framing == Framing::kChunked
+          ? std::nullopt
+          : std::optional<uint64_t>(request.framing == Framing::kLength ? request.content_length
+                                                                        : 0);
+  if (request.framing == Framing::kLength && request.content_length > o.max_body_bytes) {
+    counters.too_large.fetch_add(1, kRelaxed);
+    co_await AnswerError(w, client, http::status::payload_too_large, "body over the limit", version,
+                         false);
+    co_return false;
+  }
   if (!targets->running) {
     counters.upstream_unreachable.fetch_add(1, kRelaxed);
-    bool keep = client_keep_alive && body_bytes == 0u;
+    bool keep = request.keep_alive && body_bytes == 0u;
     co_await AnswerError(w, client, http::status::bad_gateway, "no running instance", version,
                          keep);
     co_return keep;
   }
-  if (boost::beast::iequals(h[http::field::expect], "100-continue")) {
+  if (request.expect_continue) {
     // Answered here: the body is read before running sees the request.
-    h.erase(http::field::expect);
     http::response<http::empty_body> go_on{http::status::continue_, version};
     client.expires_after(o.client_timeout);
     co_await http::async_write(client, go_on, kTuple);
   }
 
-  const std::string method(h.method_string());
-  const bool is_head = h.method() == http::verb::head;
+  const bool is_head = request.method == "HEAD";
   std::shared_ptr<PairState> pair;
   std::optional<MirrorDrop> drop;
   std::string route;
   const MirrorPolicy& mirror = *targets->mirror;
   if (mirror.enabled && targets->testing) {
-    route = w.impl.folder.Fold(h.target());
-    drop = CheckMirror(mirror, true, method, route, body_bytes);
+    route = w.impl.folder.Fold(request.target);
+    drop = CheckMirror(mirror, true, request.method, route, body_bytes);
     if (!drop && counters.mirror_in_flight.load(kRelaxed) >= mirror.max_in_flight) {
       drop = MirrorDrop::kInFlightLimit;
     }
@@ -582,49 +729,48 @@ Task<bool> ServeOne(Worker& w, Stream& client, beast::flat_buffer& buffer,
 
   InFlight in_flight(targets->running->in_flight);
   Outcome outcome;
-  const bool buffer_body =
-      body_bytes && *body_bytes <= std::max<uint64_t>(mirror.max_body_bytes, 64 * 1024);
-  if (buffer_body) {
-    http::request_parser<http::string_body> full{std::move(head)};
-    if (!full.is_done()) {
+  std::string wire;
+  AppendHead(request, false, {}, wire);
+  // A body is read whole only when it is copied to testing (CheckMirror bounds it by
+  // mirror.max_body_bytes) or small; anything else streams through.
+  if (body_bytes && (!drop || *body_bytes <= kSmallBody)) {
+    const size_t head_size = wire.size();
+    const size_t from_buffer = static_cast<size_t>(std::min<uint64_t>(*body_bytes, buffer.size()));
+    wire.append(static_cast<const char*>(buffer.data().data()), from_buffer);
+    buffer.consume(from_buffer);
+    if (wire.size() - head_size < *body_bytes) {
+      wire.resize(head_size + *body_bytes);
+      const auto rest =
+          asio::buffer(wire.data() + head_size + from_buffer, *body_bytes - from_buffer);
       client.expires_after(o.client_timeout);
-      auto body_read = co_await http::async_read(client, buffer, full, kTuple);
+      auto body_read = co_await asio::async_read(client, rest, kTuple);
       const error_code read_ec = std::get<0>(body_read);
       if (read_ec) {
         if (read_ec == beast::error::timeout) counters.client_timeouts.fetch_add(1, kRelaxed);
         co_return false;
       }
     }
-    http::request<http::string_body> req = full.release();
-    StripHopByHop(req);
-    AddForwarded(req, client_ip, "http");
-    req.version(11);
     if (!drop) {
-      auto copy = std::make_shared<http::request<http::string_body>>(req);
-      PrepareMirrorCopy(*copy, mirror);
+      auto copy = std::make_shared<std::string>();
+      copy->reserve(wire.size() + 32);
+      AppendHead(request, true, mirror.strip_headers, *copy);
+      copy->append(wire, head_size);
       pair = std::make_shared<PairState>();
       pair->sink = w.impl.sink;
       pair->counters = &counters;
-      pair->pair.method = method;
+      pair->pair.method = request.method;
       pair->pair.route = route;
       counters.mirror_sent.fetch_add(1, kRelaxed);
       counters.mirror_in_flight.fetch_add(1, kRelaxed);
       asio::co_spawn(w.io.get_executor(),
-                     Mirror(w, targets->testing, std::move(copy), pair, targets->mirror),
+                     Mirror(w, targets->testing, std::move(copy), is_head, pair, targets->mirror),
                      LogFailure);
     }
-    outcome = co_await ForwardToRunning(w, *targets->running, client, buffer, &req, nullptr,
-                                        is_head, version, client_keep_alive);
+    outcome = co_await ForwardToRunning(w, *targets->running, client, buffer, wire, nullptr,
+                                        is_head, version, request.keep_alive);
   } else {
-    http::request_parser<http::buffer_body> streaming{std::move(head)};
-    auto& msg = streaming.get();
-    bool chunked = streaming.chunked();
-    StripHopByHop(msg);
-    if (chunked) msg.chunked(true);
-    AddForwarded(msg, client_ip, "http");
-    msg.version(11);
-    outcome = co_await ForwardToRunning(w, *targets->running, client, buffer, nullptr, &streaming,
-                                        is_head, version, client_keep_alive);
+    outcome = co_await ForwardToRunning(w, *targets->running, client, buffer, wire, &request,
+                                        is_head, version, request.keep_alive);
   }
   auto latency = Since(start);
   counters.running_latency.Observe(latency);
@@ -695,24 +841,31 @@ Proxy::~Proxy() { Stop(); }
 Status Proxy::Start(const HostPort& listen) {
   YOKE_ASSIGN_OR_RETURN(tcp::endpoint endpoint, Resolve(listen.host, listen.port));
   unsigned threads = std::max(1u, impl_->options.threads);
+  // One listening socket, shared by every worker (each holds a duplicate of its descriptor).
+  // No SO_REUSEPORT: another process that binds the port must fail, not take users.
   for (unsigned i = 0; i < threads; ++i) {
     auto worker = std::make_unique<Worker>(*impl_);
     error_code ec;
-    worker->acceptor.open(endpoint.protocol(), ec);
-    if (!ec) worker->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) {
-      using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-      worker->acceptor.set_option(reuse_port(true), ec);
+    if (i == 0) {
+      worker->acceptor.open(endpoint.protocol(), ec);
+      if (!ec) worker->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec) worker->acceptor.bind(endpoint, ec);
+      if (!ec) worker->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    } else {
+      int fd = ::fcntl(impl_->workers.front()->acceptor.native_handle(), F_DUPFD_CLOEXEC, 0);
+      if (fd < 0) {
+        ec = error_code(errno, boost::system::system_category());
+      } else {
+        worker->acceptor.assign(endpoint.protocol(), fd, ec);
+        if (ec) ::close(fd);
+      }
     }
-    if (!ec) worker->acceptor.bind(endpoint, ec);
-    if (!ec) worker->acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
       Stop();
       return Fail("proxy cannot listen on " + listen.host + ":" + std::to_string(endpoint.port()) +
                   ": " + ec.message());
     }
-    // Every worker listens on the port the first one got.
-    endpoint.port(worker->acceptor.local_endpoint().port());
+    if (i == 0) endpoint.port(worker->acceptor.local_endpoint().port());
     impl_->workers.push_back(std::move(worker));
   }
   impl_->port = endpoint.port();

@@ -2,9 +2,9 @@
 // connections; eligible requests are also copied to testing, whose answer is paired with
 // running's and handed to an EvidenceSink, and never waited for.
 //
-// Threads: `threads` workers, each with its own io_context, acceptor (SO_REUSEPORT) and
-// upstream pools, so the data path takes no lock. Publish, InFlight and Stats are safe from
-// any thread. No exception is thrown on the data path: Beast and Asio errors are codes.
+// Threads: `threads` workers, each with its own io_context and upstream pools, accepting on one
+// shared listening socket, so the data path takes no lock. Publish, InFlight and Stats are safe
+// from any thread. No exception is thrown on the data path: Beast and Asio errors are codes.
 #pragma once
 
 #include <chrono>

@@ -7,6 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -55,6 +56,29 @@ std::optional<std::string> PercentDecode(std::string_view text) {
 }
 
 }  // namespace
+
+bool AdminHostAllowed(std::string_view host, std::string_view listen_host,
+                      const std::vector<std::string>& allowed) {
+  // Drop the port: "name:port", "[v6]:port", "[v6]".
+  std::string_view name = host;
+  if (name.starts_with('[')) {
+    name =
+        name.substr(0, name.find(']') == std::string_view::npos ? name.size() : name.find(']') + 1);
+  } else if (auto colon = name.rfind(':'); colon != std::string_view::npos) {
+    name = name.substr(0, colon);
+  }
+  if (name.empty()) return false;
+  auto same = [&](std::string_view other) { return beast::iequals(name, other); };
+  if (same(listen_host) || same("localhost") || same("[::1]") || same("::1")) return true;
+  // 127.0.0.0/8, written as a dotted quad.
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address_v4(std::string(name), ec);
+  if (!ec && address.is_loopback()) return true;
+  for (const std::string& a : allowed) {
+    if (same(a)) return true;
+  }
+  return false;
+}
 
 AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view method,
                                  std::string_view target, std::string_view authorization,
@@ -130,6 +154,8 @@ struct AdminServer::Impl {
   tcp::acceptor acceptor{io};
   std::thread thread;
   uint16_t port = 0;
+  std::string listen_host;
+  std::atomic<uint64_t> accept_failures{0};
 
   asio::awaitable<void> Serve(tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
@@ -142,9 +168,15 @@ struct AdminServer::Impl {
       auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
       if (ec) break;
       const auto& req = parser.get();
-      AdminResponse answer = HandleAdminRequest(handlers, req.method_string(), req.target(),
-                                                req[http::field::authorization], req.body(),
-                                                req["X-Hub-Signature-256"]);
+      AdminResponse answer =
+          req.count(http::field::host) == 1 &&
+                  AdminHostAllowed(req[http::field::host], listen_host, handlers.allowed_hosts)
+              ? HandleAdminRequest(handlers, req.method_string(), req.target(),
+                                   req[http::field::authorization], req.body(),
+                                   req["X-Hub-Signature-256"])
+              : AdminResponse{421, "text/plain",
+                              "misdirected: this admin API answers only its own address, "
+                              "localhost and admin_allowed_hosts\n"};
       http::response<http::string_body> res{static_cast<http::status>(answer.status),
                                             req.version()};
       res.set(http::field::server, "yoke");
@@ -164,6 +196,11 @@ struct AdminServer::Impl {
       auto [ec, socket] = co_await acceptor.async_accept(kTuple);
       if (ec) {
         if (!acceptor.is_open()) co_return;
+        // Out of descriptors and the like: pause instead of spinning on the same error.
+        accept_failures.fetch_add(1, std::memory_order_relaxed);
+        spdlog::warn("admin API: accept failed: {}", ec.message());
+        asio::steady_timer pause(io, std::chrono::milliseconds(50));
+        co_await pause.async_wait(kTuple);
         continue;
       }
       asio::co_spawn(io, Serve(std::move(socket)), [](std::exception_ptr e) {
@@ -193,12 +230,15 @@ Status AdminServer::Start(const HostPort& listen) {
                 ": " + ec.message());
   }
   impl_->port = impl_->acceptor.local_endpoint().port();
+  impl_->listen_host = listen.host;
   asio::co_spawn(impl_->io, impl_->Accept(), asio::detached);
   impl_->thread = std::thread([this] { impl_->io.run(); });
   return Ok();
 }
 
 uint16_t AdminServer::port() const { return impl_->port; }
+
+uint64_t AdminServer::accept_failures() const { return impl_->accept_failures.load(); }
 
 void AdminServer::Stop() {
   if (!impl_->thread.joinable()) return;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/address.h"
 #include "core/status.h"
@@ -41,7 +42,16 @@ struct AdminHandlers {
   // The text of decision `id` (a checked IsDecisionId), or nothing for a 404.
   // Null: GET /decisions/<id> is not offered (yoke proxy).
   std::function<std::optional<std::string>(const std::string& id)> decision_text{};
+  // Host names (without port) the API answers besides its listen address, localhost and
+  // loopback literals: config's admin_allowed_hosts. Any other Host gets 421.
+  std::vector<std::string> allowed_hosts{};
 };
+
+// Whether a request's Host names this API: the listen address, `localhost`, a loopback literal
+// or one of `allowed`, with any port, compared without case. Refusing the rest keeps a web page
+// that rebinds its own DNS name to 127.0.0.1 from reading /status (DNS rebinding).
+bool AdminHostAllowed(std::string_view host, std::string_view listen_host,
+                      const std::vector<std::string>& allowed);
 
 AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view method,
                                  std::string_view target, std::string_view authorization = {},
@@ -53,6 +63,8 @@ class AdminServer {
   ~AdminServer();
   Status Start(const HostPort& listen);
   uint16_t port() const;
+  // Accepts that failed (out of descriptors, say); each is followed by a pause, never a spin.
+  uint64_t accept_failures() const;
   void Stop();
 
   struct Impl;

@@ -221,6 +221,8 @@ int RunCommand(const std::string& config_path) {
   };
   handlers.metrics_text = [&] { return MetricsText(inputs()); };
   handlers.token = *token;
+  handlers.allowed_hosts = {config->admin_allowed_hosts().begin(),
+                            config->admin_allowed_hosts().end()};
   handlers.decision_text = [&](const std::string& id) {
     return DecisionText(base.root() / "decisions", id);
   };
@@ -274,7 +276,8 @@ int RunCommand(const std::string& config_path) {
 }
 
 int ProxyCommand(const std::string& listen, const std::string& running, const std::string& testing,
-                 const std::string& admin_listen, unsigned threads) {
+                 const std::string& admin_listen, unsigned threads,
+                 const std::vector<std::string>& mirror_methods) {
   auto listen_at = ParseHostPort(listen);
   auto running_at = ParseHostPort(running);
   std::optional<HostPort> testing_at;
@@ -298,6 +301,10 @@ int ProxyCommand(const std::string& listen, const std::string& running, const st
   const auto started = clock.Now();
   auto options = ProxyOptionsFrom(Config());
   options.threads = threads;
+  if (!mirror_methods.empty()) {
+    options.mirror.methods.clear();
+    for (const std::string& m : mirror_methods) options.mirror.methods.insert(m);
+  }
   EvidenceWindow evidence;
   proxy::Proxy proxy(options, &evidence);
   UpstreamSnapshot snapshot;
@@ -473,6 +480,11 @@ int RunCli(int argc, char** argv) {
   proxy_cmd->add_option("--testing", testing_at, "the testing upstream to mirror to, host:port");
   proxy_cmd->add_option("--admin", admin_at, "admin API address (/status, /metrics)");
   proxy_cmd->add_option("--threads", threads, "worker threads")->check(CLI::Range(1, 64));
+  std::vector<std::string> mirror_methods;
+  proxy_cmd
+      ->add_option("--mirror-methods", mirror_methods,
+                   "methods copied to testing (default GET,HEAD,OPTIONS)")
+      ->delimiter(',');
   proxy_cmd->footer(
       "Example: yoke proxy --listen 0.0.0.0:8080 --running 127.0.0.1:9001 "
       "--testing 127.0.0.1:9002 --admin 127.0.0.1:8081");
@@ -533,7 +545,8 @@ int RunCli(int argc, char** argv) {
   }
   if (*check) return CheckConfigCommand(check_path);
   if (*versions) return VersionsCommand(config_path);
-  if (*proxy_cmd) return ProxyCommand(listen, running_at, testing_at, admin_at, threads);
+  if (*proxy_cmd)
+    return ProxyCommand(listen, running_at, testing_at, admin_at, threads, mirror_methods);
   for (auto& [cmd, action] : verdicts) {
     if (*cmd) return VerdictCommand(config_path, action, reason, author, pin_version);
   }

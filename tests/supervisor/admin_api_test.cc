@@ -1,8 +1,17 @@
 #include "supervisor/admin_api.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "meta/digest.h"
+#include "tests/fakes/http_client.h"
+#include "tests/fakes/process_harness.h"
 
 namespace yoke {
 namespace {
@@ -140,6 +149,81 @@ TEST(AdminWebhookTest, ChecksTheSignatureBeforeFetching) {
   EXPECT_EQ(fetches, 0);
   EXPECT_EQ(HandleAdminRequest(handlers, "POST", "/webhook", "", body, good).status, 202u);
   EXPECT_EQ(fetches, 1);
+}
+
+// Defect 7 of the hardening issue: only the API's own names are answered (no DNS rebinding).
+TEST(AdminHostTest, AnswersOnlyItsOwnNames) {
+  const std::vector<std::string> allowed = {"yoke.internal"};
+  for (const char* ok : {"127.0.0.1:8081", "localhost", "LOCALHOST:1", "[::1]:8081", "127.1.2.3",
+                         "10.1.1.1:8081", "Yoke.Internal:443"}) {
+    EXPECT_TRUE(AdminHostAllowed(ok, "10.1.1.1", allowed)) << ok;
+  }
+  for (const char* bad : {"", ":8081", "evil.example", "evil.example:8081",
+                          "127.0.0.1.evil.example", "localhost.evil", "[::2]:8081", "10.1.1.2"}) {
+    EXPECT_FALSE(AdminHostAllowed(bad, "10.1.1.1", allowed)) << bad;
+  }
+}
+
+class AdminServerTest : public AdminApiTest {
+ protected:
+  void Start() {
+    server_ = std::make_unique<AdminServer>(handlers_);
+    ASSERT_TRUE(server_->Start({"127.0.0.1", 0}));
+  }
+  std::unique_ptr<AdminServer> server_;
+};
+
+// A page on another name that resolves to 127.0.0.1 gets 421, and so does a request with no
+// Host or two; the API's own names are answered.
+TEST_F(AdminServerTest, RefusesForeignHostsWith421) {
+  Start();
+  auto get = [&](const std::string& host) {
+    testing::HttpClient client(server_->port());
+    return client.Request(boost::beast::http::verb::get, "/status", "", {{"Host", host}});
+  };
+  auto foreign = get("attacker.example:" + std::to_string(server_->port()));
+  ASSERT_TRUE(foreign);
+  EXPECT_EQ(foreign->result_int(), 421);
+  EXPECT_EQ(foreign->body().find("ok"), std::string::npos);
+  auto own = get("127.0.0.1:" + std::to_string(server_->port()));
+  ASSERT_TRUE(own);
+  EXPECT_EQ(own->result_int(), 200);
+  EXPECT_EQ(own->body(), "{\"ok\":true}\n");
+  testing::HttpClient twice(server_->port());
+  twice.SendRaw("GET /status HTTP/1.1\r\nHost: localhost\r\nHost: evil\r\n\r\n");
+  auto refused = twice.Read();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->result_int(), 421);
+}
+
+// Out of descriptors, the accept loop pauses between failures instead of spinning: five
+// failures take at least four pauses (200 ms); a spinning loop makes thousands in that time.
+TEST_F(AdminServerTest, PausesWhenAcceptFails) {
+  Start();
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(client, 0);
+  // Take every descriptor the limit leaves, so the server's accept gets none.
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(client) + 64;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  std::vector<int> fillers;
+  for (int fd; (fd = ::dup(client)) >= 0;) fillers.push_back(fd);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server_->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  EXPECT_TRUE(
+      testing::WaitUntil([&] { return server_->accept_failures() >= 5; }, std::chrono::seconds(5)));
+  const auto took = std::chrono::steady_clock::now() - started;
+  for (int fd : fillers) ::close(fd);
+  ::close(client);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_GE(took, std::chrono::milliseconds(200));
+  EXPECT_LT(server_->accept_failures(), 200u);
 }
 
 }  // namespace
