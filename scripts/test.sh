@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: formatting, then the suite in the normal build and
-# again under AddressSanitizer + UndefinedBehaviorSanitizer. Exits non-zero on any failure.
+# again under AddressSanitizer + UndefinedBehaviorSanitizer, then the request-rule fuzzer for
+# 60 s (YOKE_FUZZ_SECONDS). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -24,4 +25,6 @@ for kind in normal asan; do
     ctest --test-dir "$dir" -j2 --output-on-failure --timeout 300 "${retry[@]}" |
     { grep -vE '^ *Start |Test +#[0-9]+: .* Passed' || true; }
 done
-echo "== all tests passed (normal and sanitizer builds)"
+echo "== fuzz (the proxy's request rules, clang + ASan + UBSan, 60 s)"
+bash bench/fuzz.sh "${YOKE_FUZZ_SECONDS:-60}"
+echo "== all tests passed (normal and sanitizer builds, fuzzer)"

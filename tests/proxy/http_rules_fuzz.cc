@@ -77,7 +77,8 @@ void CheckChunked(std::string_view body) {
   }
   Check(whole.state() == bytes.state(), "decoder state depends on the split");
   if (whole.state() != ChunkedDecoder::State::kError) {
-    Check(whole_body == bytes_body && whole_used == bytes_used, "decoded body depends on the split");
+    Check(whole_body == bytes_body && whole_used == bytes_used,
+          "decoded body depends on the split");
   }
 }
 

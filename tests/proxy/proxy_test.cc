@@ -17,6 +17,7 @@
 
 #include "tests/fakes/http_client.h"
 #include "tests/fakes/process_harness.h"
+#include "tests/fakes/raw_recorder.h"
 #include "tests/fakes/temp_dir.h"
 
 namespace yoke::proxy {
@@ -464,6 +465,55 @@ TEST_F(ProxyTest, SwitchesUnderLoadWithoutFailingARequest) {
   EXPECT_GT(from_a.load(), 0);
   EXPECT_GT(from_b.load(), 0);
   EXPECT_EQ(proxy_->Stats().responses_by_class[5], 0u);
+}
+
+// Defect 4 of the hardening issue: the port is one socket without SO_REUSEPORT, so neither a
+// second proxy nor any program setting SO_REUSEPORT can bind it and take a share of the users.
+TEST_F(ProxyTest, NoOtherProgramCanTakeThePort) {
+  options_.threads = 2;
+  StartProxy(Running().upstream(), std::nullopt);
+  Proxy second(options_, nullptr);
+  auto taken = second.Start({"127.0.0.1", proxy_->port()});
+  ASSERT_FALSE(taken);
+  EXPECT_NE(taken.error().message().find("in use"), std::string::npos) << taken.error().message();
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(proxy_->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_NE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  EXPECT_EQ(errno, EADDRINUSE);
+  ::close(fd);
+  // Both worker threads still serve the one socket.
+  for (int i = 0; i < 20; ++i) {
+    auto res = Get("/version");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->body(), "A");
+  }
+}
+
+// Defect 8: mirror.max_body_bytes bounds only what is copied; a body that will not be copied
+// (a POST, with the default methods) streams to running before the client has sent all of it.
+TEST_F(ProxyTest, StreamsBodiesThatAreNotMirrored) {
+  options_.mirror.max_body_bytes = 16 * 1024 * 1024;
+  testing::RawRecorder running("running");
+  StartProxy(Upstream{"127.0.0.1", running.port(), "r"}, Testing().upstream());
+  const size_t total = 1024 * 1024;
+  HttpClient client(proxy_->port());
+  client.SendRaw("POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: " + std::to_string(total) +
+                 "\r\n\r\n" + std::string(total / 4, 'u'));
+  EXPECT_TRUE(WaitUntil([&] { return running.bytes_received() >= total / 8; }, 5s))
+      << "the body was held back: " << running.bytes_received() << " bytes reached running";
+  client.SendRaw(std::string(total - total / 4, 'u'));
+  auto res = client.Read(5s);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->result_int(), 200);
+  ASSERT_EQ(running.Requests().size(), 1u);
+  EXPECT_TRUE(running.Requests()[0].ends_with(std::string(1000, 'u')));
+  EXPECT_EQ(proxy_->Stats().mirror_sent, 0u);
 }
 
 }  // namespace
