@@ -114,6 +114,17 @@ std::vector<ConfigProblem> CheckConfig(const Config& config) {
     add({"judge", "tolerance"}, "must be 0 to <1");
   if (judge.relative_tolerance() < 0) add({"judge", "relative_tolerance"}, "must be >= 0");
   if (judge.warn_tolerance() < 0) add({"judge", "warn_tolerance"}, "must be >= 0");
+  for (const auto& m : judge.margins()) {
+    if (m.gate() != "5xx" && m.gate() != "4xx" && m.gate() != "log_errors" &&
+        m.gate() != "log_warnings") {
+      add({"judge", "margins", "gate"},
+          "must be 5xx, 4xx, log_errors or log_warnings, not \"" + m.gate() + "\"");
+    }
+    if (m.has_floor() && (m.floor() < 0 || m.floor() >= 1))
+      add({"judge", "margins", "floor"}, "must be 0 to <1");
+    if (m.has_relative() && m.relative() < 0) add({"judge", "margins", "relative"}, "must be >= 0");
+  }
+  if (judge.route_min_pairs() == 0) add({"judge", "route_min_pairs"}, "must be at least 1");
   if (judge.max_window_s() < judge.min_window_s()) {
     add({"judge", "max_window_s"}, "max_window_s must be >= min_window_s");
   }

@@ -14,6 +14,16 @@ void LogCounts::Add(const ClassifiedLine& line, bool during_startup) {
         it = error_kinds.try_emplace(line.kind).first;
       }
       ++it->second;
+      if (!during_startup && !line.route.empty()) {
+        ++routed_errors;
+        auto route = route_errors.find(line.route);
+        if (route == route_errors.end() && route_errors.size() >= kMaxRoutes) {
+          route = route_errors.try_emplace("(other)").first;
+        } else if (route == route_errors.end()) {
+          route = route_errors.try_emplace(line.route).first;
+        }
+        ++route->second;
+      }
       break;
     }
     case LogLevel::kWarn:

@@ -68,7 +68,8 @@ std::string FoldErrorMessage(std::string_view message) {
   return out;
 }
 
-LogClassifier::LogClassifier(LogFormat format) : format_(std::move(format)) {}
+LogClassifier::LogClassifier(LogFormat format)
+    : format_(std::move(format)), folder_(format_.route_patterns) {}
 
 ClassifiedLine LogClassifier::Classify(std::string_view line) {
   simdjson::padded_string padded(line);
@@ -108,7 +109,8 @@ ClassifiedLine LogClassifier::Classify(const char* line, size_t length, size_t c
   doc.rewind();
   simdjson::ondemand::object object;
   if (doc.get_object().get(object)) return out;
-  std::string_view message, logger;
+  std::string_view message, logger, path;
+  const bool want_route = !format_.route_fields.empty();
   for (auto field : object) {
     if (field.error()) break;
     simdjson::ondemand::raw_json_string key = field.key();
@@ -116,11 +118,15 @@ ClassifiedLine LogClassifier::Classify(const char* line, size_t length, size_t c
       if (field.value().get_string().get(message)) message = {};
     } else if (logger.empty() && KeyIn(key, format_.logger_fields)) {
       if (field.value().get_string().get(logger)) logger = {};
+    } else if (want_route && path.empty() && KeyIn(key, format_.route_fields)) {
+      // Only a path names a route: "/items/42"; a name like "items" or a number does not.
+      if (field.value().get_string().get(path) || !path.starts_with('/')) path = {};
     }
-    if (!message.empty() && !logger.empty()) break;
+    if (!message.empty() && !logger.empty() && (!want_route || !path.empty())) break;
   }
   out.level = LogLevel::kError;
   out.kind = std::string(logger.empty() ? "-" : logger) + ": " + FoldErrorMessage(message);
+  if (!path.empty()) out.route = folder_.Fold(path);
   return out;
 }
 

@@ -1,5 +1,5 @@
-// JSON log lines: their level, and for errors, their kind. Pure; a LogClassifier holds a
-// simdjson parser, so each thread needs its own.
+// JSON log lines: their level, and for errors, their kind and the route their line names.
+// Pure; a LogClassifier holds a simdjson parser, so each thread needs its own.
 #pragma once
 
 #include <simdjson.h>
@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/route.h"
 
 namespace yoke {
 
@@ -19,11 +21,16 @@ struct LogFormat {
   std::vector<std::string> warn_values = {"WARN", "warn", "WARNING", "warning", "Warning"};
   std::vector<std::string> message_fields = {"message", "msg"};
   std::vector<std::string> logger_fields = {"logger", "logger_name", "name"};
+  // Fields that hold the request path an error line is about ("/items/42?x=1"); folded with
+  // `route_patterns` (proxy.routes) the way the proxy folds pairs, so both name the same route.
+  std::vector<std::string> route_fields = {"route", "path"};
+  std::vector<std::string> route_patterns;
 };
 
 struct ClassifiedLine {
   LogLevel level = LogLevel::kNotJson;
-  std::string kind;  // errors only: "<logger>: <message with numbers, ids and quotes folded>"
+  std::string kind;   // errors only: "<logger>: <message with numbers, ids and quotes folded>"
+  std::string route;  // errors only: the folded route of a route field holding a path, or empty
 };
 
 // Folds what varies between two occurrences of the same error: digit runs and hex/uuid ids
@@ -43,6 +50,7 @@ class LogClassifier {
 
  private:
   LogFormat format_;
+  RouteFolder folder_;
   simdjson::ondemand::parser parser_;
 };
 

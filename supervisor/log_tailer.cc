@@ -76,7 +76,7 @@ uint64_t LogTailer::Drain(Tracked& file, LogCounts& counts, bool during_startup,
       file.partial.assign(data.substr(last_newline + 1));
     }
     if (file.partial.size() > kMaxLine) {
-      counts.Add({LogLevel::kNotJson, ""}, during_startup);
+      counts.Add(ClassifiedLine{}, during_startup);  // kNotJson
       file.partial.clear();
       file.skipping = true;
     }

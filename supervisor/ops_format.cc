@@ -276,6 +276,8 @@ std::string FormatDecision(const DecisionEntry& entry) {
             d.lost_routes_size() ? JoinRepeated(d.lost_routes(), ", ") : std::string("none")});
   tail.Add({"new error kinds", d.new_error_kinds_size() ? JoinRepeated(d.new_error_kinds(), "; ")
                                                         : std::string("none")});
+  tail.Add({"worse routes",
+            d.worse_routes_size() ? JoinRepeated(d.worse_routes(), ", ") : std::string("none")});
   out += "\n" + tail.Render();
   return out;
 }

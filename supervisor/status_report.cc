@@ -43,6 +43,22 @@ json::value Role(const std::optional<SupervisorSnapshot>& sup, bool running,
   return json::object{{"host", upstream->host}, {"port", upstream->port}};
 }
 
+// One route gate of the judge's last look, with the figures of its test (docs/judge.md).
+json::object RouteGate(const GateResult& g) {
+  return json::object{{"outcome", std::string(GateOutcomeName(g.outcome))},
+                      {"testing_count", g.testing_count},
+                      {"testing_total", g.testing_total},
+                      {"running_count", g.running_count},
+                      {"running_total", g.running_total},
+                      {"testing_rate", g.testing_rate},
+                      {"running_rate", g.running_rate},
+                      {"margin", g.margin},
+                      {"z", g.z},
+                      {"p_value", g.p_value},
+                      {"adjusted_p", g.adjusted_p},
+                      {"detail", g.detail}};
+}
+
 json::object SideLogs(const SupervisorSnapshot::SideLogs& logs) {
   return json::object{
       {"errors", logs.errors}, {"warnings", logs.warnings}, {"requests", logs.requests}};
@@ -79,6 +95,13 @@ std::string StatusJson(const StatusInputs& in) {
   }
   json::object routes;
   for (const auto& [route, counts] : in.pairs.routes()) routes[route] = Counts(counts);
+  if (in.supervisor) {
+    // Each route's own gates at the judge's last look: "judge_5xx", "judge_log_errors".
+    for (const GateResult& g : in.supervisor->judge_route_gates) {
+      auto it = routes.find(g.route);
+      if (it != routes.end()) it->value().as_object()["judge_" + g.name] = RouteGate(g);
+    }
+  }
   json::object root{
       {"service", in.service},
       {"uptime_s", in.uptime.count()},

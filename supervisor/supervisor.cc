@@ -42,9 +42,19 @@ JudgeSettings JudgeSettingsFrom(const Config& config) {
   s.max_window = std::chrono::seconds(j.max_window_s());
   s.reject_at_max_window = j.reject_at_max_window();
   s.confidence = j.confidence();
-  s.tolerance = j.tolerance();
-  s.relative_tolerance = j.relative_tolerance();
-  s.warn_tolerance = j.warn_tolerance();
+  s.margin_5xx = s.margin_4xx = s.margin_log_errors = {j.relative_tolerance(), j.tolerance()};
+  s.margin_log_warnings = {j.relative_tolerance(), j.warn_tolerance()};
+  for (const GateMargin& m : j.margins()) {
+    Margin* margin = m.gate() == "5xx"            ? &s.margin_5xx
+                     : m.gate() == "4xx"          ? &s.margin_4xx
+                     : m.gate() == "log_errors"   ? &s.margin_log_errors
+                     : m.gate() == "log_warnings" ? &s.margin_log_warnings
+                                                  : nullptr;
+    if (!margin) continue;  // config_check reports it
+    if (m.has_relative()) margin->relative = m.relative();
+    if (m.has_floor()) margin->floor = m.floor();
+  }
+  s.route_min_pairs = j.route_min_pairs();
   s.min_events = j.min_events();
   s.lost_route_min = j.lost_route_min();
   s.new_kind_min = j.new_kind_min();
@@ -63,6 +73,8 @@ LogFormat LogFormatFrom(const Config& config) {
   take(f.warn_values(), format.warn_values);
   take(f.message_fields(), format.message_fields);
   take(f.logger_fields(), format.logger_fields);
+  take(f.route_fields(), format.route_fields);
+  format.route_patterns.assign(config.proxy().routes().begin(), config.proxy().routes().end());
   return format;
 }
 
@@ -95,6 +107,19 @@ void ReadingOf(const Evidence& e, const Judgement& judgement, SupervisorSnapshot
   for (const GateResult& g : judgement.gates) {
     out->judge_gates.push_back({g.name, std::string(GateOutcomeName(g.outcome)), g.detail});
   }
+  out->judge_route_gates = judgement.route_gates;
+}
+
+// What a log count has grown by since `at_open`, route by route.
+std::map<std::string, uint64_t> Since(const std::map<std::string, uint64_t>& now,
+                                      const std::map<std::string, uint64_t>& at_open) {
+  std::map<std::string, uint64_t> out;
+  for (const auto& [route, count] : now) {
+    auto it = at_open.find(route);
+    const uint64_t before = it == at_open.end() ? 0 : it->second;
+    if (count > before) out[route] = count - before;
+  }
+  return out;
 }
 
 // The command's first word is the artifact itself: the artifact must be executable.
@@ -279,10 +304,14 @@ void Supervisor::OpenWindow(SteadyTime now) {
   }
   window_.running_errors = running_.instance->logs.errors;
   window_.running_warnings = running_.instance->logs.warnings;
+  window_.running_routed_errors = running_.instance->logs.routed_errors;
+  window_.running_route_errors = running_.instance->logs.route_errors;
   // Testing's startup counts against it, but not what it logged in an earlier window.
   if (testing_.instance->phase == Phase::kUp && testing_.instance->up_since < now) {
     window_.testing_errors = testing_.instance->logs.errors;
     window_.testing_warnings = testing_.instance->logs.warnings;
+    window_.testing_routed_errors = testing_.instance->logs.routed_errors;
+    window_.testing_route_errors = testing_.instance->logs.route_errors;
   }
   if (deps_.evidence) deps_.evidence->Reset(testing_.version);
   last_judgement_ = Judgement();
@@ -303,10 +332,16 @@ void Supervisor::JudgeCandidate(SteadyTime now) {
   const LogCounts& r = running_.instance->logs;
   e.running_logs.errors = r.errors - std::min(r.errors, window_.running_errors);
   e.running_logs.warnings = r.warnings - std::min(r.warnings, window_.running_warnings);
+  e.running_logs.routed_errors =
+      r.routed_errors - std::min(r.routed_errors, window_.running_routed_errors);
+  e.running_logs.route_errors = Since(r.route_errors, window_.running_route_errors);
   e.running_kinds_ever = r.error_kinds;
   e.testing_logs = testing_.instance->logs;
   e.testing_logs.errors -= std::min(e.testing_logs.errors, window_.testing_errors);
   e.testing_logs.warnings -= std::min(e.testing_logs.warnings, window_.testing_warnings);
+  e.testing_logs.routed_errors -=
+      std::min(e.testing_logs.routed_errors, window_.testing_routed_errors);
+  e.testing_logs.route_errors = Since(e.testing_logs.route_errors, window_.testing_route_errors);
   if (deps_.traffic) {
     auto since = [](uint64_t now_count, uint64_t at_open) {
       return now_count > at_open ? now_count - at_open : 0;
@@ -934,6 +969,24 @@ void Supervisor::RecordDecision(const std::string& to_version, Verdict verdict,
         if (g.name == "new_error_kinds") decision.add_new_error_kinds(c);
       }
     }
+    for (const GateResult& g : judgement->route_gates) {
+      Gate* gate = decision.add_route_gates();
+      gate->set_name(g.name);
+      gate->set_route(g.route);
+      gate->set_outcome(std::string(GateOutcomeName(g.outcome)));
+      gate->set_testing_count(g.testing_count);
+      gate->set_testing_total(g.testing_total);
+      gate->set_running_count(g.running_count);
+      gate->set_running_total(g.running_total);
+      gate->set_testing_rate(g.testing_rate);
+      gate->set_running_rate(g.running_rate);
+      gate->set_margin(g.margin);
+      gate->set_z(g.z);
+      gate->set_p_value(g.p_value);
+      gate->set_adjusted_p(g.adjusted_p);
+      gate->set_detail(g.detail);
+    }
+    for (const auto& route : judgement->worse_routes) decision.add_worse_routes(route);
   }
   if (window_.open) {
     decision.set_window_s(static_cast<uint64_t>(
@@ -1023,6 +1076,7 @@ void Supervisor::PublishSnapshot() {
     snap.testing_logs = last_reading_.testing_logs;
     snap.new_error_kinds = last_reading_.new_error_kinds;
     snap.judge_gates = last_reading_.judge_gates;
+    snap.judge_route_gates = last_reading_.judge_route_gates;
   }
   std::string roles = running_.version + "\n" + testing_.version;
   if (deps_.meta_notify && (decision_written_ || roles != meta_told_)) {

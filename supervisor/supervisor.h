@@ -102,6 +102,8 @@ struct SupervisorSnapshot {
   SideLogs testing_logs;
   std::vector<std::pair<std::string, uint64_t>> new_error_kinds;
   std::vector<GateReading> judge_gates;
+  // Each route's own gates (5xx, then log_errors) with the figures of their tests.
+  std::vector<GateResult> judge_route_gates;
   std::string promoting;  // a promoted version whose new running instance is starting
   std::string pinned;     // set by `yoke pin`
   std::string held;       // the newest candidate waiting for `yoke unpin`
@@ -175,6 +177,10 @@ class Supervisor {
     uint64_t running_warnings = 0;
     uint64_t testing_errors = 0;  // testing's, when the window reopened (0: first window)
     uint64_t testing_warnings = 0;
+    uint64_t running_routed_errors = 0;  // and the errors whose line named a route, likewise
+    uint64_t testing_routed_errors = 0;
+    std::map<std::string, uint64_t> running_route_errors;
+    std::map<std::string, uint64_t> testing_route_errors;
   };
   struct ManualVerdict {
     std::string action;

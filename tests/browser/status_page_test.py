@@ -310,6 +310,30 @@ def check_page(page, before, after, admin):
     check(int(next(c for c in routes["/lost"] if c.get("data-field") ==
                    "testing_4xx_running_ok")["data-value"]) > 0, "/lost shows no lost answers")
 
+    # Each route's own 5xx gate as the judge last read it: counts between the readings, an
+    # outcome the judge gives (never "fail": this judge is tuned never to decide).
+    gate_rows = 0
+    for route, cells in routes.items():
+        gb = before["evidence"]["routes"].get(route, {}).get("judge_5xx") or {}
+        ga = after["evidence"]["routes"].get(route, {}).get("judge_5xx")
+        for c in cells:
+            kind = c.get("data-judge")
+            if not kind:
+                continue
+            check(ga is not None, f"route {route} shows a 5xx gate that /status after lacks")
+            if kind == "rates":
+                gate_rows += 1
+                for field in ("testing_count", "testing_total", "running_count", "running_total"):
+                    attr = "data-" + field.replace("_", "-")
+                    between(f"route {route} 5xx gate {field}", gb.get(field, 0), int(c[attr]),
+                            ga[field])
+            elif kind == "outcome":
+                check(c["data-value"] in ("pass", "wait", "not judged"),
+                      f"route {route} 5xx gate outcome {c['data-value']!r}")
+            elif kind == "margin":
+                check(0 < float(c["data-value"]) < 1, f"route {route} margin {c['data-value']}")
+    check(gate_rows > 0, "no route shows its 5xx gate")
+
     # The judge's reading and the time left in the minimum window.
     ja, jb = after["judge"], before["judge"]
     check(page.text("judge-verdict") == ja["verdict"] == "wait",

@@ -54,18 +54,50 @@ TEST(LogLineTest, UsesConfiguredFields) {
   EXPECT_EQ(line.kind, "-: boom #");
 }
 
+// An error line that names its request path is counted for the path's route, folded like the
+// proxy folds pairs; a value that is not a path names no route.
+TEST(LogLineTest, ReadsTheRouteOfAnErrorLine) {
+  LogFormat format;
+  format.route_patterns = {"/users/:name/profile"};
+  LogClassifier c(format);
+  EXPECT_EQ(c.Classify(R"({"level":"ERROR","path":"/items/42?x=1","message":"boom"})").route,
+            "/items/:id");
+  EXPECT_EQ(c.Classify(R"({"route":"/users/ada/profile","level":"ERROR","message":"x"})").route,
+            "/users/:name/profile");
+  EXPECT_EQ(c.Classify(R"({"level":"ERROR","path":"etc/x","message":"x"})").route, "");
+  EXPECT_EQ(c.Classify(R"({"level":"ERROR","path":7,"message":"x"})").route, "");
+  EXPECT_EQ(c.Classify(R"({"level":"INFO","path":"/items"})").route, "");  // errors only
+  LogFormat custom;
+  custom.route_fields = {"http.path"};
+  LogClassifier d(custom);
+  EXPECT_EQ(d.Classify(R"({"level":"ERROR","http.path":"/a","path":"/b"})").route, "/a");
+}
+
+TEST(LogCountsTest, CountsErrorsByRouteAfterStartup) {
+  LogCounts counts;
+  counts.Add({LogLevel::kError, "k", "/a"}, true);  // startup: no route count
+  counts.Add({LogLevel::kError, "k", "/a"}, false);
+  counts.Add({LogLevel::kError, "k", ""}, false);
+  EXPECT_EQ(counts.routed_errors, 1u);
+  EXPECT_EQ(counts.route_errors.at("/a"), 1u);
+  for (int i = 0; i < 600; ++i)
+    counts.Add({LogLevel::kError, "k", "/r" + std::to_string(i)}, false);
+  EXPECT_EQ(counts.route_errors.size(), LogCounts::kMaxRoutes + 1);
+  EXPECT_EQ(counts.route_errors.at("(other)"), 101u);
+}
+
 TEST(LogCountsTest, CountsStartupApartAndBoundsKinds) {
   LogCounts counts;
-  counts.Add({LogLevel::kError, "a"}, true);
-  counts.Add({LogLevel::kError, "a"}, false);
-  counts.Add({LogLevel::kWarn, ""}, false);
-  counts.Add({LogLevel::kNotJson, ""}, false);
+  counts.Add({LogLevel::kError, "a", ""}, true);
+  counts.Add({LogLevel::kError, "a", ""}, false);
+  counts.Add({LogLevel::kWarn, "", ""}, false);
+  counts.Add({LogLevel::kNotJson, "", ""}, false);
   EXPECT_EQ(counts.startup_errors, 1u);
   EXPECT_EQ(counts.errors, 1u);
   EXPECT_EQ(counts.warnings, 1u);
   EXPECT_EQ(counts.not_json, 1u);
   EXPECT_EQ(counts.error_kinds.at("a"), 2u);
-  for (int i = 0; i < 2000; ++i) counts.Add({LogLevel::kError, std::to_string(i)}, false);
+  for (int i = 0; i < 2000; ++i) counts.Add({LogLevel::kError, std::to_string(i), ""}, false);
   EXPECT_LE(counts.error_kinds.size(), LogCounts::kMaxKinds + 1);
 }
 

@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cstdio>
+
 #include "base-layout/text_record.h"
 #include "proto/yoke/records.pb.h"
 #include "tests/integration/yoke_harness.h"
@@ -80,7 +82,7 @@ TEST_F(JudgeRunTest, PromotesAGoodCandidateWithoutFailingARequest) {
   EXPECT_EQ(decision->author(), "judge");
   EXPECT_GE(decision->pairs(), 200u);
   EXPECT_GE(decision->window_s(), 2u);
-  EXPECT_EQ(decision->gates_size(), 7);
+  EXPECT_EQ(decision->gates_size(), 9);  // the seven overall gates and the two per-route ones
   auto running = yoke_.WaitForRole("running", "2.0.0", 2);
   ASSERT_TRUE(running) << yoke_.Log();
   EXPECT_TRUE(WaitUntil([&] { return fs::exists(yoke_.base() / "archive/hello-1.0.0.zip"); }, 20s))
@@ -109,6 +111,55 @@ TEST_F(JudgeRunTest, RejectsALostRouteByName) {
   EXPECT_EQ(decision->lost_routes(0), "/lost");
   EXPECT_TRUE(WaitUntil([&] { return fs::exists(yoke_.base() / "archive/hello-2.0.0.zip"); }, 10s));
   EXPECT_EQ(load_->failed(), 0u);
+}
+
+// The case with real processes: the candidate answers 500 on every 50th request on
+// /api/items (2%) and logs nothing about it; running never fails. Under steady load over three
+// routes it is rejected with the route named and its figures, and no user request fails.
+TEST_F(JudgeRunTest, RejectsTwoPercentOnOneRouteByName) {
+  yoke_.StartYoke();
+  yoke_.DropScript("1.0.0", "");
+  ASSERT_TRUE(yoke_.WaitForRole("running", "1.0.0")) << yoke_.Log();
+  // Three clients, one a route (client t sends targets t, t + 3, ...).
+  load_ = std::make_unique<LoadGenerator>(
+      yoke_.proxy_port(), std::vector<std::string>{"/api/items", "/api/orders/17", "/"}, 3);
+  yoke_.DropScript("2.0.0", "--error-every /api/items=50");
+  ASSERT_TRUE(yoke_.WaitForRole("testing", "2.0.0")) << yoke_.Log();
+  const auto testing_up = std::chrono::steady_clock::now();
+  auto decision = WaitForDecision(yoke_.base(), "2.0.0", 60s);
+  ASSERT_TRUE(decision) << yoke_.Log();
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - testing_up);
+  EXPECT_EQ(decision->verdict(), Verdict::REJECT) << decision->reason() << "\n" << Gates(*decision);
+  ASSERT_EQ(decision->worse_routes_size(), 1) << decision->reason();
+  EXPECT_EQ(decision->worse_routes(0), "/api/items");
+  EXPECT_TRUE(decision->reason().starts_with("5xx on /api/items: testing ")) << decision->reason();
+  EXPECT_NE(decision->reason().find(" vs running 0.0% (0/"), std::string::npos)
+      << decision->reason();
+  bool named = false;
+  for (const Gate& g : decision->route_gates()) {
+    if (g.name() != "5xx") continue;
+    if (g.route() == "/api/items") {
+      named = true;
+      EXPECT_EQ(g.outcome(), "fail") << g.detail();
+      EXPECT_GT(g.testing_count(), 0u);
+      EXPECT_EQ(g.running_count(), 0u);
+      EXPECT_LE(g.adjusted_p(), 0.05);
+    } else {
+      EXPECT_NE(g.outcome(), "fail") << g.route() << ": " << g.detail();
+    }
+  }
+  EXPECT_TRUE(named) << Gates(*decision);
+  EXPECT_TRUE(WaitUntil([&] { return fs::exists(yoke_.base() / "archive/hello-2.0.0.zip"); }, 10s));
+  load_->Stop();
+  EXPECT_GT(load_->answered(), 0u);
+  EXPECT_EQ(load_->failed(), 0u);
+  std::printf(
+      "rejected %.1f s after testing was up, %llu pairs; user requests answered %llu, "
+      "failed %llu\nreason: %s\n",
+      took.count() / 1000.0, static_cast<unsigned long long>(decision->pairs()),
+      static_cast<unsigned long long>(load_->answered()),
+      static_cast<unsigned long long>(load_->failed()), decision->reason().c_str());
 }
 
 // A candidate that logs a new kind of error under traffic is rejected, naming the kind.

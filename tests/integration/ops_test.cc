@@ -134,7 +134,10 @@ TEST_F(OpsCliTest, DecisionsListAndShow) {
   EXPECT_NE(show.output.find("verdict   PROMOTE\n"), std::string::npos) << show.output;
   EXPECT_NE(show.output.find("  gate   "), std::string::npos) << show.output;
   EXPECT_NE(show.output.find("  5xx   "), std::string::npos) << show.output;
-  EXPECT_NE(show.output.find("  new_error_kinds  pass"), std::string::npos) << show.output;
+  // The gate column is as wide as the longest name, log_error_routes.
+  EXPECT_NE(show.output.find("  new_error_kinds   pass"), std::string::npos) << show.output;
+  EXPECT_NE(show.output.find("  5xx_routes        pass"), std::string::npos) << show.output;
+  EXPECT_NE(show.output.find("worse routes     none\n"), std::string::npos) << show.output;
   EXPECT_NE(show.output.find("lost routes      none\n"), std::string::npos) << show.output;
   CliResult missing = Cli({"decisions", "show", "1999"});
   EXPECT_EQ(missing.exit, 1) << missing.output;

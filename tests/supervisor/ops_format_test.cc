@@ -106,7 +106,9 @@ TEST(OpsFormatTest, DecisionFullViewShowsHeaderGatesAndLostRoutes) {
   EXPECT_NE(text.find("  latency      pass     -        1.50 ms  -        1.25 ms  -"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("lost routes      /lost, /gone\nnew error kinds  none\n"), std::string::npos)
+  EXPECT_NE(
+      text.find("lost routes      /lost, /gone\nnew error kinds  none\nworse routes     none\n"),
+      std::string::npos)
       << text;
 }
 
