@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "tests/fakes/owned_processes.h"
 #include "tests/fakes/process_harness.h"
 #include "tests/fakes/temp_dir.h"
 
@@ -148,6 +149,26 @@ TEST_F(ProcessTest, MissingExecHelperIsAReadableError) {
   EXPECT_NE(child.error().message().find("no-such-yoke-exec): No such file or directory"),
             std::string::npos)
       << child.error().message();
+}
+
+// The harness finds what a test started even when it left its session and lost its parent
+// (the environment mark, tests/fakes/owned_processes.h), and ends it by pid.
+TEST_F(ProcessTest, HarnessEndsAnOrphanThatLeftItsSession) {
+  auto child = launcher_->Launch(Spec({"sh", "-c", "setsid sleep 60 & echo $! > orphan"}));
+  ASSERT_TRUE(child);
+  ASSERT_TRUE(WaitExit(**child));
+  pid_t orphan = std::stoi(ReadAll(dir_.path() / "orphan"));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto owned = testing::OwnedProcesses();
+        return owned.size() == 1 && owned[0].cmdline == "sleep 60";  // setsid has exec'd
+      },
+      5s));
+  auto killed = testing::EndOwnedProcesses(0ms);
+  ASSERT_EQ(killed.size(), 1u);
+  EXPECT_EQ(killed[0].pid, orphan);
+  EXPECT_EQ(killed[0].cmdline, "sleep 60");
+  EXPECT_TRUE(WaitUntil([&] { return !ProcessAlive(orphan); }, 5s));
 }
 
 // A journal's pid that now names another process (its start time differs) is left alone.
