@@ -78,7 +78,9 @@ class ChildProcess {
 class ProcessLauncher {
  public:
   virtual ~ProcessLauncher() = default;
-  // Fails with a readable reason when the program cannot be found or executed.
+  // Returns once the program is exec'd. Fails with a readable reason when it cannot be found
+  // or executed, or (the real launcher) has not exec'd within its exec deadline: the stuck
+  // child is then killed and reaped, and nothing of it is left.
   virtual StatusOr<std::unique_ptr<ChildProcess>> Launch(const LaunchSpec& spec) = 0;
 };
 
