@@ -8,10 +8,11 @@ function(yoke_library name)
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
 endfunction()
 
-# yoke_test(NAME SOURCES... DEPS ... [LABELS ...]): one GoogleTest binary, registered with CTest.
+# yoke_test(NAME SOURCES... DEPS ... [LABELS ...]): one GoogleTest binary, registered with CTest,
+# with the main of tests/fakes/test_main.cc (the harness owns every process a test starts).
 function(yoke_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
-  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} yoke_test_main GTest::gtest)
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30 PROPERTIES LABELS "${ARG_LABELS}")
 endfunction()

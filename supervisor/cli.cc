@@ -144,9 +144,16 @@ int RunCommand(const std::string& config_path) {
   SetUpLogging(*config, base.LogPath());
   ::signal(SIGPIPE, SIG_IGN);
 
+  auto exec_helper = FindExecHelper();
+  if (!exec_helper) {
+    spdlog::error("{}", exec_helper.error().message());
+    return kExitFailure;
+  }
   RealClock clock;
   const auto started = clock.Now();
-  auto launcher = MakeProcessLauncher();
+  // This thread runs the supervisor loop for yoke's whole life: the parent-death signal of
+  // every instance follows the thread that spawned it.
+  auto launcher = MakeProcessLauncher({.exec_helper = *exec_helper});
   auto probe = MakeHealthProbe();
   EvidenceWindow evidence;
   proxy::Proxy proxy(ProxyOptionsFrom(*config), &evidence);

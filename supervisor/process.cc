@@ -1,37 +1,24 @@
 #include "supervisor/process.h"
 
 #include <fcntl.h>
-#include <linux/close_range.h>
+#include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-// clang-format off
-// Boost 1.81 Process v2 with BOOST_PROCESS_USE_STD_FS forgets these includes: they must come
-// before its headers.
-#include <type_traits>
-#include <boost/optional.hpp>
-#include <boost/type_traits.hpp>
-// clang-format on
-#include <boost/asio/io_context.hpp>
-#include <boost/process/v2/environment.hpp>
-#include <boost/process/v2/process.hpp>
-#include <boost/process/v2/start_dir.hpp>
-#include <boost/process/v2/stdio.hpp>
-// Process v2 compiled here, once (its header-only mode misses process_environment).
-#include <algorithm>
-#include <boost/process/v2/src.hpp>
 #include <chrono>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 extern char** environ;
 
 namespace yoke {
-namespace bp = boost::process::v2;
+
+namespace fs = std::filesystem;
 
 std::string ExitInfo::Describe() const {
   if (signal != 0) return "signal " + std::to_string(signal) + " (" + strsignal(signal) + ")";
@@ -40,116 +27,299 @@ std::string ExitInfo::Describe() const {
 
 namespace {
 
-// Runs in the child between fork and exec: its own process group, SIGTERM when the supervisor
-// dies, and no descriptor of the supervisor's (its listening sockets above all) left open.
-// Only async-signal-safe calls here.
-struct ChildSetup {
-  pid_t parent;
-  template <typename Launcher>
-  bp::error_code on_exec_setup(Launcher& launcher, const bp::filesystem::path&,
-                               const char* const*) {
-    // Boost 1.81's close_all skips the descriptors between stdio and its error pipe (it
-    // compares each whitelist entry with itself), so close every gap here.
-    auto& keep = launcher.fd_whitelist;
-    std::sort(keep.begin(), keep.end());
-    int next = 0;
-    for (int fd : keep) {
-      if (fd > next) ::close_range(static_cast<unsigned>(next), static_cast<unsigned>(fd - 1), 0);
-      next = std::max(next, fd + 1);
-    }
-    ::close_range(static_cast<unsigned>(next), ~0U, 0);
-    if (::setpgid(0, 0) != 0) return {errno, bp::system_category()};
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    // The parent died between fork and prctl: nobody would send the signal.
-    if (::getppid() != parent) ::_exit(1);
-    return {};
+using Clock = std::chrono::steady_clock;
+
+// The child's descriptors: 0-2 stdio, 3 the report pipe to the exec helper; 4 and up closed.
+constexpr int kReportFd = 3;
+constexpr int kFirstClosedFd = 4;
+// How long a killed or failed helper may take to be reaped before the launcher stops waiting.
+constexpr auto kReapWait = std::chrono::milliseconds(2000);
+
+// Keep in step with the steps of supervisor/exec_helper.cc.
+constexpr int kStepExec = 4;
+const char* ExecStepName(int step) {
+  switch (step) {
+    case 1:
+      return "exec helper arguments";
+    case 2:
+      return "prctl(PR_SET_PDEATHSIG)";
+    case 3:
+      return "fcntl(FD_CLOEXEC) on the report pipe";
+    default:
+      return "exec";
   }
+}
+
+// A descriptor closed on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() { Reset(); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  void Reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_;
 };
 
-class BoostChild : public ChildProcess {
- public:
-  BoostChild(boost::asio::io_context& io, bp::process process)
-      : io_(io), process_(std::move(process)), pid_(process_.id()) {}
-  ~BoostChild() override {
-    // The supervisor stops children on purpose; the handle must not kill on destruction.
-    if (!exit_) process_.detach();
+// Moves `fd` to kFirstClosedFd or above (close-on-exec), so that the dup2 actions onto 0-3
+// never overwrite a source they still need, whatever descriptors yoke itself has open.
+bool MoveAboveChildFds(Fd& fd) {
+  if (fd.get() >= kFirstClosedFd) return true;
+  int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, kFirstClosedFd);
+  if (moved < 0) return false;
+  fd.Reset(moved);
+  return true;
+}
+
+ExitInfo ExitInfoOf(int status) {
+  ExitInfo info;
+  info.wait_status = status;
+  if (WIFSIGNALED(status)) {
+    info.signal = WTERMSIG(status);
+  } else if (WIFEXITED(status)) {
+    info.exit_code = WEXITSTATUS(status);
   }
+  return info;
+}
+
+// Reaps `pid` if it ends within `wait`; a bounded loop, never a blocking waitpid.
+bool ReapWithin(pid_t pid, std::chrono::milliseconds wait) {
+  auto deadline = Clock::now() + wait;
+  while (true) {
+    pid_t got = ::waitpid(pid, nullptr, WNOHANG);
+    if (got == pid || (got < 0 && errno != EINTR)) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+// The first executable `name` on $PATH, or empty.
+fs::path FindOnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (true) {
+    auto colon = dirs.find(':');
+    std::string_view dir = dirs.substr(0, colon);
+    fs::path candidate = fs::path(dir.empty() ? "." : std::string(dir)) / name;
+    std::error_code ec;
+    if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate, ec)) {
+      return candidate;
+    }
+    if (colon == std::string_view::npos) return {};
+    dirs.remove_prefix(colon + 1);
+  }
+}
+
+// posix_spawn's attribute and file-action objects, destroyed on scope exit.
+struct SpawnSetup {
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_t actions;
+  SpawnSetup() {
+    ::posix_spawnattr_init(&attr);
+    ::posix_spawn_file_actions_init(&actions);
+  }
+  ~SpawnSetup() {
+    ::posix_spawn_file_actions_destroy(&actions);
+    ::posix_spawnattr_destroy(&attr);
+  }
+  SpawnSetup(const SpawnSetup&) = delete;
+  SpawnSetup& operator=(const SpawnSetup&) = delete;
+};
+
+class SpawnedChild : public ChildProcess {
+ public:
+  SpawnedChild(pid_t pid, bool own_group) : pid_(pid), own_group_(own_group) {}
+  // The supervisor stops children on purpose; dropping the handle neither kills nor waits.
 
   pid_t pid() const override { return pid_; }
 
   std::optional<ExitInfo> Poll() override {
     if (exit_) return exit_;
-    bp::error_code ec;
-    if (process_.running(ec) || ec) return std::nullopt;
-    int status = process_.native_exit_code();
-    ExitInfo info;
-    if (WIFSIGNALED(status)) {
-      info.signal = WTERMSIG(status);
-    } else {
-      info.exit_code = WEXITSTATUS(status);
-    }
-    exit_ = info;
+    int status = 0;
+    pid_t got = ::waitpid(pid_, &status, WNOHANG);
+    if (got == 0 || (got < 0 && errno == EINTR)) return std::nullopt;
+    // got < 0 (ECHILD): something else reaped it; it has ended all the same.
+    exit_ = got == pid_ ? ExitInfoOf(status) : ExitInfo{};
     return exit_;
   }
 
   void Signal(int sig) override {
     if (exit_) return;
-    ::kill(-pid_, sig);
+    ::kill(own_group_ ? -pid_ : pid_, sig);
   }
 
  private:
-  [[maybe_unused]] boost::asio::io_context& io_;
-  bp::process process_;
   pid_t pid_;
+  bool own_group_;
   std::optional<ExitInfo> exit_;
 };
 
-class BoostLauncher : public ProcessLauncher {
+class SpawnLauncher : public ProcessLauncher {
  public:
+  explicit SpawnLauncher(LauncherOptions options) : options_(std::move(options)) {}
+
   StatusOr<std::unique_ptr<ChildProcess>> Launch(const LaunchSpec& spec) override {
     if (spec.argv.empty()) return Fail("empty command");
-    bp::filesystem::path exe = spec.argv[0];
+    fs::path exe = spec.argv[0];
     if (spec.argv[0].find('/') == std::string::npos) {
-      exe = bp::environment::find_executable(spec.argv[0]);
+      exe = FindOnPath(spec.argv[0]);
       if (exe.empty()) return Fail("'" + spec.argv[0] + "' is not on PATH");
     }
     if (::access(exe.c_str(), X_OK) != 0) {
       return Fail("cannot execute " + exe.string() + ": " + std::strerror(errno));
     }
+
+    // Everything the child needs is built here, in the parent: after posix_spawn's clone only
+    // glibc's own code runs until the helper's exec.
     std::vector<std::string> env;
     for (char** e = environ; *e; ++e) {
       std::string_view kv(*e);
       if (!spec.extra_env.contains(std::string(kv.substr(0, kv.find('='))))) env.emplace_back(kv);
     }
     for (const auto& [k, v] : spec.extra_env) env.push_back(k + "=" + v);
+    // yoke-exec REPORT_FD PARENT_PID DEATH_SIGNAL PROGRAM ARGV0 [ARG...]; argv[0] is the
+    // program's path, as ps showed it before.
+    std::vector<std::string> args = {options_.exec_helper.string(),
+                                     std::to_string(kReportFd),
+                                     std::to_string(::getpid()),
+                                     std::to_string(options_.death_signal),
+                                     exe.string(),
+                                     exe.string()};
+    args.insert(args.end(), spec.argv.begin() + 1, spec.argv.end());
+    std::vector<char*> argv_ptrs, env_ptrs;
+    for (auto& a : args) argv_ptrs.push_back(a.data());
+    argv_ptrs.push_back(nullptr);
+    for (auto& e : env) env_ptrs.push_back(e.data());
+    env_ptrs.push_back(nullptr);
 
-    int out = ::open(spec.stdout_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    int err = ::open(spec.stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (out < 0 || err < 0) {
-      if (out >= 0) ::close(out);
-      if (err >= 0) ::close(err);
-      return Fail("cannot open stdout/stderr files in " + spec.working_dir.string());
+    Fd out(::open(spec.stdout_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    Fd err(::open(spec.stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    if (out.get() < 0 || err.get() < 0) {
+      return Fail("cannot open " + (out.get() < 0 ? spec.stdout_path : spec.stderr_path).string() +
+                  ": " + std::strerror(errno));
     }
-    std::vector<std::string> args(spec.argv.begin() + 1, spec.argv.end());
-    bp::error_code ec;
-    // The executor + error_code overload: an exec failure (bad format, missing interpreter)
-    // comes back as `ec`. (In Boost 1.81 the io_context overload drops `ec` and throws.)
-    bp::process process = bp::default_process_launcher()(
-        io_.get_executor(), ec, exe, args, bp::process_start_dir(spec.working_dir),
-        bp::process_stdio{nullptr, out, err}, bp::process_environment(env), ChildSetup{::getpid()});
-    ::close(out);
-    ::close(err);
-    if (ec) return Fail("cannot start " + exe.string() + ": " + ec.message());
-    return std::unique_ptr<ChildProcess>(new BoostChild(io_, std::move(process)));
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+      return Fail(std::string("cannot create a pipe: ") + std::strerror(errno));
+    }
+    Fd report_read(pipe_fds[0]), report_write(pipe_fds[1]);
+    if (!MoveAboveChildFds(out) || !MoveAboveChildFds(err) || !MoveAboveChildFds(report_write)) {
+      return Fail(std::string("cannot move descriptors: ") + std::strerror(errno));
+    }
+
+    SpawnSetup setup;
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (options_.own_process_group) flags |= POSIX_SPAWN_SETPGROUP;
+    int rc = ::posix_spawnattr_setflags(&setup.attr, flags);
+    if (rc == 0) rc = ::posix_spawnattr_setsigmask(&setup.attr, &none);
+    if (rc == 0) rc = ::posix_spawnattr_setsigdefault(&setup.attr, &all);
+    if (rc == 0) rc = ::posix_spawnattr_setpgroup(&setup.attr, 0);
+    auto* actions = &setup.actions;
+    if (rc == 0) rc = ::posix_spawn_file_actions_addopen(actions, 0, "/dev/null", O_RDONLY, 0);
+    if (rc == 0) rc = ::posix_spawn_file_actions_adddup2(actions, out.get(), 1);
+    if (rc == 0) rc = ::posix_spawn_file_actions_adddup2(actions, err.get(), 2);
+    if (rc == 0) rc = ::posix_spawn_file_actions_adddup2(actions, report_write.get(), kReportFd);
+    if (rc == 0 && !spec.working_dir.empty()) {
+      rc = ::posix_spawn_file_actions_addchdir_np(actions, spec.working_dir.c_str());
+    }
+    // No descriptor of yoke's (its listening sockets above all) reaches the child: one held by
+    // an instance would outlive yoke and swallow its connections.
+    if (rc == 0) rc = ::posix_spawn_file_actions_addclosefrom_np(actions, kFirstClosedFd);
+    if (rc != 0) return Fail(std::string("cannot set up posix_spawn: ") + std::strerror(rc));
+
+    const auto started = Clock::now();
+    pid_t pid = -1;
+    rc = ::posix_spawn(&pid, options_.exec_helper.c_str(), actions, &setup.attr, argv_ptrs.data(),
+                       env_ptrs.data());
+    out.Reset();
+    err.Reset();
+    report_write.Reset();  // else the pipe never reaches end of file
+    if (rc != 0) {
+      return Fail("cannot start " + exe.string() + " in " + spec.working_dir.string() +
+                  " (through " + options_.exec_helper.string() + "): " + std::strerror(rc));
+    }
+    auto reported = AwaitExec(pid, report_read.get(), started, exe);
+    if (!reported) return std::unexpected(reported.error());
+    return std::unique_ptr<ChildProcess>(new SpawnedChild(pid, options_.own_process_group));
   }
 
  private:
-  boost::asio::io_context io_;
+  // Waits for the helper's report: end of file once the program is exec'd, {step, errno} when
+  // a step failed. Kills and reaps the helper when it fails or is silent past the deadline.
+  Status AwaitExec(pid_t pid, int report_fd, Clock::time_point started, const fs::path& exe) {
+    const auto deadline = started + options_.exec_deadline;
+    int message[2] = {0, 0};
+    size_t got = 0;
+    while (true) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+      pollfd p{report_fd, POLLIN, 0};
+      int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) break;  // the deadline passed (or poll failed): the helper is stuck
+      ssize_t n = ::read(report_fd, reinterpret_cast<char*>(message) + got, sizeof message - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        if (got == 0) return Ok();  // closed on exec: the program runs
+        break;                      // a torn report: treat as stuck
+      }
+      got += static_cast<size_t>(n);
+      if (got == sizeof message) {
+        ReapOrKill(pid);
+        if (message[0] == kStepExec) {
+          return Fail("cannot exec " + exe.string() + ": " + std::strerror(message[1]));
+        }
+        return Fail("cannot start " + exe.string() + ": " + ExecStepName(message[0]) +
+                    " failed: " + std::strerror(message[1]));
+      }
+    }
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    ::kill(options_.own_process_group ? -pid : pid, SIGKILL);
+    bool reaped = ReapWithin(pid, kReapWait);
+    return Fail(exe.string() + " did not exec within " +
+                std::to_string(options_.exec_deadline.count()) +
+                " ms (stuck between spawn and exec after " + std::to_string(waited.count()) +
+                " ms); killed pid " + std::to_string(pid) + (reaped ? "" : ", not reaped yet"));
+  }
+
+  // The helper exits right after reporting; if it has not within kReapWait, kill it.
+  void ReapOrKill(pid_t pid) {
+    if (ReapWithin(pid, kReapWait)) return;
+    ::kill(options_.own_process_group ? -pid : pid, SIGKILL);
+    ReapWithin(pid, kReapWait);
+  }
+
+  LauncherOptions options_;
 };
 
 }  // namespace
 
-std::unique_ptr<ProcessLauncher> MakeProcessLauncher() { return std::make_unique<BoostLauncher>(); }
+std::unique_ptr<ProcessLauncher> MakeProcessLauncher(LauncherOptions options) {
+  return std::make_unique<SpawnLauncher>(std::move(options));
+}
+
+StatusOr<fs::path> FindExecHelper() {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return Fail("cannot read /proc/self/exe: " + ec.message());
+  fs::path dir = self.parent_path();
+  std::string looked;
+  for (const fs::path& candidate :
+       {dir / "yoke-exec", dir / "../libexec/yoke/yoke-exec", dir / "../lib/yoke/yoke-exec"}) {
+    fs::path normal = candidate.lexically_normal();
+    if (::access(normal.c_str(), X_OK) == 0) return normal;
+    looked += (looked.empty() ? "" : ", ") + normal.string();
+  }
+  return Fail("cannot find the exec helper yoke-exec (looked at " + looked + ")");
+}
 
 std::optional<uint64_t> ProcessStartTicks(pid_t pid) {
   if (pid <= 0) return std::nullopt;

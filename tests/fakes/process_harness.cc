@@ -5,11 +5,11 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -32,55 +32,44 @@ TempDir::~TempDir() {
 }
 
 Subprocess::Subprocess(std::vector<std::string> argv, const std::filesystem::path& output_file) {
-  int out = ::open(output_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  pid_t parent = ::getpid();
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    // If the test process dies (a crash skips destructors), its children go too.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(1);
-    if (out >= 0) {
-      ::dup2(out, 1);
-      ::dup2(out, 2);
-    }
-    int devnull = ::open("/dev/null", O_RDONLY);
-    ::dup2(devnull, 0);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
+  auto launcher = MakeProcessLauncher(
+      {.exec_helper = ExecHelperBinary(), .death_signal = SIGKILL, .own_process_group = false});
+  LaunchSpec spec;
+  spec.argv = std::move(argv);
+  spec.stdout_path = output_file;
+  spec.stderr_path = output_file;
+  auto child = launcher->Launch(spec);
+  if (!child) {
+    std::fprintf(stderr, "Subprocess: %s\n", child.error().message().c_str());
+    return;
   }
-  if (out >= 0) ::close(out);
+  child_ = std::move(*child);
 }
 
 Subprocess::~Subprocess() {
-  if (pid_ > 0 && !reaped_) {
+  if (child_ && !child_->Poll()) {
     // SIGTERM first: a yoke under test then stops its own children, even those that
     // ignore SIGTERM. SIGKILL if it has not gone within 20 s.
-    ::kill(pid_, SIGTERM);
+    child_->Signal(SIGTERM);
     if (!Wait(std::chrono::seconds(20))) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
+      child_->Signal(SIGKILL);
+      Wait(std::chrono::seconds(20));
     }
   }
 }
 
 void Subprocess::Signal(int sig) {
-  if (pid_ > 0 && !reaped_) ::kill(pid_, sig);
+  if (child_) child_->Signal(sig);
 }
 
 std::optional<int> Subprocess::Wait(std::chrono::milliseconds timeout) {
+  if (!child_) return std::nullopt;
   std::optional<int> result;
   WaitUntil(
       [&] {
-        int status = 0;
-        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-          reaped_ = true;
-          result = status;
-          return true;
-        }
-        return false;
+        auto exit = child_->Poll();
+        if (exit) result = exit->wait_status;
+        return exit.has_value();
       },
       timeout);
   return result;
@@ -160,5 +149,6 @@ void WriteAll(const std::filesystem::path& path, const std::string& content) {
 
 std::filesystem::path YokeBinary() { return YOKE_TEST_YOKE_BIN; }
 std::filesystem::path FixtureBinary() { return YOKE_TEST_FIXTURE_BIN; }
+std::filesystem::path ExecHelperBinary() { return YOKE_TEST_EXEC_HELPER; }
 
 }  // namespace yoke::testing

@@ -8,15 +8,21 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "supervisor/process.h"
+
 namespace yoke::testing {
 
-// A child process started by a test. The destructor stops it by pid (SIGTERM, then SIGKILL)
-// and reaps it, and the child gets SIGKILL if the test process dies, so a failing test leaves
-// nothing behind.
+// A child process started by a test, through the real launcher (posix_spawn and the exec
+// helper: no code runs in a forked copy of the multi-threaded test process), in the test's
+// process group, with stdin from /dev/null and stdout and stderr appended to one file. The
+// destructor stops it by pid (SIGTERM, then SIGKILL) and reaps it, and the child gets SIGKILL if
+// the thread that started it dies, so a failing test leaves nothing behind. A program that
+// cannot be started is reported on stderr; pid() is then -1 and Wait returns nullopt.
 class Subprocess {
  public:
   Subprocess(std::vector<std::string> argv, const std::filesystem::path& output_file);
@@ -24,14 +30,13 @@ class Subprocess {
   Subprocess(const Subprocess&) = delete;
   Subprocess& operator=(const Subprocess&) = delete;
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_ ? child_->pid() : -1; }
   void Signal(int sig);
   // Waits up to `timeout` for the child to end; returns its raw wait status.
   std::optional<int> Wait(std::chrono::milliseconds timeout);
 
  private:
-  pid_t pid_ = -1;
-  bool reaped_ = false;
+  std::unique_ptr<ChildProcess> child_;
 };
 
 // Calls `condition` every 20 ms until it holds or `timeout` passes.
@@ -56,5 +61,6 @@ void WriteAll(const std::filesystem::path& path, const std::string& content);
 // Paths of the binaries under test, set by CMake.
 std::filesystem::path YokeBinary();
 std::filesystem::path FixtureBinary();
+std::filesystem::path ExecHelperBinary();  // yoke-exec of this build
 
 }  // namespace yoke::testing
