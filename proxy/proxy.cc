@@ -280,19 +280,23 @@ Task<BodyResult> SendStreamed(Worker& w, Stream& client, beast::flat_buffer& buf
                               const ForwardRequest& request) {
   const auto& o = w.impl.options;
   BodyResult result;
-  const auto head_bytes = asio::buffer(head);
-  upstream.expires_after(o.upstream_timeout);
-  auto head_written = co_await asio::async_write(upstream, head_bytes, kTuple);
-  if (std::get<0>(head_written)) {
-    result.end = BodyEnd::kUpstreamFailed;
-    result.ec = std::get<0>(head_written);
-    co_return result;
-  }
   std::optional<ChunkedDecoder> decoder;
   if (request.framing == Framing::kChunked) decoder.emplace(o.max_body_bytes);
   uint64_t left = request.framing == Framing::kLength ? request.content_length : 0;
-  std::string out;
-  while (decoder ? decoder->state() == ChunkedDecoder::State::kMore : left > 0) {
+  std::string out = head;  // the head goes first, then each piece of body as it arrives
+  while (true) {
+    if (!out.empty()) {
+      const auto out_bytes = asio::buffer(out);
+      upstream.expires_after(o.upstream_timeout);
+      auto written = co_await asio::async_write(upstream, out_bytes, kTuple);
+      if (std::get<0>(written)) {
+        result.end = BodyEnd::kUpstreamFailed;
+        result.ec = std::get<0>(written);
+        break;
+      }
+      out.clear();
+    }
+    if (decoder ? decoder->state() != ChunkedDecoder::State::kMore : left == 0) break;
     const error_code read_ec = co_await FillFromClient(w, client, buffer);
     if (read_ec) {
       result.end = BodyEnd::kClientGone;
@@ -300,7 +304,6 @@ Task<BodyResult> SendStreamed(Worker& w, Stream& client, beast::flat_buffer& buf
       break;
     }
     const std::string_view input(static_cast<const char*>(buffer.data().data()), buffer.size());
-    out.clear();
     if (decoder) {
       std::string decoded;
       buffer.consume(decoder->Feed(input, decoded));
@@ -316,15 +319,6 @@ Task<BodyResult> SendStreamed(Worker& w, Stream& client, beast::flat_buffer& buf
       out.assign(input.substr(0, n));
       buffer.consume(n);
       left -= n;
-    }
-    if (out.empty()) continue;
-    const auto out_bytes = asio::buffer(out);
-    upstream.expires_after(o.upstream_timeout);
-    auto written = co_await asio::async_write(upstream, out_bytes, kTuple);
-    if (std::get<0>(written)) {
-      result.end = BodyEnd::kUpstreamFailed;
-      result.ec = std::get<0>(written);
-      break;
     }
   }
   co_return result;

@@ -950,29 +950,9 @@ void Supervisor::RecordDecision(const std::string& to_version, Verdict verdict,
   decision.set_reason(reason);
   decision.set_author(author);
   if (judgement) {
-    for (const GateResult& g : judgement->gates) {
-      Gate* gate = decision.add_gates();
+    auto fill = [](const GateResult& g, Gate* gate) {
       gate->set_name(g.name);
-      gate->set_outcome(std::string(GateOutcomeName(g.outcome)));
-      gate->set_testing_count(g.testing_count);
-      gate->set_testing_total(g.testing_total);
-      gate->set_running_count(g.running_count);
-      gate->set_running_total(g.running_total);
-      gate->set_testing_rate(g.testing_rate);
-      gate->set_running_rate(g.running_rate);
-      gate->set_margin(g.margin);
-      gate->set_z(g.z);
-      gate->set_detail(g.detail);
-      for (const auto& c : g.culprits) {
-        gate->add_culprits(c);
-        if (g.name == "lost_routes") decision.add_lost_routes(c);
-        if (g.name == "new_error_kinds") decision.add_new_error_kinds(c);
-      }
-    }
-    for (const GateResult& g : judgement->route_gates) {
-      Gate* gate = decision.add_route_gates();
-      gate->set_name(g.name);
-      gate->set_route(g.route);
+      if (!g.route.empty()) gate->set_route(g.route);
       gate->set_outcome(std::string(GateOutcomeName(g.outcome)));
       gate->set_testing_count(g.testing_count);
       gate->set_testing_total(g.testing_total);
@@ -985,7 +965,17 @@ void Supervisor::RecordDecision(const std::string& to_version, Verdict verdict,
       gate->set_p_value(g.p_value);
       gate->set_adjusted_p(g.adjusted_p);
       gate->set_detail(g.detail);
+    };
+    for (const GateResult& g : judgement->gates) {
+      Gate* gate = decision.add_gates();
+      fill(g, gate);
+      for (const auto& c : g.culprits) {
+        gate->add_culprits(c);
+        if (g.name == "lost_routes") decision.add_lost_routes(c);
+        if (g.name == "new_error_kinds") decision.add_new_error_kinds(c);
+      }
     }
+    for (const GateResult& g : judgement->route_gates) fill(g, decision.add_route_gates());
     for (const auto& route : judgement->worse_routes) decision.add_worse_routes(route);
   }
   if (window_.open) {
