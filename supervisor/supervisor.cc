@@ -446,6 +446,10 @@ StatusOr<std::string> Supervisor::Rollback(const ManualVerdict& request, bool no
                                            SteadyTime now) {
   const std::string& version = request.version;
   if (version.empty()) return Fail("say which version to roll back to");
+  // It names folders and archives of the base: nothing but a version string may get there.
+  if (!IsValidVersionString(version)) {
+    return Fail("not a version: use letters, digits, '.', '_', '+' and '-' (at most 128)");
+  }
   if (!incoming_.version.empty()) {
     return Fail("a promotion to " + incoming_.version + " is under way; roll back once it is done");
   }

@@ -330,38 +330,25 @@ std::vector<Case> Cases() {
 
 class SmugglingTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    running_ = new RawRecorder("running");
-    testing_ = new RawRecorder("testing");
-    port_ = FreePort();
-    proxy_ = new Subprocess(
-        {YokeBinary().string(), "proxy", "--listen", "127.0.0.1:" + std::to_string(port_),
-         "--running", "127.0.0.1:" + std::to_string(running_->port()), "--testing",
-         "127.0.0.1:" + std::to_string(testing_->port()), "--mirror-methods",
-         "GET,HEAD,OPTIONS,POST,PUT,PATCH,DELETE"},
-        dir_->path() / "proxy.out");
-    const bool up = WaitUntil([] { return HttpGet(port_, "/up").status == 200; }, 10s);
-    if (!up) ADD_FAILURE() << ReadAll(dir_->path() / "proxy.out");
-  }
-  static void TearDownTestSuite() {
-    delete proxy_;
-    delete testing_;
-    delete running_;
-    delete dir_;
+  SmugglingTest() : running_("running"), testing_("testing"), port_(FreePort()) {
+    proxy_ = std::make_unique<Subprocess>(
+        std::vector<std::string>{YokeBinary().string(), "proxy", "--listen",
+                                 "127.0.0.1:" + std::to_string(port_), "--running",
+                                 "127.0.0.1:" + std::to_string(running_.port()), "--testing",
+                                 "127.0.0.1:" + std::to_string(testing_.port()), "--mirror-methods",
+                                 "GET,HEAD,OPTIONS,POST,PUT,PATCH,DELETE"},
+        dir_.path() / "proxy.out");
+    if (!WaitUntil([&] { return HttpGet(port_, "/up").status == 200; }, 10s)) {
+      ADD_FAILURE() << ReadAll(dir_.path() / "proxy.out");
+    }
   }
 
-  static TempDir* dir_;
-  static RawRecorder* running_;
-  static RawRecorder* testing_;
-  static Subprocess* proxy_;
-  static uint16_t port_;
+  TempDir dir_;
+  RawRecorder running_;
+  RawRecorder testing_;
+  uint16_t port_;
+  std::unique_ptr<Subprocess> proxy_;  // stopped (by pid) before the recorders go
 };
-TempDir* SmugglingTest::dir_;
-RawRecorder* SmugglingTest::running_;
-RawRecorder* SmugglingTest::testing_;
-Subprocess* SmugglingTest::proxy_;
-uint16_t SmugglingTest::port_;
 
 std::string TargetOf(const std::string& request) {
   const size_t sp1 = request.find(' ');
@@ -373,14 +360,14 @@ std::string TargetOf(const std::string& request) {
 // closed or still in step (a probe request gets its own answer).
 TEST_F(SmugglingTest, EveryCaseHasOneReadingOrIsRefused) {
   std::vector<Case> cases = Cases();
-  const std::string running_host = "127.0.0.1:" + std::to_string(running_->port());
+  const std::string running_host = "127.0.0.1:" + std::to_string(running_.port());
   for (Case& c : cases) {
     if (c.name == "http/1.0 closes") c.upstream = {Up("GET / HTTP/1.1", running_host, {})};
   }
   int failed = 0, hangs = 0;
   auto run = [&](const Case& c) {
-    running_->Clear();
-    testing_->Clear();
+    running_.Clear();
+    testing_.Clear();
     const auto started = std::chrono::steady_clock::now();
     HttpClient client(port_);
     ASSERT_TRUE(client.connected());
@@ -399,8 +386,8 @@ TEST_F(SmugglingTest, EveryCaseHasOneReadingOrIsRefused) {
       }
       EXPECT_EQ(res->result_int(), c.status) << res->body();
       EXPECT_TRUE(client.ClosedByPeer(3s));
-      EXPECT_TRUE(running_->Requests().empty());
-      EXPECT_TRUE(testing_->Requests().empty());
+      EXPECT_TRUE(running_.Requests().empty());
+      EXPECT_TRUE(testing_.Requests().empty());
     } else {
       for (const std::string& expected : c.upstream) {
         auto res = read();
@@ -410,11 +397,13 @@ TEST_F(SmugglingTest, EveryCaseHasOneReadingOrIsRefused) {
           break;
         }
         EXPECT_EQ(res->result_int(), 200) << res->body();
-        if (!c.head) EXPECT_TRUE(res->body().starts_with("running ")) << res->body();
-        if (!c.head) EXPECT_TRUE(res->body().ends_with(" " + TargetOf(expected))) << res->body();
+        if (!c.head) {
+          EXPECT_TRUE(res->body().starts_with("running ")) << res->body();
+          EXPECT_TRUE(res->body().ends_with(" " + TargetOf(expected))) << res->body();
+        }
       }
-      EXPECT_TRUE(WaitUntil([&] { return running_->Requests().size() >= c.upstream.size(); }, 3s));
-      EXPECT_EQ(running_->Requests(), c.upstream);
+      EXPECT_TRUE(WaitUntil([&] { return running_.Requests().size() >= c.upstream.size(); }, 3s));
+      EXPECT_EQ(running_.Requests(), c.upstream);
       // Copied to testing: every forwarded request with a known length within the mirror's
       // body limit (64 KiB); chunked and larger bodies are not.
       std::vector<std::string> copies;
@@ -425,8 +414,8 @@ TEST_F(SmugglingTest, EveryCaseHasOneReadingOrIsRefused) {
           copies.push_back(MirrorOf(r));
         }
       }
-      EXPECT_TRUE(WaitUntil([&] { return testing_->Requests().size() >= copies.size(); }, 3s));
-      auto got = testing_->Requests();
+      EXPECT_TRUE(WaitUntil([&] { return testing_.Requests().size() >= copies.size(); }, 3s));
+      auto got = testing_.Requests();
       std::sort(got.begin(), got.end());
       std::sort(copies.begin(), copies.end());
       EXPECT_EQ(got, copies);
@@ -440,8 +429,7 @@ TEST_F(SmugglingTest, EveryCaseHasOneReadingOrIsRefused) {
         EXPECT_TRUE(probe->body().starts_with("running ")) << probe->body();
         EXPECT_TRUE(probe->body().ends_with(" /probe")) << "out of step: " << probe->body();
         // The probe is a GET, so it is mirrored too: its copy must land before the next case.
-        EXPECT_TRUE(
-            WaitUntil([&] { return testing_->Requests().size() == copies.size() + 1; }, 3s));
+        EXPECT_TRUE(WaitUntil([&] { return testing_.Requests().size() == copies.size() + 1; }, 3s));
       } else {
         EXPECT_TRUE(client.ClosedByPeer(3s));
       }
@@ -457,10 +445,10 @@ TEST_F(SmugglingTest, EveryCaseHasOneReadingOrIsRefused) {
     run(c);
     failed += failures() != before;
   }
-  EXPECT_EQ(running_->ambiguous(), 0) << running_->garbage();
-  EXPECT_EQ(testing_->ambiguous(), 0) << testing_->garbage();
+  EXPECT_EQ(running_.ambiguous(), 0) << running_.garbage();
+  EXPECT_EQ(testing_.ambiguous(), 0) << testing_.garbage();
   std::printf("smuggling suite: %zu cases, %d failed, %d hangs, %d ambiguous at the backends\n",
-              cases.size(), failed, hangs, running_->ambiguous() + testing_->ambiguous());
+              cases.size(), failed, hangs, running_.ambiguous() + testing_.ambiguous());
 }
 
 }  // namespace

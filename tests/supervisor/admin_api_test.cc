@@ -199,6 +199,11 @@ TEST_F(AdminServerTest, RefusesForeignHostsWith421) {
 // Out of descriptors, the accept loop pauses between failures instead of spinning: five
 // failures take at least four pauses (200 ms); a spinning loop makes thousands in that time.
 TEST_F(AdminServerTest, PausesWhenAcceptFails) {
+#if defined(__SANITIZE_ADDRESS__)
+  // With no descriptor left, the sanitizers' own checks fail (UBSan's vptr check probes memory
+  // through a pipe) and report Asio's virtual calls as bad: the normal build runs this test.
+  GTEST_SKIP() << "needs a process whose runtime does not itself open descriptors";
+#endif
   Start();
   rlimit saved{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);

@@ -231,6 +231,23 @@ TEST_F(SupervisorTest, FailedPromotionStaysOnTheOldRunning) {
   EXPECT_NE(answer.error().message().find("no candidate"), std::string::npos);
 }
 
+// A rollback's version comes from the admin API: one that could leave the base folder is
+// refused before it becomes a path, and nothing is recorded.
+TEST_F(SupervisorTest, RollbackRefusesAVersionThatIsNotOne) {
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  for (const char* bad : {"../../etc", "1.0.0/../../x", "/tmp/x", ".hidden", "a b"}) {
+    auto done = supervisor_->RequestVerdict("rollback", "why", "ada", bad);
+    Tick();
+    auto answer = done.get();
+    ASSERT_FALSE(answer) << bad;
+    EXPECT_NE(answer.error().message().find("not a version"), std::string::npos) << bad;
+  }
+  EXPECT_TRUE(Decisions().empty());
+  EXPECT_EQ(supervisor_->Snapshot().running.version, "1.0.0");
+}
+
 // A promotion that works: fresh running instance, the old one drained and its version archived.
 TEST_F(SupervisorTest, PromotionReplacesRunningAndArchivesTheOldVersion) {
   StartSupervisor();
