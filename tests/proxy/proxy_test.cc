@@ -467,6 +467,38 @@ TEST_F(ProxyTest, SwitchesUnderLoadWithoutFailingARequest) {
   EXPECT_EQ(proxy_->Stats().responses_by_class[5], 0u);
 }
 
+// A client that stalls in the middle of a streamed body (chunked, or a length too large to
+// buffer) is dropped after the read timeout; running never sees a whole request, its
+// half-written connection is not reused, and the next user is served.
+TEST_F(ProxyTest, DropsClientsThatStallInsideABody) {
+  testing::RawRecorder running("running");
+  StartProxy(Upstream{"127.0.0.1", running.port(), "r"}, std::nullopt);
+  const std::string stalls[] = {
+      "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nhalf",
+      "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r",
+      "POST /l HTTP/1.1\r\nHost: h\r\nContent-Length: 200000\r\n\r\n" + std::string(70000, 'x'),
+  };
+  uint64_t timeouts = 0;
+  for (const std::string& bytes : stalls) {
+    HttpClient client(proxy_->port());
+    client.SendRaw(bytes);
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(client.ClosedByPeer(5s)) << bytes.substr(0, 40);
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 400ms);
+    ++timeouts;
+    EXPECT_TRUE(WaitUntil([&] { return proxy_->Stats().client_timeouts == timeouts; }, 2s));
+  }
+  EXPECT_TRUE(running.Requests().empty());
+  EXPECT_EQ(running.ambiguous(), 0) << running.garbage();
+  HttpClient next(proxy_->port());
+  next.SendRaw("GET /after HTTP/1.1\r\nHost: h\r\n\r\n");
+  auto res = next.Read(3s);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->result_int(), 200);
+  EXPECT_TRUE(res->body().ends_with(" /after")) << res->body();
+  EXPECT_EQ(running.Requests().size(), 1u);
+}
+
 // Defect 4 of the hardening issue: the port is one socket without SO_REUSEPORT, so neither a
 // second proxy nor any program setting SO_REUSEPORT can bind it and take a share of the users.
 TEST_F(ProxyTest, NoOtherProgramCanTakeThePort) {
