@@ -78,10 +78,13 @@ Status MetaSync::Open() {
   YOKE_ASSIGN_OR_RETURN(store_, GitStore::OpenOrInit(dir.string(), m.branch(), /*bare=*/true));
   if (!m.url().empty()) YOKE_RETURN_IF_ERROR(store_->SetRemote(m.url()));
   YOKE_ASSIGN_OR_RETURN(reader_, GitStore::Open(dir.string(), m.branch()));
+  // Commits left from an earlier run count as queued from the start, not from the first pass.
+  StatusOr<size_t> ahead = m.url().empty() ? StatusOr<size_t>(0) : store_->Ahead();
   {
     std::lock_guard lock(mu_);
     snapshot_.repository = dir.string();
     snapshot_.url = m.url();
+    if (ahead) snapshot_.queued = *ahead;
   }
   spdlog::info("meta: {} (branch {}), following {}/{}/channels/{}, writing as host {}{}",
                dir.string(), m.branch(), m.project(), m.env(), m.channel(), m.host(),
