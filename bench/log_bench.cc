@@ -1,5 +1,5 @@
-// Log ingestion on one core: yoke's tailer and classifier (supervisor/log_tailer.h) against a
-// bare simdjson on-demand parse of the same NDJSON file, in one process: end to end (the file
+// Log ingestion on one core: yoke's tailer and classifier (supervisor/daemon/log_tailer.h) against
+// a bare simdjson on-demand parse of the same NDJSON file, in one process: end to end (the file
 // read from the page cache, then parsed) and, to separate the parts, with the file already in
 // memory. Prints MB/s (median of REPS) and ratios, and checks every count against the file's.
 //   yoke_log_bench FILE EXPECTED_ERRORS [REPS]
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "core/log_counts.h"
-#include "supervisor/log_tailer.h"
+#include "supervisor/daemon/log_tailer.h"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;

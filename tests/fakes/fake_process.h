@@ -8,8 +8,8 @@
 #include <set>
 #include <vector>
 
-#include "supervisor/health_probe.h"
-#include "supervisor/process.h"
+#include "platform/health_probe.h"
+#include "platform/process.h"
 
 namespace yoke::testing {
 

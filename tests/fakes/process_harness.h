@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "supervisor/process.h"
+#include "platform/process.h"
 
 namespace yoke::testing {
 

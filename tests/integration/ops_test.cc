@@ -10,7 +10,7 @@
 
 #include "meta/git_store.h"
 #include "meta/layout.h"
-#include "supervisor/cli_common.h"
+#include "supervisor/cli/cli_common.h"
 #include "tests/integration/yoke_harness.h"
 
 namespace yoke::testing {

@@ -1,0 +1,54 @@
+#include "core/config_settings.h"
+
+namespace yoke {
+
+JudgeSettings JudgeSettingsFrom(const Config& config) {
+  const auto& j = config.judge();
+  JudgeSettings s;
+  s.min_window = std::chrono::seconds(j.min_window_s());
+  s.min_pairs = j.min_pairs();
+  s.max_window = std::chrono::seconds(j.max_window_s());
+  s.reject_at_max_window = j.reject_at_max_window();
+  s.confidence = j.confidence();
+  s.margin_5xx = s.margin_4xx = s.margin_log_errors = {j.relative_tolerance(), j.tolerance()};
+  s.margin_log_warnings = {j.relative_tolerance(), j.warn_tolerance()};
+  for (const GateMargin& m : j.margins()) {
+    Margin* margin = m.gate() == "5xx"            ? &s.margin_5xx
+                     : m.gate() == "4xx"          ? &s.margin_4xx
+                     : m.gate() == "log_errors"   ? &s.margin_log_errors
+                     : m.gate() == "log_warnings" ? &s.margin_log_warnings
+                                                  : nullptr;
+    if (!margin) continue;  // config_check reports it
+    if (m.has_relative()) margin->relative = m.relative();
+    if (m.has_floor()) margin->floor = m.floor();
+  }
+  s.route_min_pairs = j.route_min_pairs();
+  s.min_events = j.min_events();
+  s.lost_route_min = j.lost_route_min();
+  s.new_kind_min = j.new_kind_min();
+  s.max_latency_ratio = j.max_latency_ratio();
+  return s;
+}
+
+LogFormat LogFormatFrom(const Config& config) {
+  const auto& f = config.log_format();
+  LogFormat format;
+  auto take = [](const auto& field, std::vector<std::string>& out) {
+    if (field.size() > 0) out.assign(field.begin(), field.end());
+  };
+  take(f.level_fields(), format.level_fields);
+  take(f.error_values(), format.error_values);
+  take(f.warn_values(), format.warn_values);
+  take(f.message_fields(), format.message_fields);
+  take(f.logger_fields(), format.logger_fields);
+  take(f.route_fields(), format.route_fields);
+  format.route_patterns.assign(config.proxy().routes().begin(), config.proxy().routes().end());
+  return format;
+}
+
+Backoff BackoffFrom(const Config& config) {
+  const auto& b = config.restart_backoff();
+  return Backoff(Millis(b.initial_ms()), Millis(b.max_ms()), Millis(b.reset_after_ms()));
+}
+
+}  // namespace yoke

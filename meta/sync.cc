@@ -1,0 +1,480 @@
+#include "meta/sync.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "base-layout/text_record.h"
+#include "core/artifact_name.h"
+#include "core/record_text.h"
+#include "meta/artifact_fetch.h"
+#include "meta/layout.h"
+#include "meta/records.h"
+
+namespace yoke {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr auto kLocalPoll = 1s;  // without a remote, the local branch is cheap to read
+constexpr auto kMaxPushBackoff = 30s;
+
+std::string EnvName(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    out += std::isalnum(static_cast<unsigned char>(c))
+               ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
+               : '_';
+  }
+  return out;
+}
+
+// The extension a drop of this artifact gets, from the last part of its URI.
+std::string ExtensionOf(const std::string& uri) {
+  std::string name = uri.substr(uri.rfind('/') + 1);
+  name = name.substr(0, name.find_first_of("?#"));
+  auto parsed = ParseArtifactName("x", "x-0." + name);
+  if (parsed && !parsed->extension.empty()) return parsed->extension;
+  return "";
+}
+
+}  // namespace
+
+MetaSync::MetaSync(MetaSyncOptions options, const Clock* clock)
+    : options_(std::move(options)), clock_(clock) {}
+
+MetaSync::~MetaSync() { Stop(); }
+
+std::string MetaSync::HostDir() const {
+  const auto& m = options_.settings;
+  return meta::HostServiceDir(m.project(), m.env(), m.host(), options_.service);
+}
+
+Author MetaSync::HostAuthor() const {
+  return {"yoke " + options_.settings.host(), "yoke@" + options_.settings.host()};
+}
+
+Status MetaSync::Start() {
+  Status started = Open();
+  if (!started) {
+    std::lock_guard lock(mu_);
+    snapshot_.last_error = "meta is off for this run: " + started.error().message();
+    return started;
+  }
+  thread_ = std::thread([this] { Loop(); });
+  return Ok();
+}
+
+Status MetaSync::Open() {
+  const auto& m = options_.settings;
+  for (const std::string& name : {m.project(), m.env(), m.channel(), m.host(), options_.service}) {
+    if (!IsSafeComponent(name)) {
+      return Fail("meta: \"" + name + "\" cannot be a folder name in meta");
+    }
+  }
+  const fs::path dir = options_.base / "meta";
+  YOKE_ASSIGN_OR_RETURN(store_, GitStore::OpenOrInit(dir.string(), m.branch(), /*bare=*/true));
+  if (!m.url().empty()) YOKE_RETURN_IF_ERROR(store_->SetRemote(m.url()));
+  YOKE_ASSIGN_OR_RETURN(reader_, GitStore::Open(dir.string(), m.branch()));
+  // Commits left from an earlier run count as queued from the start, not from the first pass.
+  StatusOr<size_t> ahead = m.url().empty() ? StatusOr<size_t>(0) : store_->Ahead();
+  {
+    std::lock_guard lock(mu_);
+    snapshot_.repository = dir.string();
+    snapshot_.url = m.url();
+    if (ahead) snapshot_.queued = *ahead;
+  }
+  spdlog::info("meta: {} (branch {}), following {}/{}/channels/{}, writing as host {}{}",
+               dir.string(), m.branch(), m.project(), m.env(), m.channel(), m.host(),
+               m.url().empty() ? ", no remote" : ", remote " + m.url());
+  return Ok();
+}
+
+void MetaSync::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void MetaSync::Notify(const std::string& running, const std::string& testing) {
+  {
+    std::lock_guard lock(mu_);
+    if (running != running_ || testing != testing_ || since_.empty()) {
+      since_ = FormatUtc(clock_->WallNow(), "%Y-%m-%dT%H:%M:%SZ");
+    }
+    running_ = running;
+    testing_ = testing;
+    notified_ = true;
+  }
+  wake_.notify_all();
+}
+
+void MetaSync::FetchNow() {
+  {
+    std::lock_guard lock(mu_);
+    fetch_now_ = true;
+  }
+  wake_.notify_all();
+}
+
+MetaSnapshot MetaSync::Snapshot() const {
+  std::lock_guard lock(mu_);
+  return snapshot_;
+}
+
+std::optional<ServicePolicy> MetaSync::PolicyOverride() const {
+  std::lock_guard lock(mu_);
+  return policy_override_;
+}
+
+std::map<std::string, std::string> MetaSync::EnvFor(const std::string& version) const {
+  std::map<std::string, std::string> env;
+  const auto& m = options_.settings;
+  env["YOKE_CHANNEL"] = m.channel();
+  std::lock_guard lock(reader_mu_);
+  if (!reader_) return env;
+  auto release = meta::Read<Release>(*reader_, meta::ReleasePath(m.project(), version));
+  if (release && *release) {
+    std::string sources;
+    for (const SourceRevision& source : (*release)->source()) {
+      std::string repo = source.repo();
+      std::string name = repo.substr(
+          repo.find_last_of("/:") == std::string::npos ? 0 : repo.find_last_of("/:") + 1);
+      if (name.ends_with(".git")) name.resize(name.size() - 4);
+      env["YOKE_SOURCE_" + EnvName(name)] = source.githash();
+      if (!sources.empty()) sources += ' ';
+      sources += repo + "=" + source.githash();
+    }
+    if (!sources.empty()) env["YOKE_RELEASE_SOURCES"] = sources;
+  }
+  auto channel =
+      meta::Read<Channel>(*reader_, meta::ChannelPath(m.project(), m.env(), m.channel()));
+  if (channel && *channel) {
+    for (const auto& [name, value] : (*channel)->flags()) env["YOKE_FLAG_" + EnvName(name)] = value;
+  }
+  return env;
+}
+
+void MetaSync::Loop() {
+  const bool remote = !options_.settings.url().empty();
+  const auto poll =
+      std::chrono::seconds(std::max<uint32_t>(1, options_.settings.poll_interval_s()));
+  SteadyTime next_fetch = clock_->Now();
+  while (true) {
+    bool fetch = false;
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait_for(lock, kLocalPoll, [&] { return stop_ || fetch_now_ || notified_; });
+      if (stop_) break;
+      fetch = remote && (fetch_now_ || clock_->Now() >= next_fetch);
+      fetch_now_ = false;
+      notified_ = false;
+    }
+    if (fetch) next_fetch = clock_->Now() + poll;
+    // A library error that slipped past its adapter must not end meta for good.
+    try {
+      Pass(fetch);
+    } catch (const std::exception& e) {
+      SetError(std::string("meta pass failed: ") + e.what());
+    }
+  }
+  // Whatever was decided last is committed before yoke exits; it is pushed at the next start.
+  CommitDecisions();
+  CommitStatus();
+}
+
+void MetaSync::Pass(bool fetch) {
+  const bool remote = !options_.settings.url().empty();
+  if (fetch) {
+    auto fetched = store_->Fetch();
+    std::lock_guard lock(mu_);
+    ++snapshot_.fetches;
+    if (!fetched) {
+      ++snapshot_.fetch_failures;
+      if (snapshot_.remote_ok)
+        spdlog::warn("meta: {}; commits stay queued", fetched.error().message());
+      snapshot_.remote_ok = false;
+      snapshot_.last_error = fetched.error().message();
+    } else if (!snapshot_.remote_ok) {
+      spdlog::info("meta: the remote answers again");
+      snapshot_.remote_ok = true;
+    }
+  }
+  if (remote) {
+    auto applied = store_->Integrate();
+    if (!applied) {
+      SetError("cannot bring meta up to date: " + applied.error().message());
+    } else if (*applied > 0) {
+      spdlog::info("meta: re-applied {} local commit(s) on the remote's tip", *applied);
+    }
+  }
+  CommitDecisions();
+  CommitStatus();
+  if (remote && options_.settings.push()) PushQueued();
+  Follow();
+  if (remote) {
+    auto ahead = store_->Ahead();
+    std::lock_guard lock(mu_);
+    if (ahead) snapshot_.queued = *ahead;
+  }
+}
+
+HostStatus MetaSync::CurrentStatus() const {
+  HostStatus status;
+  status.set_host(options_.settings.host());
+  status.set_service(options_.service);
+  std::lock_guard lock(mu_);
+  status.set_running(running_);
+  status.set_testing(testing_);
+  status.set_since(since_);
+  status.set_yoke_version(options_.yoke_version);
+  status.set_error(status_error_);
+  return status;
+}
+
+void MetaSync::CommitDecisions() {
+  const fs::path dir = options_.base / "decisions";
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const auto name = entry.path().filename().string();
+    if (name.ends_with(".txtpb") && !skipped_base_.contains(name)) files.push_back(entry.path());
+  }
+  // Decisions are only ever added: the same count as last time means all are in meta.
+  if (files.size() == base_decisions_in_meta_) return;
+  const std::string meta_dir = HostDir() + "/decisions";
+  auto present = store_->ListFiles(meta_dir);
+  if (!present) {
+    SetError("cannot list " + meta_dir + ": " + present.error().message());
+    return;
+  }
+  std::set<std::string> in_meta(present->begin(), present->end());
+  std::sort(files.begin(), files.end());
+  size_t skipped = 0;
+  for (const fs::path& file : files) {
+    const std::string path = meta_dir + "/" + file.filename().string();
+    if (in_meta.contains(path)) continue;
+    auto text = ReadFile(file);
+    Decision decision;
+    if (!text || !ParseTextRecord(file.string(), *text, &decision)) {
+      spdlog::warn("meta: decision {} does not parse; not committed", file.string());
+      skipped_base_.insert(file.filename().string());
+      ++skipped;
+      continue;
+    }
+    auto status = PrintTextRecord(CurrentStatus());
+    std::vector<FileChange> changes = {{path, *text}};
+    if (status) changes.push_back({HostDir() + "/status.txtpb", *status});
+    auto committed = store_->Commit(changes, meta::DecisionCommitMessage(decision), HostAuthor());
+    if (!committed) {
+      SetError("cannot commit decision " + file.filename().string() + ": " +
+               committed.error().message());
+      return;
+    }
+    std::lock_guard lock(mu_);
+    ++snapshot_.commits;
+  }
+  base_decisions_in_meta_ = files.size() - skipped;
+}
+
+void MetaSync::CommitStatus() {
+  HostStatus status = CurrentStatus();
+  if (status.since().empty()) return;  // the supervisor has not said anything yet
+  const std::string key = status.running() + "\n" + status.testing() + "\n" + status.error() +
+                          "\n" + status.yoke_version();
+  if (key == status_in_meta_) return;
+  auto old = meta::Read<HostStatus>(*store_, HostDir() + "/status.txtpb");
+  if (old && *old && (*old)->running() == status.running() &&
+      (*old)->testing() == status.testing() && (*old)->error() == status.error() &&
+      (*old)->yoke_version() == status.yoke_version()) {
+    status_in_meta_ = key;
+    return;
+  }
+  auto text = PrintTextRecord(status);
+  if (!text) return;
+  std::string message =
+      fmt::format("{} on {}: running {}, testing {}{}", options_.service, options_.settings.host(),
+                  status.running().empty() ? "none" : status.running(),
+                  status.testing().empty() ? "none" : status.testing(),
+                  status.error().empty() ? "" : " (" + status.error() + ")");
+  auto committed = store_->Commit({{HostDir() + "/status.txtpb", *text}}, message, HostAuthor());
+  if (!committed) {
+    SetError("cannot commit host status: " + committed.error().message());
+    return;
+  }
+  status_in_meta_ = key;
+  std::lock_guard lock(mu_);
+  ++snapshot_.commits;
+}
+
+void MetaSync::PushQueued() {
+  if (clock_->Now() < next_push_) return;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto ahead = store_->Ahead();
+    if (!ahead || *ahead == 0) {
+      push_backoff_ = 0ms;
+      return;
+    }
+    auto pushed = store_->Push();
+    if (pushed) {
+      // A remote without atomic ref updates (a plain path) may let another host overwrite this
+      // push; fetching again shows whether it landed, and what is missing stays queued.
+      if (store_->Fetch() && store_->Integrate()) {
+        std::lock_guard lock(mu_);
+        ++snapshot_.pushes;
+        snapshot_.remote_ok = true;
+        continue;
+      }
+    }
+    {
+      std::lock_guard lock(mu_);
+      ++snapshot_.push_failures;
+      if (!pushed) snapshot_.last_error = pushed.error().message();
+    }
+    // Someone else pushed first, or the remote is away: catch up and try again.
+    if (auto fetched = store_->Fetch(); !fetched) {
+      std::lock_guard lock(mu_);
+      if (snapshot_.remote_ok)
+        spdlog::warn("meta: {}; commits stay queued", fetched.error().message());
+      snapshot_.remote_ok = false;
+      snapshot_.last_error = fetched.error().message();
+      break;
+    }
+    if (auto applied = store_->Integrate(); !applied) break;
+    std::unique_lock lock(mu_);
+    wake_.wait_for(lock, std::chrono::milliseconds(50 << attempt), [&] { return stop_; });
+    if (stop_) return;
+  }
+  auto ahead = store_->Ahead();
+  if (ahead && *ahead > 0) {
+    push_backoff_ = std::min<std::chrono::milliseconds>(
+        kMaxPushBackoff, std::max<std::chrono::milliseconds>(1s, push_backoff_ * 2));
+    push_backoff_ = std::min<std::chrono::milliseconds>(
+        push_backoff_,
+        std::chrono::seconds(std::max<uint32_t>(1, options_.settings.poll_interval_s())));
+    next_push_ = clock_->Now() + push_backoff_;
+    spdlog::warn("meta: {} commit(s) wait for the remote; next push in {} ms", *ahead,
+                 push_backoff_.count());
+  }
+}
+
+void MetaSync::NoteBadRecord(const std::string& path, const std::string& message) {
+  std::string key = path + "@" + store_->BlobId(path);
+  if (!bad_seen_.insert(key).second) return;
+  spdlog::error("meta: bad record skipped: {}", message);
+  std::lock_guard lock(mu_);
+  ++snapshot_.bad_records;
+  snapshot_.last_error = message;
+}
+
+void MetaSync::SetError(const std::string& error) {
+  spdlog::error("meta: {}", error);
+  std::lock_guard lock(mu_);
+  snapshot_.last_error = error;
+}
+
+void MetaSync::Follow() {
+  const auto& m = options_.settings;
+  // The service's policy overrides.
+  const std::string policy_path = meta::ServicePath(m.project(), m.env(), options_.service);
+  auto policy = meta::Read<ServicePolicy>(*store_, policy_path);
+  if (!policy) {
+    NoteBadRecord(policy_path, policy.error().message());
+  } else {
+    std::lock_guard lock(mu_);
+    policy_override_ = *policy;
+  }
+
+  const std::string channel_path = meta::ChannelPath(m.project(), m.env(), m.channel());
+  auto channel = meta::Read<Channel>(*store_, channel_path);
+  if (!channel) return NoteBadRecord(channel_path, channel.error().message());
+  if (!*channel || (*channel)->release().empty()) return;
+  const std::string version = (*channel)->release();
+  {
+    std::lock_guard lock(mu_);
+    snapshot_.channel_release = version;
+  }
+  const std::string release_path = meta::ReleasePath(m.project(), version);
+  auto release = meta::Read<Release>(*store_, release_path);
+  if (!release) return NoteBadRecord(release_path, release.error().message());
+  if (!*release) {
+    return NoteBadRecord(release_path, channel_path + ": points at release " + version +
+                                           ", which has no record " + release_path);
+  }
+
+  // Versions this host rejected, read again only when the branch moved.
+  if (auto tip = store_->Tip(); tip && *tip != rejected_tip_) {
+    std::vector<std::string> bad;
+    auto decisions = meta::ReadDecisions(*store_, HostDir() + "/decisions", &bad);
+    if (decisions) {
+      rejected_.clear();
+      for (const auto& entry : *decisions) {
+        const Decision& d = entry.decision;
+        if (d.verdict() == Verdict::REJECT) rejected_.insert(d.to_version());
+        // An operator rolled back away from this version: the channel must not bring it back.
+        if (d.verdict() == Verdict::ROLLBACK) rejected_.insert(d.from_version());
+      }
+      rejected_tip_ = *tip;
+    }
+    for (const std::string& problem : bad)
+      NoteBadRecord(problem.substr(0, problem.find(':')), problem);
+  }
+  if (rejected_.contains(version) || options_.is_current(version)) return;
+  const std::string offer = version + "@" + store_->BlobId(release_path);
+  if (offer == offered_) return;
+  offered_ = offer;
+  Offer(**release);
+}
+
+void MetaSync::Offer(const Release& release) {
+  const std::string& version = release.version();
+  const Artifact& artifact = release.artifact();
+  const std::string drop_name = options_.identifier + "-" + version + ExtensionOf(artifact.uri());
+  const fs::path staging_dir = options_.base / "state" / "fetch";
+  const fs::path staging = staging_dir / (drop_name + ".part");
+  std::error_code ec;
+  fs::create_directories(staging_dir, ec);
+  spdlog::info("meta: channel {} points at {}: fetching {}", options_.settings.channel(), version,
+               artifact.uri());
+  std::string problem;
+  auto fetched =
+      FetchArtifact(artifact.uri(), staging, artifact.size() ? artifact.size() : UINT64_MAX,
+                    std::chrono::seconds(600));
+  if (!fetched) {
+    problem = fetched.error().message();
+  } else if (artifact.size() != 0 && fetched->size != artifact.size()) {
+    problem = fmt::format("artifact {} has {} bytes; release {} says {}", artifact.uri(),
+                          fetched->size, version, artifact.size());
+  } else if (fetched->sha256 != artifact.sha256()) {
+    problem = fmt::format("artifact {} has sha256 {}; release {} says {}", artifact.uri(),
+                          fetched->sha256, version,
+                          artifact.sha256().empty() ? "nothing" : artifact.sha256());
+  }
+  if (!problem.empty()) {
+    fs::remove(staging, ec);
+    spdlog::error("meta: release {} not started: {}", version, problem);
+    std::lock_guard lock(mu_);
+    ++snapshot_.artifact_failures;
+    snapshot_.last_error = problem;
+    status_error_ = "release " + version + ": " + problem;
+    return;
+  }
+  const fs::path drop = options_.base / drop_name;
+  fs::rename(staging, drop, ec);
+  if (ec) {
+    SetError("cannot move " + staging.string() + " to " + drop.string() + ": " + ec.message());
+    return;
+  }
+  spdlog::info("meta: release {} checked (sha256 {}, {} bytes) and handed to the intake as {}",
+               version, fetched->sha256, fetched->size, drop.string());
+  std::lock_guard lock(mu_);
+  ++snapshot_.candidates_offered;
+  status_error_.clear();
+}
+
+}  // namespace yoke

@@ -1,0 +1,358 @@
+#include "platform/process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string_view>
+#include <thread>
+
+extern char** environ;
+
+namespace yoke {
+
+namespace fs = std::filesystem;
+
+std::string ExitInfo::Describe() const {
+  if (signal != 0) return "signal " + std::to_string(signal) + " (" + strsignal(signal) + ")";
+  return "exit code " + std::to_string(exit_code);
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The child's descriptors: 0-2 stdio, 3 the report pipe to the exec helper; 4 and up closed.
+constexpr int kReportFd = 3;
+constexpr int kFirstClosedFd = 4;
+// How long a killed or failed helper may take to be reaped before the launcher stops waiting.
+constexpr auto kReapWait = std::chrono::milliseconds(2000);
+
+// Keep in step with the steps of platform/exec_helper.cc.
+constexpr int kStepExec = 4;
+const char* ExecStepName(int step) {
+  switch (step) {
+    case 1:
+      return "exec helper arguments";
+    case 2:
+      return "prctl(PR_SET_PDEATHSIG)";
+    case 3:
+      return "fcntl(FD_CLOEXEC) on the report pipe";
+    default:
+      return "exec";
+  }
+}
+
+// A descriptor closed on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() { Reset(); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  void Reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_;
+};
+
+// Moves `fd` to kFirstClosedFd or above (close-on-exec), so that the dup2 actions onto 0-3
+// never overwrite a source they still need, whatever descriptors yoke itself has open.
+bool MoveAboveChildFds(Fd& fd) {
+  if (fd.get() >= kFirstClosedFd) return true;
+  int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, kFirstClosedFd);
+  if (moved < 0) return false;
+  fd.Reset(moved);
+  return true;
+}
+
+ExitInfo ExitInfoOf(int status) {
+  ExitInfo info;
+  info.wait_status = status;
+  if (WIFSIGNALED(status)) {
+    info.signal = WTERMSIG(status);
+  } else if (WIFEXITED(status)) {
+    info.exit_code = WEXITSTATUS(status);
+  }
+  return info;
+}
+
+// Reaps `pid` if it ends within `wait`; a bounded loop, never a blocking waitpid.
+bool ReapWithin(pid_t pid, std::chrono::milliseconds wait) {
+  auto deadline = Clock::now() + wait;
+  while (true) {
+    pid_t got = ::waitpid(pid, nullptr, WNOHANG);
+    if (got == pid || (got < 0 && errno != EINTR)) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+// The first executable `name` on $PATH, or empty.
+fs::path FindOnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (true) {
+    auto colon = dirs.find(':');
+    std::string_view dir = dirs.substr(0, colon);
+    fs::path candidate = fs::path(dir.empty() ? "." : std::string(dir)) / name;
+    std::error_code ec;
+    if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate, ec)) {
+      return candidate;
+    }
+    if (colon == std::string_view::npos) return {};
+    dirs.remove_prefix(colon + 1);
+  }
+}
+
+// posix_spawn's attribute and file-action objects, destroyed on scope exit.
+struct SpawnSetup {
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_t actions;
+  SpawnSetup() {
+    ::posix_spawnattr_init(&attr);
+    ::posix_spawn_file_actions_init(&actions);
+  }
+  ~SpawnSetup() {
+    ::posix_spawn_file_actions_destroy(&actions);
+    ::posix_spawnattr_destroy(&attr);
+  }
+  SpawnSetup(const SpawnSetup&) = delete;
+  SpawnSetup& operator=(const SpawnSetup&) = delete;
+};
+
+class SpawnedChild : public ChildProcess {
+ public:
+  SpawnedChild(pid_t pid, bool own_group) : pid_(pid), own_group_(own_group) {}
+  // The supervisor stops children on purpose; dropping the handle neither kills nor waits.
+
+  pid_t pid() const override { return pid_; }
+
+  std::optional<ExitInfo> Poll() override {
+    if (exit_) return exit_;
+    int status = 0;
+    pid_t got = ::waitpid(pid_, &status, WNOHANG);
+    if (got == 0 || (got < 0 && errno == EINTR)) return std::nullopt;
+    // got < 0 (ECHILD): something else reaped it; it has ended all the same.
+    exit_ = got == pid_ ? ExitInfoOf(status) : ExitInfo{};
+    return exit_;
+  }
+
+  void Signal(int sig) override {
+    if (exit_) return;
+    ::kill(own_group_ ? -pid_ : pid_, sig);
+  }
+
+ private:
+  pid_t pid_;
+  bool own_group_;
+  std::optional<ExitInfo> exit_;
+};
+
+class SpawnLauncher : public ProcessLauncher {
+ public:
+  explicit SpawnLauncher(LauncherOptions options) : options_(std::move(options)) {}
+
+  StatusOr<std::unique_ptr<ChildProcess>> Launch(const LaunchSpec& spec) override {
+    if (spec.argv.empty()) return Fail("empty command");
+    fs::path exe = spec.argv[0];
+    if (spec.argv[0].find('/') == std::string::npos) {
+      exe = FindOnPath(spec.argv[0]);
+      if (exe.empty()) return Fail("'" + spec.argv[0] + "' is not on PATH");
+    }
+    if (::access(exe.c_str(), X_OK) != 0) {
+      return Fail("cannot execute " + exe.string() + ": " + std::strerror(errno));
+    }
+
+    // Everything the child needs is built here, in the parent: after posix_spawn's clone only
+    // glibc's own code runs until the helper's exec.
+    std::vector<std::string> env;
+    for (char** e = environ; *e; ++e) {
+      std::string_view kv(*e);
+      if (!spec.extra_env.contains(std::string(kv.substr(0, kv.find('='))))) env.emplace_back(kv);
+    }
+    for (const auto& [k, v] : spec.extra_env) env.push_back(k + "=" + v);
+    // yoke-exec REPORT_FD PARENT_PID DEATH_SIGNAL PROGRAM ARGV0 [ARG...]; argv[0] is the
+    // program's path, as ps showed it before.
+    std::vector<std::string> args = {options_.exec_helper.string(),
+                                     std::to_string(kReportFd),
+                                     std::to_string(::getpid()),
+                                     std::to_string(options_.death_signal),
+                                     exe.string(),
+                                     exe.string()};
+    args.insert(args.end(), spec.argv.begin() + 1, spec.argv.end());
+    std::vector<char*> argv_ptrs, env_ptrs;
+    for (auto& a : args) argv_ptrs.push_back(a.data());
+    argv_ptrs.push_back(nullptr);
+    for (auto& e : env) env_ptrs.push_back(e.data());
+    env_ptrs.push_back(nullptr);
+
+    Fd out(::open(spec.stdout_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    Fd err(::open(spec.stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    if (out.get() < 0 || err.get() < 0) {
+      return Fail("cannot open " + (out.get() < 0 ? spec.stdout_path : spec.stderr_path).string() +
+                  ": " + std::strerror(errno));
+    }
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+      return Fail(std::string("cannot create a pipe: ") + std::strerror(errno));
+    }
+    Fd report_read(pipe_fds[0]), report_write(pipe_fds[1]);
+    if (!MoveAboveChildFds(out) || !MoveAboveChildFds(err) || !MoveAboveChildFds(report_write)) {
+      return Fail(std::string("cannot move descriptors: ") + std::strerror(errno));
+    }
+
+    SpawnSetup setup;
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (options_.own_process_group) flags |= POSIX_SPAWN_SETPGROUP;
+    int rc = ::posix_spawnattr_setflags(&setup.attr, flags);
+    if (rc == 0) rc = ::posix_spawnattr_setsigmask(&setup.attr, &none);
+    if (rc == 0) rc = ::posix_spawnattr_setsigdefault(&setup.attr, &all);
+    if (rc == 0) rc = ::posix_spawnattr_setpgroup(&setup.attr, 0);
+    auto* actions = &setup.actions;
+    if (rc == 0) rc = ::posix_spawn_file_actions_addopen(actions, 0, "/dev/null", O_RDONLY, 0);
+    if (rc == 0) rc = ::posix_spawn_file_actions_adddup2(actions, out.get(), 1);
+    if (rc == 0) rc = ::posix_spawn_file_actions_adddup2(actions, err.get(), 2);
+    if (rc == 0) rc = ::posix_spawn_file_actions_adddup2(actions, report_write.get(), kReportFd);
+    if (rc == 0 && !spec.working_dir.empty()) {
+      rc = ::posix_spawn_file_actions_addchdir_np(actions, spec.working_dir.c_str());
+    }
+    // No descriptor of yoke's (its listening sockets above all) reaches the child: one held by
+    // an instance would outlive yoke and swallow its connections.
+    if (rc == 0) rc = ::posix_spawn_file_actions_addclosefrom_np(actions, kFirstClosedFd);
+    if (rc != 0) return Fail(std::string("cannot set up posix_spawn: ") + std::strerror(rc));
+
+    const auto started = Clock::now();
+    pid_t pid = -1;
+    rc = ::posix_spawn(&pid, options_.exec_helper.c_str(), actions, &setup.attr, argv_ptrs.data(),
+                       env_ptrs.data());
+    out.Reset();
+    err.Reset();
+    report_write.Reset();  // else the pipe never reaches end of file
+    if (rc != 0) {
+      return Fail("cannot start " + exe.string() + " in " + spec.working_dir.string() +
+                  " (through " + options_.exec_helper.string() + "): " + std::strerror(rc));
+    }
+    auto reported = AwaitExec(pid, report_read.get(), started, exe);
+    if (!reported) return std::unexpected(reported.error());
+    return std::unique_ptr<ChildProcess>(new SpawnedChild(pid, options_.own_process_group));
+  }
+
+ private:
+  // Waits for the helper's report: end of file once the program is exec'd, {step, errno} when
+  // a step failed. Kills and reaps the helper when it fails or is silent past the deadline.
+  Status AwaitExec(pid_t pid, int report_fd, Clock::time_point started, const fs::path& exe) {
+    const auto deadline = started + options_.exec_deadline;
+    int message[2] = {0, 0};
+    size_t got = 0;
+    while (true) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+      pollfd p{report_fd, POLLIN, 0};
+      int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) break;  // the deadline passed (or poll failed): the helper is stuck
+      ssize_t n = ::read(report_fd, reinterpret_cast<char*>(message) + got, sizeof message - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        if (got == 0) return Ok();  // closed on exec: the program runs
+        break;                      // a torn report: treat as stuck
+      }
+      got += static_cast<size_t>(n);
+      if (got == sizeof message) {
+        ReapOrKill(pid);
+        if (message[0] == kStepExec) {
+          return Fail("cannot exec " + exe.string() + ": " + std::strerror(message[1]));
+        }
+        return Fail("cannot start " + exe.string() + ": " + ExecStepName(message[0]) +
+                    " failed: " + std::strerror(message[1]));
+      }
+    }
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    ::kill(options_.own_process_group ? -pid : pid, SIGKILL);
+    bool reaped = ReapWithin(pid, kReapWait);
+    return Fail(exe.string() + " did not exec within " +
+                std::to_string(options_.exec_deadline.count()) +
+                " ms (stuck between spawn and exec after " + std::to_string(waited.count()) +
+                " ms); killed pid " + std::to_string(pid) + (reaped ? "" : ", not reaped yet"));
+  }
+
+  // The helper exits right after reporting; if it has not within kReapWait, kill it.
+  void ReapOrKill(pid_t pid) {
+    if (ReapWithin(pid, kReapWait)) return;
+    ::kill(options_.own_process_group ? -pid : pid, SIGKILL);
+    ReapWithin(pid, kReapWait);
+  }
+
+  LauncherOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<ProcessLauncher> MakeProcessLauncher(LauncherOptions options) {
+  return std::make_unique<SpawnLauncher>(std::move(options));
+}
+
+StatusOr<fs::path> FindExecHelper() {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return Fail("cannot read /proc/self/exe: " + ec.message());
+  fs::path dir = self.parent_path();
+  std::string looked;
+  for (const fs::path& candidate :
+       {dir / "yoke-exec", dir / "../libexec/yoke/yoke-exec", dir / "../lib/yoke/yoke-exec"}) {
+    fs::path normal = candidate.lexically_normal();
+    if (::access(normal.c_str(), X_OK) == 0) return normal;
+    looked += (looked.empty() ? "" : ", ") + normal.string();
+  }
+  return Fail("cannot find the exec helper yoke-exec (looked at " + looked + ")");
+}
+
+std::optional<uint64_t> ProcessStartTicks(pid_t pid) {
+  if (pid <= 0) return std::nullopt;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return std::nullopt;
+  // Field 2 (comm) may hold spaces and parentheses: count fields after the last ')'.
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22; ++i) {
+    if (!(rest >> field)) return std::nullopt;
+  }
+  return std::stoull(field);
+}
+
+bool StopStaleProcessGroup(pid_t pid, uint64_t start_ticks, std::chrono::milliseconds grace) {
+  if (pid <= 1) return false;
+  auto ticks = ProcessStartTicks(pid);
+  // The leader is alive but is another process now: the pid was reused. Leave it alone.
+  if (ticks && *ticks != start_ticks) return false;
+  // Leader gone: Linux never hands out a pid still in use as a process group id, so a group
+  // `pid` that still exists is the old instance's.
+  if (::kill(-pid, 0) != 0) return false;
+  ::kill(-pid, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::kill(-pid, 0) != 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(-pid, SIGKILL);
+  return true;
+}
+
+}  // namespace yoke

@@ -1,0 +1,38 @@
+// What /status and /metrics say: the supervisor's view (roles, instances, counters, the judge's
+// reading), the proxy's counters, the evidence window and the newest decisions, rendered as
+// JSON and as Prometheus text. The status page (status_page.html) reads the JSON.
+// Pure functions of the snapshots passed in.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "base-layout/decision_log.h"
+#include "core/pair_stats.h"
+#include "core/upstream.h"
+#include "meta/sync.h"
+#include "proxy/proxy_stats.h"
+#include "supervisor/daemon/supervisor.h"
+
+namespace yoke {
+
+struct StatusInputs {
+  std::string service;
+  std::chrono::seconds uptime{0};
+  std::optional<SupervisorSnapshot> supervisor;  // absent under `yoke proxy`
+  UpstreamSnapshot upstreams;
+  proxy::ProxyStats proxy;
+  PairStats pairs;
+  std::string candidate;             // the version the evidence window is for
+  DecisionList decisions;            // the newest decisions in the base (yoke run only)
+  std::optional<MetaSnapshot> meta;  // absent without meta
+};
+
+// How many decisions /status lists, newest first.
+inline constexpr size_t kStatusDecisions = 10;
+
+std::string StatusJson(const StatusInputs& inputs);
+std::string MetricsText(const StatusInputs& inputs);
+
+}  // namespace yoke

@@ -1,0 +1,306 @@
+#include "supervisor/cli/cli_meta.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "meta/artifact_fetch.h"
+#include "meta/digest.h"
+#include "meta/git_store.h"
+#include "meta/layout.h"
+#include "meta/records.h"
+#include "supervisor/cli/cli_common.h"
+#include "supervisor/cli/config_loader.h"
+
+namespace yoke {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kReadme =
+    "# meta\n\n"
+    "Records for yoke (protobuf text format), one folder per project:\n\n"
+    "    <project>/releases/<version>.txtpb\n"
+    "    <project>/<env>/channels/<channel>.txtpb\n"
+    "    <project>/<env>/services/<service>.txtpb\n"
+    "    <project>/<env>/hosts/<host>/<service>/status.txtpb\n"
+    "    <project>/<env>/hosts/<host>/<service>/decisions/<time>-<from>-to-<to>.txtpb\n\n"
+    "Add releases with `yoke meta release add`, move channels with `yoke meta channel set`,\n"
+    "check everything with `yoke meta validate`. Hosts write only under their own hosts/ path.\n";
+
+Author AuthorFor(const std::string& given) {
+  std::string name = OperatorName(given);
+  return {name, name + "@" + HostName()};
+}
+
+bool SplitPair(const std::string& text, std::string* key, std::string* value) {
+  auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) return false;
+  *key = text.substr(0, eq);
+  *value = text.substr(eq + 1);
+  return true;
+}
+
+}  // namespace
+
+MetaCommands::MetaCommands(CLI::App& app) {
+  meta_ = app.add_subcommand("meta",
+                             "Work with meta, the git repository of releases, channels, "
+                             "host status and decisions (docs/meta.md).");
+  meta_->require_subcommand(1);
+  meta_->footer(
+      "Example: yoke meta release add --config /etc/yoke/hello.txtpb --version 2.1.0 "
+      "--artifact hello-2.1.0\n"
+      "         yoke meta channel set --config /etc/yoke/hello.txtpb --version 2.1.0");
+  auto where = [this](CLI::App* cmd) {
+    cmd->add_option("--repo", repo_,
+                    "the meta repository (a clone, or a supervisor's <base>/meta)");
+    cmd->add_option("--config,-c", config_,
+                    "a yoke config: use its <base>/meta and its meta project, env and channel");
+  };
+
+  init_ = meta_->add_subcommand("init", "Create a meta repository with a README of the layout.");
+  init_->add_option("dir", init_dir_, "where to create it")->required();
+  init_->add_flag("--bare", bare_, "a bare repository (for a remote others push to)");
+  init_->footer("Example: yoke meta init /srv/meta");
+
+  auto* release = meta_->add_subcommand("release", "Releases: `release add`.");
+  release->require_subcommand(1);
+  release->footer(
+      "Example: yoke meta release add --repo meta --project shop --version 2.1.0 "
+      "--artifact shop-2.1.0.jar");
+  release_add_ = release->add_subcommand(
+      "add", "Record a release: its artifact (sha256 and size computed here) and sources.");
+  where(release_add_);
+  release_add_->add_option("--project", project_, "the project (default: the config's)");
+  release_add_->add_option("--version", version_, "the release's version")->required();
+  release_add_->add_option("--artifact", artifact_, "a path, file:// or http:// URI")->required();
+  release_add_->add_option("--source", sources_, "repo=githash of a source (repeatable)");
+  release_add_->add_option("--author", author_, "who releases (default: $SUDO_USER or $USER)");
+  release_add_->footer(
+      "Example: yoke meta release add --repo meta --project shop --version 2.1.0 \\\n"
+      "           --artifact /srv/builds/shop-2.1.0.jar --source git@example.com:shop=4f2a9c1");
+
+  auto* channel = meta_->add_subcommand("channel", "Channels: `channel set`.");
+  channel->require_subcommand(1);
+  channel->footer("Example: yoke meta channel set --repo meta --project shop --version 2.1.0");
+  channel_set_ = channel->add_subcommand("set", "Point a channel at a release.");
+  where(channel_set_);
+  channel_set_->add_option("--project", project_, "the project (default: the config's)");
+  channel_set_->add_option("--env", env_, "the environment (default: the config's, or prod)");
+  channel_set_->add_option("--channel", channel_, "the channel (default: the config's, or stable)");
+  channel_set_->add_option("--version", version_, "a version with a release record")->required();
+  channel_set_->add_option("--flag", flags_, "name=value feature flag; replaces all flags");
+  channel_set_->add_option("--author", author_, "who moves it (default: $SUDO_USER or $USER)");
+  channel_set_->footer(
+      "Example: yoke meta channel set --repo meta --project shop --env prod --channel stable "
+      "--version 2.1.0");
+
+  validate_ = meta_->add_subcommand(
+      "validate", "Parse every record; print each bad one with its path and line; exit 1 if any.");
+  where(validate_);
+  validate_->footer("Example: yoke meta validate --repo meta");
+
+  log_ = meta_->add_subcommand("log", "Decisions recorded in meta, in time order, as a table.");
+  where(log_);
+  log_->add_option("--host", host_, "only this host's");
+  log_->add_option("--service", service_, "only this service's");
+  log_->add_option("--limit", limit_, "only the newest N");
+  log_->footer("Example: yoke meta log --repo meta --service shop");
+}
+
+std::optional<int> MetaCommands::Run() {
+  if (!*meta_) return std::nullopt;
+  if (*init_) return Init();
+  std::string repo = repo_;
+  if (!config_.empty()) {
+    auto config = LoadConfig(config_);
+    if (!config) {
+      std::cerr << config.error().message();
+      return kExitUsage;
+    }
+    const MetaSettings m = MetaSettingsOf(*config);
+    if (repo.empty()) {
+      repo = (fs::path(config->base_dir()) / "meta").string();
+      embedded_branch_ = m.branch();
+    }
+    if (project_.empty()) project_ = m.project();
+    if (env_.empty()) env_ = m.env();
+    if (channel_.empty()) channel_ = m.channel();
+  }
+  if (repo.empty()) {
+    std::cerr << "yoke meta: say which repository: --repo DIR or --config FILE\n";
+    return kExitUsage;
+  }
+  if (env_.empty()) env_ = MetaSettings().env();
+  if (channel_.empty()) channel_ = MetaSettings().channel();
+  repo_ = repo;
+  if (*release_add_) return ReleaseAdd();
+  if (*channel_set_) return ChannelSet();
+  if (*validate_) return Validate();
+  if (*log_) return Log();
+  return kExitUsage;
+}
+
+StatusOr<std::unique_ptr<GitStore>> MetaCommands::OpenRepo() const {
+  // A supervisor's embedded repository may not exist before its first start: create it as the
+  // supervisor would (bare, on the config's branch).
+  if (!embedded_branch_.empty()) return GitStore::OpenOrInit(repo_, embedded_branch_, true);
+  return GitStore::Open(repo_);
+}
+
+int MetaCommands::Init() {
+  auto store = GitStore::OpenOrInit(init_dir_, "main", bare_);
+  if (!store) {
+    std::cerr << "yoke meta init: " << store.error().message() << "\n";
+    return kExitFailure;
+  }
+  auto tip = (*store)->Tip();
+  if (tip && !tip->empty()) {
+    std::cout << init_dir_ << " is already a meta repository (branch " << (*store)->branch()
+              << ")\n";
+    return kExitOk;
+  }
+  auto commit = (*store)->Commit({{"README.md", kReadme}}, "meta: start", AuthorFor(author_));
+  if (!commit) {
+    std::cerr << "yoke meta init: " << commit.error().message() << "\n";
+    return kExitFailure;
+  }
+  std::cout << "created meta repository " << init_dir_ << " (branch " << (*store)->branch()
+            << ", commit " << commit->substr(0, 12) << ")\n";
+  return kExitOk;
+}
+
+int MetaCommands::ReleaseAdd() {
+  if (project_.empty()) {
+    std::cerr << "yoke meta release add: --project is required without --config\n";
+    return kExitUsage;
+  }
+  std::string uri = artifact_;
+  StatusOr<FileDigest> digest = Fail("");
+  if (uri.starts_with("http://") || uri.starts_with("https://")) {
+    fs::path tmp = fs::temp_directory_path() / ("yoke-release-" + std::to_string(::getpid()));
+    digest = FetchArtifact(uri, tmp, UINT64_MAX, std::chrono::seconds(600));
+    std::error_code ec;
+    fs::remove(tmp, ec);
+  } else {
+    fs::path path = uri.starts_with("file://") ? fs::path(uri.substr(7)) : fs::path(uri);
+    std::error_code ec;
+    fs::path absolute = fs::absolute(path, ec);
+    if (!uri.starts_with("file://")) uri = absolute.string();
+    digest = DigestFile(absolute);
+  }
+  if (!digest) {
+    std::cerr << "yoke meta release add: " << digest.error().message() << "\n";
+    return kExitFailure;
+  }
+  Release release;
+  release.set_version(version_);
+  release.mutable_artifact()->set_uri(uri);
+  release.mutable_artifact()->set_sha256(digest->sha256);
+  release.mutable_artifact()->set_size(digest->size);
+  for (const std::string& source : sources_) {
+    std::string repo, githash;
+    if (!SplitPair(source, &repo, &githash)) {
+      std::cerr << "yoke meta release add: --source wants repo=githash, not \"" << source << "\"\n";
+      return kExitUsage;
+    }
+    auto* s = release.add_source();
+    s->set_repo(repo);
+    s->set_githash(githash);
+  }
+  auto store = OpenRepo();
+  if (!store) {
+    std::cerr << "yoke meta release add: " << store.error().message() << "\n";
+    return kExitFailure;
+  }
+  auto commit = meta::AddRelease(**store, project_, release, AuthorFor(author_));
+  if (!commit) {
+    std::cerr << "yoke meta release add: " << commit.error().message() << "\n";
+    return kExitFailure;
+  }
+  std::cout << "released " << project_ << " " << version_ << ": "
+            << meta::ReleasePath(project_, version_) << " (sha256 " << digest->sha256 << ", "
+            << digest->size << " bytes), commit " << commit->substr(0, 12) << "\n";
+  return kExitOk;
+}
+
+int MetaCommands::ChannelSet() {
+  if (project_.empty()) {
+    std::cerr << "yoke meta channel set: --project is required without --config\n";
+    return kExitUsage;
+  }
+  std::optional<std::map<std::string, std::string>> flags;
+  if (!flags_.empty()) {
+    flags.emplace();
+    for (const std::string& flag : flags_) {
+      std::string name, value;
+      if (!SplitPair(flag, &name, &value)) {
+        std::cerr << "yoke meta channel set: --flag wants name=value, not \"" << flag << "\"\n";
+        return kExitUsage;
+      }
+      (*flags)[name] = value;
+    }
+  }
+  auto store = OpenRepo();
+  if (!store) {
+    std::cerr << "yoke meta channel set: " << store.error().message() << "\n";
+    return kExitFailure;
+  }
+  auto commit =
+      meta::SetChannel(**store, project_, env_, channel_, version_, flags, AuthorFor(author_));
+  if (!commit) {
+    std::cerr << "yoke meta channel set: " << commit.error().message() << "\n";
+    return kExitFailure;
+  }
+  std::cout << "channel " << meta::ChannelPath(project_, env_, channel_) << " -> " << version_
+            << ", commit " << commit->substr(0, 12) << "\n";
+  return kExitOk;
+}
+
+int MetaCommands::Validate() {
+  auto store = OpenRepo();
+  if (!store) {
+    std::cerr << "yoke meta validate: " << store.error().message() << "\n";
+    return kExitFailure;
+  }
+  auto problems = meta::Validate(**store);
+  if (!problems) {
+    std::cerr << "yoke meta validate: " << problems.error().message() << "\n";
+    return kExitFailure;
+  }
+  for (const std::string& p : *problems) std::cout << p << "\n";
+  auto files = (*store)->ListFiles("");
+  std::cout << (problems->empty() ? "ok: " : std::to_string(problems->size()) + " problem(s) in ")
+            << (files ? files->size() : 0) << " files at " << repo_ << "\n";
+  return problems->empty() ? kExitOk : kExitFailure;
+}
+
+int MetaCommands::Log() {
+  auto store = OpenRepo();
+  if (!store) {
+    std::cerr << "yoke meta log: " << store.error().message() << "\n";
+    return kExitFailure;
+  }
+  std::vector<std::string> bad;
+  auto decisions = meta::ReadDecisions(**store, "", &bad);
+  if (!decisions) {
+    std::cerr << "yoke meta log: " << decisions.error().message() << "\n";
+    return kExitFailure;
+  }
+  std::vector<meta::DecisionEntry> shown;
+  for (auto& entry : *decisions) {
+    auto place = meta::ParseDecisionPath(entry.path);
+    if (!host_.empty() && place->host != host_) continue;
+    if (!service_.empty() && place->service != service_) continue;
+    shown.push_back(std::move(entry));
+  }
+  if (limit_ > 0 && shown.size() > limit_) shown.erase(shown.begin(), shown.end() - limit_);
+  for (const std::string& b : bad) std::cerr << "skipped: " << b << "\n";
+  std::cout << meta::FormatDecisionTable(shown);
+  return kExitOk;
+}
+
+}  // namespace yoke

@@ -1,0 +1,559 @@
+#include "supervisor/cli/ops_format.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <ctime>
+
+namespace yoke {
+namespace {
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+// Rows of cells printed with every column but the last padded to its widest cell.
+class Table {
+ public:
+  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  bool empty() const { return rows_.empty(); }
+  std::string Render(const std::string& indent = "") const {
+    std::vector<size_t> widths;
+    for (const auto& row : rows_) {
+      for (size_t i = 0; i < row.size(); ++i) {
+        if (widths.size() <= i) widths.push_back(0);
+        widths[i] = std::max(widths[i], row[i].size());
+      }
+    }
+    std::string out;
+    for (const auto& row : rows_) {
+      std::string line = indent;
+      for (size_t i = 0; i < row.size(); ++i) {
+        line += row[i];
+        if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+      }
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      out += line + "\n";
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// Newlines and tabs in recorded text would break a one-line layout.
+std::string OneLine(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  return text;
+}
+
+std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : std::string(sep)) + p;
+  return out;
+}
+
+template <typename Repeated>
+std::string JoinRepeated(const Repeated& items, std::string_view sep) {
+  return Join(std::vector<std::string>(items.begin(), items.end()), sep);
+}
+
+std::string VersionOrNone(const std::string& version) { return version.empty() ? "none" : version; }
+
+std::string Percent(double rate) {
+  return fmt::format("{:.{}f}%", rate * 100, rate != 0 && rate < 0.001 ? 3 : 2);
+}
+
+std::string Fraction(uint64_t count, uint64_t total) {
+  if (total > 0) return fmt::format("{}/{}", count, total);
+  return count > 0 ? std::to_string(count) : "-";
+}
+
+// --- JSON access that never throws: /status is read from a socket. ---
+
+const json::object* Obj(const json::value* v) { return v ? v->if_object() : nullptr; }
+
+const json::value* Field(const json::object* o, std::string_view key) {
+  if (!o) return nullptr;
+  auto it = o->find(key);
+  return it == o->end() ? nullptr : &it->value();
+}
+
+std::optional<int64_t> Int(const json::object* o, std::string_view key) {
+  const json::value* v = Field(o, key);
+  if (!v) return std::nullopt;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
+  if (v->is_double()) return static_cast<int64_t>(v->get_double());
+  return std::nullopt;
+}
+
+std::string Text(const json::object* o, std::string_view key) {
+  const json::value* v = Field(o, key);
+  if (!v) return {};
+  if (v->is_string()) return std::string(v->get_string());
+  if (auto n = Int(o, key)) return std::to_string(*n);
+  return {};
+}
+
+bool Bool(const json::object* o, std::string_view key) {
+  const json::value* v = Field(o, key);
+  return v && v->is_bool() && v->get_bool();
+}
+
+std::string Count(const json::object* o, std::string_view key) {
+  auto n = Int(o, key);
+  return n ? std::to_string(*n) : "?";
+}
+
+std::string RoleLine(const json::object* role) {
+  if (!role) return "none";
+  std::string line = VersionOrNone(Text(role, "version"));
+  if (!Text(role, "host").empty()) {  // `yoke proxy`: only an upstream address
+    return Text(role, "host") + ":" + Count(role, "port");
+  }
+  line += "  instance " + Count(role, "instance") + "  port " + Count(role, "port") + "  pid " +
+          Count(role, "pid");
+  if (Bool(role, "up")) {
+    line += "  up " + HumanDuration(Int(role, "uptime_s").value_or(0));
+  } else {
+    line += "  down (starting, or not healthy)";
+  }
+  return line;
+}
+
+// The testing side of the evidence: the counts /status gives, in words. Optional counts
+// appear only when this yoke reports them.
+std::string TestingCounts(const json::object* c) {
+  std::vector<std::string> parts = {
+      "5xx where running was not " + Count(c, "testing_5xx_running_not"),
+      "4xx where running was 2xx/3xx " + Count(c, "testing_4xx_running_ok"),
+      "no answer " + Count(c, "testing_no_answer"),
+  };
+  if (Field(c, "testing_errors")) parts.push_back("5xx or no answer " + Count(c, "testing_errors"));
+  if (Field(c, "testing_4xx")) parts.push_back("4xx " + Count(c, "testing_4xx"));
+  parts.push_back("better than running " + Count(c, "testing_better"));
+  return Join(parts, ", ");
+}
+
+std::string RunningCounts(const json::object* c) {
+  std::vector<std::string> parts = {"5xx " + Count(c, "running_errors")};
+  if (Field(c, "running_4xx")) parts.push_back("4xx " + Count(c, "running_4xx"));
+  return Join(parts, ", ");
+}
+
+std::string Progress(std::optional<int64_t> value, std::optional<int64_t> minimum,
+                     std::string_view unit) {
+  if (!value) return "?";
+  std::string out = std::to_string(*value) + std::string(unit);
+  if (minimum) {
+    out += " of " + std::to_string(*minimum) + std::string(unit) + " minimum";
+    if (*value >= *minimum) out += " (reached)";
+  }
+  return out;
+}
+
+std::string InstanceSummary(const InstanceRecord& r) {
+  std::vector<std::string> parts;
+  if (!r.role().empty()) parts.push_back("role " + r.role());
+  if (r.port()) parts.push_back("port " + std::to_string(r.port()));
+  if (r.pid()) parts.push_back("pid " + std::to_string(r.pid()));
+  if (!r.started_at().empty()) parts.push_back("started " + r.started_at());
+  if (!r.ready_at().empty()) parts.push_back("ready " + r.ready_at());
+  if (!r.stopped_at().empty()) parts.push_back("stopped " + r.stopped_at());
+  if (!r.exit().empty()) parts.push_back(r.exit());
+  return Join(parts, ", ");
+}
+
+}  // namespace
+
+std::string HumanBytes(uint64_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes) / 1024;
+  size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(kUnits)) {
+    value /= 1024;
+    ++unit;
+  }
+  return fmt::format("{:.1f} {}", value, kUnits[unit]);
+}
+
+std::string HumanDuration(int64_t seconds) {
+  if (seconds < 0) seconds = 0;
+  const int64_t d = seconds / 86400, h = seconds / 3600 % 24, m = seconds / 60 % 60,
+                s = seconds % 60;
+  if (d > 0) return fmt::format("{}d {:02}h", d, h);
+  if (h > 0) return fmt::format("{}h {:02}m", h, m);
+  if (m > 0) return fmt::format("{}m {:02}s", m, s);
+  return fmt::format("{}s", s);
+}
+
+std::string UtcText(int64_t unix_ns) {
+  std::time_t seconds = static_cast<std::time_t>(unix_ns / 1000000000);
+  std::tm tm{};
+  ::gmtime_r(&seconds, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+// --- decisions ---
+
+std::string DecisionMainReason(const Decision& d) {
+  if (d.verdict() == Verdict::REJECT) {
+    std::vector<std::string> failed;
+    for (const Gate& gate : d.gates()) {
+      if (gate.outcome() != "fail") continue;
+      std::string part = "gate " + gate.name() + " failed";
+      if (gate.culprits_size() > 0) part += ": " + JoinRepeated(gate.culprits(), ", ");
+      failed.push_back(part);
+    }
+    if (!failed.empty()) return OneLine(Join(failed, "; "));
+  }
+  return d.reason().empty() ? "(no reason recorded)" : OneLine(d.reason());
+}
+
+std::string FormatDecisionList(const std::vector<DecisionEntry>& entries) {
+  Table table;
+  for (const DecisionEntry& e : entries) {
+    const Decision& d = e.decision;
+    table.Add({e.id, d.time().empty() ? "-" : d.time(), Verdict_Name(d.verdict()),
+               VersionOrNone(d.from_version()) + " -> " + VersionOrNone(d.to_version()),
+               d.author().empty() ? "-" : d.author(), DecisionMainReason(d)});
+  }
+  return table.Render();
+}
+
+std::string FormatDecision(const DecisionEntry& entry) {
+  const Decision& d = entry.decision;
+  Table head;
+  head.Add({"decision", entry.id});
+  head.Add({"file", entry.path.string()});
+  head.Add({"verdict", Verdict_Name(d.verdict())});
+  head.Add({"from", VersionOrNone(d.from_version()) + " (running)"});
+  head.Add({"to", VersionOrNone(d.to_version()) + " (candidate)"});
+  head.Add({"time", d.time().empty() ? "-" : d.time()});
+  head.Add({"author", d.author().empty() ? "-" : d.author()});
+  head.Add({"service", d.service() + (d.host().empty() ? "" : " on " + d.host())});
+  if (d.window_s() > 0 || d.pairs() > 0) {
+    head.Add({"window", fmt::format("{} s, {} pairs", d.window_s(), d.pairs())});
+  }
+  head.Add({"reason", d.reason().empty() ? "(no reason recorded)" : OneLine(d.reason())});
+  std::string out = head.Render();
+
+  out += "\ngates\n";
+  if (d.gates_size() == 0) {
+    out += "  none recorded (the judge did not decide this one)\n";
+  } else {
+    Table gates;
+    gates.Add({"gate", "outcome", "testing", "rate", "running", "rate", "margin", "z", "detail",
+               "culprits"});
+    for (const Gate& g : d.gates()) {
+      const bool latency = g.name() == "latency";  // rates are mean ms, margin a ratio
+      const bool counted = g.testing_total() > 0 || g.running_total() > 0;
+      auto rate = [&](double r, uint64_t total) {
+        if (latency) return fmt::format("{:.2f} ms", r);
+        return total > 0 ? Percent(r) : std::string("-");
+      };
+      std::string margin = latency ? (g.margin() > 0 ? fmt::format("x{:.2f}", g.margin()) : "-")
+                                   : (counted ? Percent(g.margin()) : "-");
+      gates.Add({g.name(), g.outcome().empty() ? "-" : g.outcome(),
+                 latency ? "-" : Fraction(g.testing_count(), g.testing_total()),
+                 rate(g.testing_rate(), g.testing_total()),
+                 latency ? "-" : Fraction(g.running_count(), g.running_total()),
+                 rate(g.running_rate(), g.running_total()), margin,
+                 counted ? fmt::format("{:.2f}", g.z()) : "-", OneLine(g.detail()),
+                 JoinRepeated(g.culprits(), ", ")});
+    }
+    out += gates.Render("  ");
+  }
+  Table tail;
+  tail.Add({"lost routes",
+            d.lost_routes_size() ? JoinRepeated(d.lost_routes(), ", ") : std::string("none")});
+  tail.Add({"new error kinds", d.new_error_kinds_size() ? JoinRepeated(d.new_error_kinds(), "; ")
+                                                        : std::string("none")});
+  tail.Add({"worse routes",
+            d.worse_routes_size() ? JoinRepeated(d.worse_routes(), ", ") : std::string("none")});
+  out += "\n" + tail.Render();
+  return out;
+}
+
+// --- archives ---
+
+std::string FormatArchiveList(const std::vector<ArchiveRow>& rows) {
+  if (rows.empty()) return "no archives\n";
+  Table table;
+  table.Add({"VERSION", "SIZE", "ARCHIVED", "FILE"});
+  for (const ArchiveRow& r : rows) {
+    table.Add({r.version, HumanBytes(r.size), UtcText(r.mtime_ns), r.file});
+  }
+  return table.Render();
+}
+
+std::string FormatArchiveShow(const ArchiveContents& c) {
+  Table head;
+  head.Add({"archive", c.path.string()});
+  head.Add({"version", c.row.version});
+  head.Add({"size", HumanBytes(c.row.size) + ", archived " + UtcText(c.row.mtime_ns)});
+  std::string out = head.Render();
+
+  // Entries are "<version>/<path>"; the version folder's own entry is skipped.
+  const std::string top = c.row.version + "/";
+  Table artifact, other;
+  // Files by instance folder name (NNNN order): kind, path in the folder, size.
+  std::map<std::string, std::vector<std::vector<std::string>>> instances;
+  for (const ArchiveEntry& e : c.entries) {
+    std::string path = e.path.starts_with(top) ? e.path.substr(top.size()) : e.path;
+    if (path.empty() || e.is_directory) continue;
+    std::string size = e.is_symlink ? "-> " + e.link_target : HumanBytes(e.size);
+    if (path.find('/') == std::string::npos) {
+      artifact.Add({path, size});
+      continue;
+    }
+    if (path.starts_with("instances/")) {
+      std::string rest = path.substr(10);
+      size_t slash = rest.find('/');
+      if (slash != std::string::npos) {
+        std::string folder = rest.substr(0, slash);
+        std::string file = rest.substr(slash + 1);
+        std::string kind = "other";
+        if (file == "stdout" || file == "stderr") {
+          kind = "output";
+        } else if (file.starts_with("logs/")) {
+          kind = "log";
+        } else if (file == "instance.txtpb") {
+          kind = "record";
+        } else if (e.is_symlink) {
+          kind = "link";
+        } else if ((!c.properties_name.empty() && file == c.properties_name) ||
+                   file.ends_with(".properties")) {
+          kind = "properties";
+        }
+        instances[folder].push_back({kind, file, size});
+        continue;
+      }
+    }
+    other.Add({path, size});
+  }
+  out += "\nartifact\n";
+  out += artifact.empty() ? "  (none)\n" : artifact.Render("  ");
+  for (auto& [folder, files] : instances) {
+    out += "\ninstance " + folder + "\n";
+    if (auto r = c.records.find(folder); r != c.records.end()) {
+      std::string summary = InstanceSummary(r->second);
+      if (!summary.empty()) out += "  " + summary + "\n";
+      if (!r->second.error().empty()) out += "  error: " + OneLine(r->second.error()) + "\n";
+    } else if (auto p = c.record_problems.find(folder); p != c.record_problems.end()) {
+      out += "  instance.txtpb unreadable: " + p->second + "\n";
+    } else {
+      out += "  no instance.txtpb\n";
+    }
+    // What an operator opens first comes first: output, logs, the properties copy, the record.
+    static constexpr std::string_view kOrder[] = {"output", "log",  "properties",
+                                                  "record", "link", "other"};
+    auto rank = [](const std::string& kind) {
+      return std::find(std::begin(kOrder), std::end(kOrder), kind) - std::begin(kOrder);
+    };
+    std::stable_sort(files.begin(), files.end(), [&](const auto& a, const auto& b) {
+      return rank(a[0]) != rank(b[0]) ? rank(a[0]) < rank(b[0]) : a[1] < b[1];
+    });
+    Table table;
+    for (const auto& row : files) table.Add(row);
+    out += table.Render("  ");
+  }
+  if (!other.empty()) out += "\nother files\n" + other.Render("  ");
+  return out;
+}
+
+std::string FormatExtracted(const std::vector<ArchiveEntry>& written, const fs::path& dir) {
+  Table table;
+  size_t files = 0;
+  uint64_t bytes = 0;
+  for (const ArchiveEntry& e : written) {
+    std::string path = (dir / e.path).string();
+    if (e.is_directory) {
+      table.Add({"dir", path});
+    } else if (e.is_symlink) {
+      table.Add({"link", path, "-> " + e.link_target});
+    } else {
+      table.Add({"file", path, HumanBytes(e.size)});
+      ++files;
+      bytes += e.size;
+    }
+  }
+  return table.Render() +
+         fmt::format("{} files, {} written under {}\n", files, HumanBytes(bytes), dir.string());
+}
+
+// --- status ---
+
+namespace {
+
+// /status's "meta" object: where the repository is and whom it follows, what the channel points
+// at, the commits and the queue, and what went wrong. An unreachable remote or a queue comes
+// first, as a warning line.
+std::string MetaLines(const json::object* meta) {
+  Table t;
+  const std::string url = Text(meta, "url");
+  const bool remote_ok = url.empty() || Bool(meta, "remote_ok");
+  const int64_t queued = Int(meta, "queued").value_or(0);
+  std::vector<std::string> warnings;
+  if (!remote_ok) warnings.push_back("the remote is unreachable");
+  if (queued > 0) warnings.push_back(fmt::format("{} commits are not on the remote yet", queued));
+  if (!warnings.empty()) t.Add({"warning", Join(warnings, "; ")});
+  t.Add({"repository", Text(meta, "repository")});
+  if (url.empty()) {
+    t.Add({"remote", "none (embedded)"});
+  } else {
+    t.Add({"remote", url + (remote_ok ? " (answers)"
+                                      : " (unreachable: " + Count(meta, "fetch_failures") + " of " +
+                                            Count(meta, "fetches") + " fetches failed)")});
+  }
+  const std::string release = Text(meta, "channel_release");
+  t.Add({"channel", release.empty() ? "points at no release" : "release " + release});
+  t.Add({"commits", Count(meta, "commits") + " made" +
+                        (url.empty() ? std::string()
+                                     : ", " + Count(meta, "pushes") + " pushes, " +
+                                           std::to_string(queued) + " queued")});
+  t.Add({"records", Count(meta, "bad_records") + " bad (skipped), " +
+                        Count(meta, "candidates_offered") + " releases offered, " +
+                        Count(meta, "artifact_failures") + " artifact failures"});
+  if (!Text(meta, "last_error").empty()) t.Add({"last error", OneLine(Text(meta, "last_error"))});
+  return t.Render("  ");
+}
+
+}  // namespace
+
+StatusOr<std::string> FormatStatus(std::string_view status_json) {
+  boost::system::error_code ec;
+  json::value parsed = json::parse(status_json, ec);
+  const json::object* root = ec ? nullptr : parsed.if_object();
+  if (!root) return Fail("the admin API's /status answer is not a JSON object");
+
+  std::string out = fmt::format("{}: yoke up {}\n", Text(root, "service"),
+                                HumanDuration(Int(root, "uptime_s").value_or(0)));
+  Table roles;
+  roles.Add({"running", RoleLine(Obj(Field(root, "running")))});
+  roles.Add({"testing", RoleLine(Obj(Field(root, "testing")))});
+  const json::object* judge = Obj(Field(root, "judge"));
+  if (!Text(judge, "promoting").empty()) {
+    roles.Add({"promoting", Text(judge, "promoting") + ": its new running instance is starting"});
+  }
+  if (!Text(root, "pinned").empty()) {
+    std::string held = Text(root, "held");
+    roles.Add({"pinned", Text(root, "pinned") +
+                             (held.empty() ? "" : "; candidate " + held + " waits for unpin")});
+  }
+  out += roles.Render();
+
+  const json::object* evidence = Obj(Field(root, "evidence"));
+  const json::object* total = Obj(Field(evidence, "total"));
+  std::string candidate = Text(evidence, "candidate");
+  out += "\nevidence" + (candidate.empty() ? std::string() : " for " + candidate) + "\n";
+  Table ev;
+  ev.Add({"pairs", Count(total, "pairs") + " (same status " + Count(total, "same_status") + ")"});
+  ev.Add({"running", RunningCounts(total)});
+  ev.Add({"testing", TestingCounts(total)});
+  out += ev.Render("  ");
+  // Routes where testing did worse than running, the ones an operator looks at first.
+  Table worse;
+  if (const json::object* routes = Obj(Field(evidence, "routes"))) {
+    for (const auto& [route, value] : *routes) {
+      const json::object* c = value.if_object();
+      int64_t t5 = Int(c, "testing_5xx_running_not").value_or(0);
+      int64_t t4 = Int(c, "testing_4xx_running_ok").value_or(0);
+      if (t5 == 0 && t4 == 0) continue;
+      if (worse.empty()) worse.Add({"route", "pairs", "testing 5xx", "testing 4xx"});
+      worse.Add({std::string(route), Count(c, "pairs"), std::to_string(t5), std::to_string(t4)});
+    }
+  }
+  if (!worse.empty())
+    out += "  routes where testing answered worse than running\n" + worse.Render("    ");
+
+  out += "\njudge\n";
+  if (!judge) {
+    out += "  not judging here (yoke proxy)\n";
+  } else {
+    Table j;
+    std::string verdict = Text(judge, "verdict");
+    j.Add({"reading", verdict.empty() ? "no candidate" : verdict});
+    if (!Text(judge, "reason").empty()) j.Add({"reason", OneLine(Text(judge, "reason"))});
+    j.Add({"window", Progress(Int(judge, "window_s"), Int(judge, "min_window_s"), " s")});
+    j.Add({"pairs", Progress(Int(judge, "pairs"), Int(judge, "min_pairs"), "")});
+    out += j.Render("  ");
+  }
+
+  const json::object* proxy = Obj(Field(root, "proxy"));
+  const json::object* mirror = Obj(Field(root, "mirror"));
+  if (proxy || mirror) {
+    const json::object* responses = Obj(Field(proxy, "responses"));
+    out += "\ntraffic\n";
+    Table t;
+    t.Add({"proxy", Count(proxy, "requests") + " requests, 5xx " + Count(responses, "5xx") +
+                        ", upstream unreachable " + Count(proxy, "upstream_unreachable") +
+                        ", upstream timeouts " + Count(proxy, "upstream_timeouts") +
+                        ", bad requests " + Count(proxy, "bad_requests")});
+    int64_t dropped = 0;
+    if (const json::object* d = Obj(Field(mirror, "dropped"))) {
+      for (const auto& [reason, value] : *d) dropped += Int(d, reason).value_or(0);
+    }
+    t.Add({"mirror", Count(mirror, "sent") + " sent, " + Count(mirror, "in_flight") +
+                         " in flight, " + Count(mirror, "failed") + " failed, " +
+                         std::to_string(dropped) + " dropped"});
+    out += t.Render("  ");
+  }
+
+  if (const json::object* meta = Obj(Field(root, "meta"))) {
+    out += "\nmeta\n" + MetaLines(meta);
+  } else if (judge) {  // `yoke proxy` has no meta to speak of
+    out += "\nmeta\n  off (meta { enabled: false })\n";
+  }
+  return out;
+}
+
+std::string FormatBaseView(const BaseView& view) {
+  std::string out = "base " + view.base.string() + "\n";
+  Table roles;
+  for (const RoleOnDisk& r : view.roles) {
+    if (r.instance_dir.empty()) {
+      roles.Add({r.role, "none (no link)"});
+      continue;
+    }
+    std::string line;
+    if (r.record) {
+      line = VersionOrNone(r.record->version()) + "  instance " + r.instance_dir + "  port " +
+             std::to_string(r.record->port()) + "  pid " + std::to_string(r.record->pid()) + "  " +
+             r.state;
+    } else {
+      line = r.instance_dir + "  (" + (r.problem.empty() ? "no instance.txtpb" : r.problem) + ")";
+    }
+    roles.Add({r.role, line});
+  }
+  out += roles.Render();
+  if (view.journal) {
+    const Journal& j = *view.journal;
+    auto slot = [](const InstanceRecord& r) {
+      if (r.version().empty()) return std::string("none");
+      return r.number() > 0 ? r.version() + " (instance " + std::to_string(r.number()) + ")"
+                            : r.version();
+    };
+    Table jt;
+    jt.Add({"running", slot(j.running())});
+    jt.Add({"testing", slot(j.testing())});
+    if (!j.incoming().version().empty()) jt.Add({"promoting", slot(j.incoming())});
+    if (j.stopping_size() > 0)
+      jt.Add({"stopping", std::to_string(j.stopping_size()) + " instances"});
+    if (!j.pinned().empty()) jt.Add({"pinned", j.pinned()});
+    if (!j.held().empty()) jt.Add({"held", j.held()});
+    out += "\njournal (what the next yoke run starts again)\n" + jt.Render("  ");
+  } else {
+    out += "\njournal: " + (view.journal_problem.empty() ? "none" : view.journal_problem) + "\n";
+  }
+  return out;
+}
+
+}  // namespace yoke

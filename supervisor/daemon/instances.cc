@@ -1,0 +1,306 @@
+// The Supervisor's instances: starting one, watching it come up and stay up, failures and
+// restarts, stopping and reaping, and telling the proxy which instances take traffic.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "base-layout/text_record.h"
+#include "core/command.h"
+#include "core/config_check.h"
+#include "core/config_settings.h"
+#include "core/ports.h"
+#include "core/properties.h"
+#include "core/version.h"
+#include "supervisor/daemon/supervisor.h"
+
+namespace yoke {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Leaves a line in the instance's stderr file, where an operator looks first.
+void NoteInStderr(const fs::path& dir, const std::string& line) {
+  std::ofstream out(dir / "stderr", std::ios::app);
+  out << "yoke: " << line << "\n";
+}
+
+}  // namespace
+
+std::optional<Upstream> Supervisor::UpstreamOf(const Slot& slot) const {
+  if (!slot.instance || slot.instance->phase != Phase::kUp) return std::nullopt;
+  return Upstream{"127.0.0.1", static_cast<uint16_t>(slot.instance->record.port()), slot.version};
+}
+
+void Supervisor::StartDue(Slot& slot, SteadyTime now) {
+  if (slot.version.empty() || slot.instance || now < slot.next_start) return;
+  auto instance = std::make_unique<Instance>();
+  auto dir = base_.CreateInstanceDir(slot.version, slot.role);
+  if (!dir) {
+    spdlog::error("cannot prepare a {} instance of {}: {}", slot.role, slot.version,
+                  dir.error().message());
+    slot.instance = std::move(instance);
+    OnInstanceFailed(slot, dir.error().message(), now);
+    return;
+  }
+  instance->dir = *dir;
+  instance->started = now;
+  InstanceRecord& record = instance->record;
+  record.set_version(slot.version);
+  record.set_number(static_cast<uint32_t>(std::stoul(dir->filename().string())));
+  record.set_role(slot.role);
+  record.set_started_at(WallTimeText());
+  slot.instance = std::move(instance);
+  Instance& inst = *slot.instance;
+
+  auto ours = [&](uint16_t port) {
+    for (const Slot* s : {&running_, &testing_, &incoming_}) {
+      if (s->instance && s->instance->record.port() == port) return true;
+    }
+    for (const auto& s : stopping_) {
+      if (s->record.port() == port) return true;
+    }
+    return false;
+  };
+  auto port = PickPort({static_cast<uint16_t>(config_.port_range().first()),
+                        static_cast<uint16_t>(config_.port_range().last())},
+                       last_port_, [&](uint16_t p) { return !ours(p) && deps_.port_free(p); });
+  if (!port) {
+    OnInstanceFailed(slot,
+                     "no free port in port_range " + std::to_string(config_.port_range().first()) +
+                         "-" + std::to_string(config_.port_range().last()),
+                     now);
+    return;
+  }
+  last_port_ = *port;
+  record.set_port(*port);
+
+  if (config_.has_properties_file()) {
+    fs::path source = config_.properties_file();
+    if (source.is_relative()) source = base_.root() / source;
+    auto text = ReadFile(source);
+    if (!text) {
+      OnInstanceFailed(slot, "properties_file: " + text.error().message(), now);
+      return;
+    }
+    auto st = WriteFileAtomic(inst.dir / source.filename(),
+                              RewritePropertiesPort(*text, config_.port_key(), *port));
+    if (!st) {
+      OnInstanceFailed(slot, st.error().message(), now);
+      return;
+    }
+  }
+
+  fs::path artifact = fs::absolute(*base_.ArtifactOf(slot.version));
+  auto argv = ExpandCommand(config_.command(), {{"artifact", artifact.string()},
+                                                {"port", std::to_string(*port)},
+                                                {"instance_dir", inst.dir.string()},
+                                                {"version", slot.version}});
+  if (!argv) {
+    OnInstanceFailed(slot, argv.error().message(), now);
+    return;
+  }
+  LaunchSpec spec;
+  spec.argv = *argv;
+  for (const auto& [k, v] : config_.env()) spec.extra_env[k] = v;
+  if (deps_.release_env) {
+    for (const auto& [k, v] : deps_.release_env(slot.version)) spec.extra_env[k] = v;
+  }
+  spec.extra_env["PORT"] = std::to_string(*port);
+  spec.extra_env["YOKE_SERVICE"] = config_.service();
+  spec.extra_env["YOKE_VERSION"] = slot.version;
+  spec.extra_env["YOKE_ROLE"] = slot.role;
+  spec.extra_env["YOKE_INSTANCE_DIR"] = inst.dir.string();
+  spec.working_dir = inst.dir;
+  spec.stdout_path = inst.dir / "stdout";
+  spec.stderr_path = inst.dir / "stderr";
+  for (const auto& word : spec.argv) record.add_argv(word);
+  for (const auto& [k, v] : spec.extra_env) (*record.mutable_env())[k] = v;
+
+  ++counters_.instances_started;
+  auto child = deps_.launcher->Launch(spec);
+  if (!child) {
+    OnInstanceFailed(slot, "cannot be executed: " + child.error().message(), now);
+    return;
+  }
+  inst.child = std::move(*child);
+  inst.tail = std::make_unique<LogTailer>(inst.dir, config_.json_log_glob(), log_format_);
+  record.set_pid(inst.child->pid());
+  record.set_start_ticks(ProcessStartTicks(inst.child->pid()).value_or(0));
+  inst.health_deadline = now + Millis(config_.health().timeout_ms());
+  inst.next_probe = now;
+  WriteInstanceRecord(inst);
+  journal_dirty_ = true;
+  spdlog::info("started {} instance {}/{:04} pid {} port {}", slot.role, slot.version,
+               record.number(), record.pid(), record.port());
+}
+
+void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
+  if (!slot.instance || !slot.instance->child) return;
+  Instance& inst = *slot.instance;
+  std::optional<ExitInfo> exit = inst.child->Poll();
+  if (exit) {
+    inst.record.set_exit(exit->Describe());
+    inst.record.set_stopped_at(WallTimeText());
+    std::string when = inst.phase == Phase::kStarting ? "during startup" : "while up";
+    spdlog::error("{} instance {}/{:04} (pid {}) exited {} with {}", slot.role, slot.version,
+                  inst.record.number(), inst.record.pid(), when, exit->Describe());
+    if (inst.phase == Phase::kUp && slot.role == std::string(kRunning)) ++counters_.running_crashes;
+    OnInstanceFailed(
+        slot,
+        "exited " + when + " with " + exit->Describe() + "; see " + (inst.dir / "stderr").string(),
+        now);
+    return;
+  }
+  if (inst.phase != Phase::kStarting) return;
+  // Probe on the interval, and once more at the deadline before giving up.
+  if (now < inst.next_probe && now < inst.health_deadline) return;
+  ProbeResult probe =
+      deps_.probe->Check(static_cast<uint16_t>(inst.record.port()), config_.health().http_path(),
+                         Millis(config_.health().probe_timeout_ms()));
+  if (probe.healthy) {
+    inst.phase = Phase::kUp;
+    inst.up_since = now;
+    inst.record.set_ready_at(WallTimeText());
+    WriteInstanceRecord(inst);
+    if (auto st = base_.PointRole(slot.role, inst.dir); !st)
+      spdlog::error("{}", st.error().message());
+    slot.proven = true;
+    journal_dirty_ = true;
+    if (&slot == &incoming_) {
+      CompletePromotion(now);
+      return;
+    }
+    PublishUpstreams();
+    if (&slot == &testing_ || (&slot == &running_ && testing_.instance)) OpenWindow(now);
+    spdlog::info("{} instance {}/{:04} is up on port {} ({})", slot.role, slot.version,
+                 inst.record.number(), inst.record.port(), probe.detail);
+    return;
+  }
+  if (now >= inst.health_deadline) {
+    OnInstanceFailed(slot,
+                     "not healthy within " + std::to_string(config_.health().timeout_ms()) +
+                         " ms (last check: " + probe.detail + ")",
+                     now);
+    return;
+  }
+  inst.next_probe = now + Millis(config_.health().interval_ms());
+}
+
+void Supervisor::OnInstanceFailed(Slot& slot, const std::string& why, SteadyTime now) {
+  std::unique_ptr<Instance> inst = std::move(slot.instance);
+  const bool was_up = inst->phase == Phase::kUp;
+  if (!inst->child || !was_up) ++counters_.start_failures;
+  inst->record.set_error(why);
+  if (inst->record.stopped_at().empty() && !inst->child)
+    inst->record.set_stopped_at(WallTimeText());
+  if (!inst->dir.empty()) {
+    NoteInStderr(inst->dir, why);
+    WriteInstanceRecord(*inst);
+  }
+  spdlog::error("{} instance of {} failed: {}", slot.role, slot.version, why);
+  if (was_up) PublishUpstreams();
+  const bool is_running = slot.role == std::string(kRunning);
+  // A crash after a long healthy spell resets the backoff; a failed start never does.
+  const SteadyTime up_since = was_up ? inst->up_since : now;
+  if (inst->child && !inst->child->Poll()) {
+    Stop(std::move(inst), /*archive_after=*/!is_running, now);
+  }
+
+  if (&slot == &incoming_) {
+    // The promoted version would not start as running: stay on the old running.
+    const std::string version = slot.version;
+    slot.version.clear();
+    RecordDecision(version, Verdict::REJECT,
+                   "promotion failed: the new running instance did not start: " + why, "yoke");
+    spdlog::error("promotion of {} failed; {} stays running", version, running_.version);
+    ArchiveIfUnused(version);
+  } else if (is_running) {
+    if (window_.open) {
+      spdlog::warn("running crashed during the evidence window: the window starts again");
+      window_ = Window();
+    }
+    Millis delay = slot.backoff.OnCrash(up_since, now);
+    slot.next_start = now + delay;
+    int crashes = slot.backoff.consecutive_crashes();
+    if (crashes >= 3) {
+      spdlog::warn(
+          "running version {} is in a crash loop: {} failures in a row; next start in "
+          "{} ms",
+          slot.version, crashes, delay.count());
+    } else {
+      spdlog::info("restarting running version {} in {} ms", slot.version, delay.count());
+    }
+  } else {
+    RejectCandidate("testing instance failed: " + why, Verdict::REJECT, now);
+  }
+  journal_dirty_ = true;
+}
+
+void Supervisor::Stop(std::unique_ptr<Instance> instance, bool archive_after, SteadyTime now) {
+  instance->phase = Phase::kStopping;
+  instance->archive_after_stop = archive_after;
+  instance->kill_at = now + Millis(config_.stop_grace_ms());
+  instance->child->Signal(SIGTERM);
+  spdlog::info("stopping {} instance {}/{:04} (pid {}): SIGTERM", instance->record.role(),
+               instance->record.version(), instance->record.number(), instance->record.pid());
+  stopping_.push_back(std::move(instance));
+  journal_dirty_ = true;
+}
+
+void Supervisor::ReapStopping(SteadyTime now) {
+  for (auto it = stopping_.begin(); it != stopping_.end();) {
+    Instance& inst = **it;
+    if (inst.phase == Phase::kDraining) {
+      Upstream upstream{"127.0.0.1", static_cast<uint16_t>(inst.record.port()), ""};
+      const bool drained = !deps_.traffic || deps_.traffic->InFlight(upstream) == 0;
+      if (!drained && now < inst.drain_until) {
+        ++it;
+        continue;
+      }
+      spdlog::info("old running instance {}/{:04} {}: stopping it", inst.record.version(),
+                   inst.record.number(), drained ? "has drained" : "did not drain in time");
+      inst.phase = Phase::kStopping;
+      inst.kill_at = now + Millis(config_.stop_grace_ms());
+      inst.child->Signal(SIGTERM);
+    }
+    if (auto exit = inst.child->Poll()) {
+      if (inst.record.exit().empty()) inst.record.set_exit(exit->Describe());
+      if (inst.record.stopped_at().empty()) inst.record.set_stopped_at(WallTimeText());
+      WriteInstanceRecord(inst);
+      spdlog::info("stopped {} instance {}/{:04} (pid {}): {}", inst.record.role(),
+                   inst.record.version(), inst.record.number(), inst.record.pid(),
+                   exit->Describe());
+      std::string version = inst.record.version();
+      it = stopping_.erase(it);
+      journal_dirty_ = true;
+      // Whatever the reason it stopped, a version nothing refers to any more is archived.
+      ArchiveIfUnused(version);
+      continue;
+    }
+    if (!inst.killed && now >= inst.kill_at) {
+      spdlog::warn("{} instance {}/{:04} (pid {}) did not stop within {} ms: SIGKILL",
+                   inst.record.role(), inst.record.version(), inst.record.number(),
+                   inst.record.pid(), config_.stop_grace_ms());
+      inst.child->Signal(SIGKILL);
+      inst.killed = true;
+    }
+    ++it;
+  }
+}
+
+void Supervisor::PublishUpstreams() {
+  if (!deps_.traffic) return;
+  deps_.traffic->Publish({UpstreamOf(running_), UpstreamOf(testing_), mirror_});
+}
+
+void Supervisor::WriteInstanceRecord(const Instance& instance) {
+  if (auto st = WriteTextRecord(instance.dir / "instance.txtpb", instance.record); !st) {
+    spdlog::error("{}", st.error().message());
+  }
+}
+
+}  // namespace yoke

@@ -1,0 +1,238 @@
+// The Supervisor's judging window: reading the instances' logs, opening a window for a
+// candidate, asking the judge, and recording decisions.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "base-layout/text_record.h"
+#include "core/command.h"
+#include "core/config_check.h"
+#include "core/config_settings.h"
+#include "core/ports.h"
+#include "core/properties.h"
+#include "core/version.h"
+#include "supervisor/daemon/supervisor.h"
+
+namespace yoke {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Keeps what the status page shows of the judge's last look at the evidence.
+void ReadingOf(const Evidence& e, const Judgement& judgement, SupervisorSnapshot* out) {
+  out->running_logs = {e.running_logs.errors, e.running_logs.warnings, e.running_requests};
+  out->testing_logs = {e.testing_logs.errors, e.testing_logs.warnings, e.testing_requests};
+  out->new_error_kinds.clear();
+  for (const auto& [kind, count] : e.testing_logs.error_kinds) {
+    if (!e.running_kinds_ever.contains(kind)) out->new_error_kinds.emplace_back(kind, count);
+  }
+  std::stable_sort(out->new_error_kinds.begin(), out->new_error_kinds.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  if (out->new_error_kinds.size() > SupervisorSnapshot::kMaxNewKinds) {
+    out->new_error_kinds.resize(SupervisorSnapshot::kMaxNewKinds);
+  }
+  out->judge_gates.clear();
+  for (const GateResult& g : judgement.gates) {
+    out->judge_gates.push_back({g.name, std::string(GateOutcomeName(g.outcome)), g.detail});
+  }
+  out->judge_route_gates = judgement.route_gates;
+}
+
+// What a log count has grown by since `at_open`, route by route.
+std::map<std::string, uint64_t> Since(const std::map<std::string, uint64_t>& now,
+                                      const std::map<std::string, uint64_t>& at_open) {
+  std::map<std::string, uint64_t> out;
+  for (const auto& [route, count] : now) {
+    auto it = at_open.find(route);
+    const uint64_t before = it == at_open.end() ? 0 : it->second;
+    if (count > before) out[route] = count - before;
+  }
+  return out;
+}
+
+}  // namespace
+
+void Supervisor::PollLogs() {
+  for (Slot* slot : {&running_, &testing_, &incoming_}) {
+    Instance* inst = slot->instance.get();
+    if (inst && inst->tail) inst->tail->Poll(inst->logs, inst->phase == Phase::kStarting);
+  }
+}
+
+void Supervisor::ApplyPolicyOverride() {
+  if (!deps_.policy_override) return;
+  Config merged = config_;
+  std::optional<ServicePolicy> policy = deps_.policy_override();
+  if (policy) {
+    merged.mutable_judge()->MergeFrom(policy->judge());
+    merged.mutable_mirror()->MergeFrom(policy->mirror());
+  }
+  // A part that fails the config's checks is ignored, with a line saying why.
+  for (const ConfigProblem& problem : CheckConfig(merged)) {
+    if (problem.field_path.empty()) continue;
+    const std::string& part = problem.field_path[0];
+    if (part == "judge" || part == "mirror") {
+      spdlog::error("meta's {} override for {} is ignored: {}", part, config_.service(),
+                    problem.message);
+      if (part == "judge") merged.mutable_judge()->CopyFrom(config_.judge());
+      if (part == "mirror") merged.mutable_mirror()->CopyFrom(config_.mirror());
+    }
+  }
+  judge_settings_ = JudgeSettingsFrom(merged);
+  // The proxy gets a new mirror policy only when meta's override changed.
+  const bool mirror_override = policy && policy->has_mirror();
+  std::string key = mirror_override ? merged.mirror().SerializeAsString() : "";
+  if (key != mirror_key_) {
+    mirror_key_ = std::move(key);
+    mirror_ = mirror_override
+                  ? std::make_shared<const MirrorPolicy>(MirrorPolicyFrom(merged.mirror()))
+                  : nullptr;
+    spdlog::info("mirror policy for {}: {}", config_.service(),
+                 mirror_ ? "meta's override" : "the config's");
+    PublishUpstreams();
+  }
+}
+
+void Supervisor::OpenWindow(SteadyTime now) {
+  window_ = Window();
+  // During a promotion running is about to change: the window opens once it has.
+  if (!incoming_.version.empty()) return;
+  auto running = UpstreamOf(running_);
+  auto testing = UpstreamOf(testing_);
+  if (!running || !testing) return;
+  ApplyPolicyOverride();
+  window_.open = true;
+  window_.started = now;
+  window_.next_judgement = now;
+  if (deps_.traffic) {
+    window_.running_served = deps_.traffic->Served(*running);
+    window_.testing_served = deps_.traffic->Served(*testing);
+  }
+  window_.running_errors = running_.instance->logs.errors;
+  window_.running_warnings = running_.instance->logs.warnings;
+  window_.running_routed_errors = running_.instance->logs.routed_errors;
+  window_.running_route_errors = running_.instance->logs.route_errors;
+  // Testing's startup counts against it, but not what it logged in an earlier window.
+  if (testing_.instance->phase == Phase::kUp && testing_.instance->up_since < now) {
+    window_.testing_errors = testing_.instance->logs.errors;
+    window_.testing_warnings = testing_.instance->logs.warnings;
+    window_.testing_routed_errors = testing_.instance->logs.routed_errors;
+    window_.testing_route_errors = testing_.instance->logs.route_errors;
+  }
+  if (deps_.evidence) deps_.evidence->Reset(testing_.version);
+  last_judgement_ = Judgement();
+  last_reading_ = SupervisorSnapshot();
+  spdlog::info("evidence window opened for candidate {} against running {}", testing_.version,
+               running_.version);
+}
+
+void Supervisor::JudgeCandidate(SteadyTime now) {
+  if (!window_.open || now < window_.next_judgement || incoming_.version.size()) return;
+  auto running = UpstreamOf(running_);
+  auto testing = UpstreamOf(testing_);
+  if (!running || !testing) return;
+  window_.next_judgement = now + Millis(500);
+  Evidence e;
+  e.window = std::chrono::duration_cast<std::chrono::seconds>(now - window_.started);
+  if (deps_.evidence) e.pairs = deps_.evidence->Stats();
+  const LogCounts& r = running_.instance->logs;
+  e.running_logs.errors = r.errors - std::min(r.errors, window_.running_errors);
+  e.running_logs.warnings = r.warnings - std::min(r.warnings, window_.running_warnings);
+  e.running_logs.routed_errors =
+      r.routed_errors - std::min(r.routed_errors, window_.running_routed_errors);
+  e.running_logs.route_errors = Since(r.route_errors, window_.running_route_errors);
+  e.running_kinds_ever = r.error_kinds;
+  e.testing_logs = testing_.instance->logs;
+  e.testing_logs.errors -= std::min(e.testing_logs.errors, window_.testing_errors);
+  e.testing_logs.warnings -= std::min(e.testing_logs.warnings, window_.testing_warnings);
+  e.testing_logs.routed_errors -=
+      std::min(e.testing_logs.routed_errors, window_.testing_routed_errors);
+  e.testing_logs.route_errors = Since(e.testing_logs.route_errors, window_.testing_route_errors);
+  if (deps_.traffic) {
+    auto since = [](uint64_t now_count, uint64_t at_open) {
+      return now_count > at_open ? now_count - at_open : 0;
+    };
+    e.running_requests = since(deps_.traffic->Served(*running), window_.running_served);
+    e.testing_requests = since(deps_.traffic->Served(*testing), window_.testing_served);
+  }
+  last_judgement_ = Judge(judge_settings_, e);
+  ReadingOf(e, last_judgement_, &last_reading_);
+  if (last_judgement_.verdict == JudgeVerdict::kReject) {
+    RejectCandidate(last_judgement_.reason, Verdict::REJECT, now, "judge", &last_judgement_);
+  } else if (last_judgement_.verdict == JudgeVerdict::kPromote) {
+    RecordDecision(testing_.version, Verdict::PROMOTE, last_judgement_.reason, "judge",
+                   &last_judgement_);
+    spdlog::info("candidate {} promoted: {}", testing_.version, last_judgement_.reason);
+    BeginPromotion(now);
+  }
+}
+
+void Supervisor::RecordDecision(const std::string& to_version, Verdict verdict,
+                                const std::string& reason, const std::string& author,
+                                const Judgement* judgement) {
+  Decision decision;
+  decision.set_service(config_.service());
+  decision.set_host(deps_.host);
+  decision.set_from_version(running_.version);
+  decision.set_to_version(to_version);
+  decision.set_verdict(verdict);
+  decision.set_time(WallTimeText());
+  decision.set_reason(reason);
+  decision.set_author(author);
+  if (judgement) {
+    auto fill = [](const GateResult& g, Gate* gate) {
+      gate->set_name(g.name);
+      if (!g.route.empty()) gate->set_route(g.route);
+      gate->set_outcome(std::string(GateOutcomeName(g.outcome)));
+      gate->set_testing_count(g.testing_count);
+      gate->set_testing_total(g.testing_total);
+      gate->set_running_count(g.running_count);
+      gate->set_running_total(g.running_total);
+      gate->set_testing_rate(g.testing_rate);
+      gate->set_running_rate(g.running_rate);
+      gate->set_margin(g.margin);
+      gate->set_z(g.z);
+      gate->set_p_value(g.p_value);
+      gate->set_adjusted_p(g.adjusted_p);
+      gate->set_detail(g.detail);
+    };
+    for (const GateResult& g : judgement->gates) {
+      Gate* gate = decision.add_gates();
+      fill(g, gate);
+      for (const auto& c : g.culprits) {
+        gate->add_culprits(c);
+        if (g.name == "lost_routes") decision.add_lost_routes(c);
+        if (g.name == "new_error_kinds") decision.add_new_error_kinds(c);
+      }
+    }
+    for (const GateResult& g : judgement->route_gates) fill(g, decision.add_route_gates());
+    for (const auto& route : judgement->worse_routes) decision.add_worse_routes(route);
+  }
+  if (window_.open) {
+    decision.set_window_s(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(deps_.clock->Now() - window_.started)
+            .count()));
+    if (deps_.evidence) decision.set_pairs(deps_.evidence->Stats().total().pairs);
+  }
+  // Versions may be 128 characters: keep file names well under the 255-byte limit.
+  auto shorten = [](const std::string& v) { return v.size() > 80 ? v.substr(0, 80) : v; };
+  std::string name = FormatUtc(deps_.clock->WallNow(), "%Y%m%dT%H%M%SZ") + "-" +
+                     (running_.version.empty() ? "none" : shorten(running_.version)) + "-to-" +
+                     shorten(to_version) + ".txtpb";
+  fs::path path = base_.root() / "decisions" / name;
+  std::error_code ec;
+  for (int n = 2; fs::exists(path, ec) && n < 1000; ++n) {
+    path = base_.root() / "decisions" /
+           (name.substr(0, name.size() - 6) + "." + std::to_string(n) + ".txtpb");
+  }
+  if (auto st = WriteTextRecord(path, decision); !st) {
+    spdlog::error("cannot write decision: {}", st.error().message());
+  }
+  decision_written_ = true;
+}
+
+}  // namespace yoke

@@ -1,0 +1,346 @@
+#include "supervisor/run.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fstream>
+#include <future>
+#include <iostream>
+
+#include "base-layout/base_folder.h"
+#include "base-layout/decision_log.h"
+#include "base-layout/text_record.h"
+#include "core/address.h"
+#include "core/config_check.h"
+#include "core/evidence_window.h"
+#include "meta/sync.h"
+#include "platform/health_probe.h"
+#include "platform/logging.h"
+#include "platform/process.h"
+#include "platform/real_clock.h"
+#include "proxy/proxy.h"
+#include "supervisor/admin/admin_api.h"
+#include "supervisor/admin/status_report.h"
+#include "supervisor/cli/cli_common.h"
+#include "supervisor/cli/config_loader.h"
+#include "supervisor/daemon/supervisor.h"
+
+namespace yoke {
+namespace {
+
+namespace fs = std::filesystem;
+
+proxy::ProxyOptions ProxyOptionsFrom(const Config& config) {
+  const auto& p = config.proxy();
+  const auto& m = config.mirror();
+  proxy::ProxyOptions o;
+  o.threads = p.threads();
+  o.max_header_bytes = p.max_header_bytes();
+  o.max_body_bytes = p.max_body_bytes();
+  o.client_timeout = std::chrono::milliseconds(p.client_timeout_ms());
+  o.connect_timeout = std::chrono::milliseconds(p.connect_timeout_ms());
+  o.upstream_timeout = std::chrono::milliseconds(p.upstream_timeout_ms());
+  o.max_idle_per_upstream = p.max_idle_per_upstream();
+  o.max_connections = p.max_connections();
+  o.route_patterns.assign(p.routes().begin(), p.routes().end());
+  o.mirror = MirrorPolicyFrom(m);
+  return o;
+}
+
+// Reads the admin token, creating it (32 random bytes as hex, mode 0600) when missing.
+StatusOr<std::string> EnsureToken(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) {
+    std::ifstream random("/dev/urandom", std::ios::binary);
+    unsigned char bytes[32];
+    if (!random.read(reinterpret_cast<char*>(bytes), sizeof bytes)) {
+      return Fail("cannot read /dev/urandom for the admin token");
+    }
+    std::string hex;
+    for (unsigned char b : bytes) hex += fmt::format("{:02x}", b);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return Fail("cannot create admin token " + path.string());
+    hex += "\n";
+    bool ok = ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size());
+    ::close(fd);
+    if (!ok) return Fail("cannot write admin token " + path.string());
+  }
+  YOKE_ASSIGN_OR_RETURN(std::string token, ReadFile(path));
+  while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
+  if (token.empty()) return Fail("admin token file " + path.string() + " is empty");
+  return token;
+}
+
+// Blocks until SIGINT or SIGTERM, calling `tick` every `period` meanwhile (if given).
+void RunUntilSignal(std::chrono::milliseconds period, const std::function<void()>& tick) {
+  boost::asio::io_context io;
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (!ec) spdlog::info("signal {} received: stopping", sig);
+    io.stop();
+  });
+  boost::asio::steady_timer timer(io);
+  std::function<void(const boost::system::error_code&)> on_tick =
+      [&](const boost::system::error_code& ec) {
+        if (ec) return;
+        if (tick) tick();
+        timer.expires_after(period);
+        timer.async_wait(on_tick);
+      };
+  timer.expires_after(std::chrono::milliseconds(0));
+  timer.async_wait(on_tick);
+  io.run();
+}
+
+// Holds an exclusive lock on <base>/state/yoke.lock for the life of the process, so two
+// supervisors never share one base.
+int LockBase(const BaseFolder& base) {
+  fs::path lock_path = base.root() / "state" / "yoke.lock";
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return -1;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) == 0) (void)!::write(fd, pid.data(), pid.size());
+  return fd;
+}
+
+}  // namespace
+
+int RunDaemon(const std::string& config_path) {
+  auto config = LoadOrReport(config_path);
+  if (!config) return kExitUsage;
+  BaseFolder base(config->base_dir(), IdentifierOf(*config));
+  if (auto st = base.Prepare(); !st) {
+    std::cerr << "yoke: " << st.error().message() << "\n";
+    return kExitFailure;
+  }
+  int lock_fd = LockBase(base);
+  if (lock_fd < 0) {
+    std::cerr << "yoke: another yoke supervises " << base.root().string() << " (lock "
+              << (base.root() / "state" / "yoke.lock").string() << " is held)\n";
+    return kExitLocked;
+  }
+  SetUpLogging(*config, base.LogPath());
+  ::signal(SIGPIPE, SIG_IGN);
+
+  auto exec_helper = FindExecHelper();
+  if (!exec_helper) {
+    spdlog::error("{}", exec_helper.error().message());
+    return kExitFailure;
+  }
+  RealClock clock;
+  const auto started = clock.Now();
+  // This thread runs the supervisor loop for yoke's whole life: the parent-death signal of
+  // every instance follows the thread that spawned it.
+  auto launcher = MakeProcessLauncher({.exec_helper = *exec_helper});
+  auto probe = MakeHealthProbe();
+  EvidenceWindow evidence;
+  proxy::Proxy proxy(ProxyOptionsFrom(*config), &evidence);
+  if (auto st = proxy.Start(*ParseHostPort(config->listen())); !st) {
+    spdlog::error("{}", st.error().message());
+    return kExitFailure;
+  }
+  std::unique_ptr<MetaSync> meta;
+  std::string host = HostName();
+  Supervisor* supervisor_ptr = nullptr;
+  std::string webhook_secret;
+  if (config->meta().enabled()) {
+    MetaSyncOptions options;
+    options.settings = MetaSettingsOf(*config);
+    host = options.settings.host();
+    options.service = config->service();
+    options.identifier = IdentifierOf(*config);
+    options.base = base.root();
+    options.yoke_version = YOKE_VERSION_STRING;
+    options.is_current = [&supervisor_ptr](const std::string& version) {
+      auto s = supervisor_ptr->Snapshot();
+      return version == s.running.version || version == s.testing.version ||
+             version == s.promoting || version == s.held;
+    };
+    meta = std::make_unique<MetaSync>(std::move(options), &clock);
+    if (!config->meta().webhook_secret_file().empty()) {
+      auto secret = ReadFile(config->meta().webhook_secret_file());
+      if (!secret) {
+        spdlog::error("meta.webhook_secret_file: {}", secret.error().message());
+        return kExitUsage;
+      }
+      webhook_secret = *secret;
+      while (!webhook_secret.empty() &&
+             std::isspace(static_cast<unsigned char>(webhook_secret.back())))
+        webhook_secret.pop_back();
+    }
+  }
+  SupervisorDeps deps{&clock, launcher.get(), probe.get(), IsPortFree, host};
+  deps.traffic = &proxy;
+  deps.evidence = &evidence;
+  if (meta) {
+    deps.meta_notify = [&meta](const std::string& running, const std::string& testing) {
+      meta->Notify(running, testing);
+    };
+    deps.release_env = [&meta](const std::string& version) { return meta->EnvFor(version); };
+    deps.policy_override = [&meta] { return meta->PolicyOverride(); };
+  }
+  Supervisor supervisor(*config, base, deps);
+  supervisor_ptr = &supervisor;
+  auto inputs = [&] {
+    StatusInputs in;
+    in.service = config->service();
+    in.uptime = std::chrono::duration_cast<std::chrono::seconds>(clock.Now() - started);
+    in.supervisor = supervisor.Snapshot();
+    in.upstreams = proxy.Current();
+    in.proxy = proxy.Stats();
+    in.pairs = evidence.Stats();
+    in.candidate = evidence.candidate();
+    if (meta) in.meta = meta->Snapshot();
+    return in;
+  };
+  auto token = EnsureToken(TokenPath(*config));
+  if (!token) {
+    spdlog::error("{}", token.error().message());
+    return kExitFailure;
+  }
+  AdminHandlers handlers;
+  handlers.status_json = [&] {
+    StatusInputs in = inputs();
+    in.decisions = RecentDecisions(base.root() / "decisions", kStatusDecisions);  // not /metrics
+    return StatusJson(in);
+  };
+  handlers.metrics_text = [&] { return MetricsText(inputs()); };
+  handlers.token = *token;
+  handlers.allowed_hosts = {config->admin_allowed_hosts().begin(),
+                            config->admin_allowed_hosts().end()};
+  handlers.decision_text = [&](const std::string& id) {
+    return DecisionText(base.root() / "decisions", id);
+  };
+  handlers.verdict = [&](const std::string& action, const std::string& reason,
+                         const std::string& author, const std::string& version) -> AdminResponse {
+    auto done = supervisor.RequestVerdict(action, reason, author, version);
+    if (done.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      return {503, "text/plain", "the supervisor did not answer within 10 s\n"};
+    }
+    auto result = done.get();
+    if (!result) return {409, "text/plain", result.error().message() + "\n"};
+    return {200, "text/plain", *result + "\n"};
+  };
+  if (meta && !webhook_secret.empty()) {
+    handlers.webhook = [&meta] { meta->FetchNow(); };
+    handlers.webhook_secret = webhook_secret;
+  }
+  AdminServer admin(handlers);
+  if (auto st = admin.Start(*ParseHostPort(config->admin_listen())); !st) {
+    spdlog::error("{}", st.error().message());
+    return kExitFailure;
+  }
+  spdlog::info("yoke {} supervising {} in {} (pid {}); proxy on port {}, admin API on port {}",
+               YOKE_VERSION_STRING, config->service(), base.root().string(), ::getpid(),
+               proxy.port(), admin.port());
+  if (auto st = supervisor.Start(); !st) {
+    spdlog::error("cannot start: {}", st.error().message());
+    return kExitFailure;
+  }
+  if (meta) {
+    if (auto st = meta->Start(); !st)
+      spdlog::error("meta is off for this run: {}", st.error().message());
+  }
+
+  RunUntilSignal(std::chrono::milliseconds(config->tick_ms()), [&] {
+    // A library error that slipped past its adapter must not take the services down with it.
+    try {
+      supervisor.Tick();
+    } catch (const std::exception& e) {
+      spdlog::error("supervisor tick failed: {}; going on", e.what());
+    }
+  });
+
+  admin.Stop();
+  supervisor.Shutdown();
+  if (meta) meta->Stop();
+  proxy.Stop();
+  spdlog::info("yoke stopped");
+  ::close(lock_fd);
+  return kExitOk;
+}
+
+int RunProxy(const ProxyArgs& args) {
+  const std::string& listen = args.listen;
+  const std::string& running = args.running;
+  const std::string& testing = args.testing;
+  const std::string& admin_listen = args.admin;
+  auto listen_at = ParseHostPort(listen);
+  auto running_at = ParseHostPort(running);
+  std::optional<HostPort> testing_at;
+  if (!testing.empty()) {
+    auto parsed = ParseHostPort(testing);
+    if (!parsed) {
+      std::cerr << "yoke proxy: --testing " << parsed.error().message() << "\n";
+      return kExitUsage;
+    }
+    testing_at = *parsed;
+  }
+  if (!listen_at || !running_at) {
+    std::cerr << "yoke proxy: "
+              << (!listen_at ? "--listen " + listen_at.error().message()
+                             : "--running " + running_at.error().message())
+              << "\n";
+    return kExitUsage;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  RealClock clock;
+  const auto started = clock.Now();
+  auto options = ProxyOptionsFrom(Config());
+  options.threads = args.threads;
+  if (!args.mirror_methods.empty()) {
+    options.mirror.methods.clear();
+    for (const std::string& m : args.mirror_methods) options.mirror.methods.insert(m);
+  }
+  EvidenceWindow evidence;
+  proxy::Proxy proxy(options, &evidence);
+  UpstreamSnapshot snapshot;
+  snapshot.running = Upstream{running_at->host, running_at->port, "running"};
+  if (testing_at) snapshot.testing = Upstream{testing_at->host, testing_at->port, "testing"};
+  proxy.Publish(snapshot);
+  if (auto st = proxy.Start(*listen_at); !st) {
+    std::cerr << "yoke proxy: " << st.error().message() << "\n";
+    return kExitFailure;
+  }
+  auto inputs = [&] {
+    StatusInputs in;
+    in.service = "proxy";
+    in.uptime = std::chrono::duration_cast<std::chrono::seconds>(clock.Now() - started);
+    in.upstreams = proxy.Current();
+    in.proxy = proxy.Stats();
+    in.pairs = evidence.Stats();
+    return in;
+  };
+  AdminServer admin({[&] { return StatusJson(inputs()); }, [&] { return MetricsText(inputs()); }});
+  if (!admin_listen.empty()) {
+    auto admin_at = ParseHostPort(admin_listen);
+    if (!admin_at) {
+      std::cerr << "yoke proxy: --admin " << admin_at.error().message() << "\n";
+      return kExitUsage;
+    }
+    if (auto st = admin.Start(*admin_at); !st) {
+      std::cerr << "yoke proxy: " << st.error().message() << "\n";
+      return kExitFailure;
+    }
+  }
+  spdlog::info("yoke proxy on port {} -> running {}:{}{}", proxy.port(), running_at->host,
+               running_at->port,
+               testing_at ? fmt::format(", mirroring to {}:{}", testing_at->host, testing_at->port)
+                          : std::string());
+  RunUntilSignal(std::chrono::milliseconds(1000), nullptr);
+  admin.Stop();
+  proxy.Stop();
+  return kExitOk;
+}
+
+}  // namespace yoke

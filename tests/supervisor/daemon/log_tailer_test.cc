@@ -1,0 +1,108 @@
+#include "supervisor/daemon/log_tailer.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/fakes/process_harness.h"
+#include "tests/fakes/temp_dir.h"
+
+namespace yoke {
+namespace {
+
+namespace fs = std::filesystem;
+
+class LogTailerTest : public ::testing::Test {
+ protected:
+  LogTailerTest() : tailer_(dir_.path(), "logs/json/*.log", LogFormat()) {
+    fs::create_directories(dir_.path() / "logs/json");
+  }
+  void Append(const std::string& name, const std::string& text) {
+    std::ofstream(dir_.path() / "logs/json" / name, std::ios::app) << text;
+  }
+  void Poll() { tailer_.Poll(counts_, false); }
+
+  testing::TempDir dir_;
+  LogTailer tailer_;
+  LogCounts counts_;
+};
+
+const std::string kError = R"({"level":"ERROR","logger":"db","message":"lost 1"})"
+                           "\n";
+const std::string kInfo = R"({"level":"INFO","message":"ok"})"
+                          "\n";
+
+// Files that appear after start are followed; a partial last line waits for its newline.
+TEST_F(LogTailerTest, FollowsNewFilesAndWaitsForPartialLines) {
+  Poll();
+  Append("app.log", kError + R"({"level":"ERR)");
+  Poll();
+  EXPECT_EQ(counts_.errors, 1u);
+  EXPECT_EQ(counts_.lines, 1u);
+  Append("app.log", "OR\"}\n");
+  Append("other.log", kInfo);
+  Append("ignored.txt", kError);
+  Poll();
+  EXPECT_EQ(counts_.errors, 2u);
+  EXPECT_EQ(counts_.lines, 3u);
+}
+
+// Rotation by rename: the old file is read to its end, the new one from its start.
+TEST_F(LogTailerTest, FollowsRotationByRename) {
+  Append("app.log", kError);
+  Poll();
+  Append("app.log", kError);  // written just before the rename
+  fs::rename(dir_.path() / "logs/json/app.log", dir_.path() / "logs/json/app.log.1");
+  Append("app.log", kInfo + kError);
+  Poll();
+  EXPECT_EQ(counts_.errors, 3u);
+  EXPECT_EQ(counts_.lines, 4u);
+}
+
+// A file renamed to another name the glob matches is not read again from the top.
+TEST_F(LogTailerTest, FollowsRenameToAMatchingName) {
+  Append("app.log", kError + kError);
+  Poll();
+  fs::rename(dir_.path() / "logs/json/app.log", dir_.path() / "logs/json/app-1.log");
+  Append("app-1.log", kError);  // the writer had not reopened yet
+  Append("app.log", kInfo);
+  Poll();
+  EXPECT_EQ(counts_.errors, 3u);
+  EXPECT_EQ(counts_.lines, 4u);
+}
+
+// A line over the limit counts once, and its remaining bytes do not count as another line.
+TEST_F(LogTailerTest, CountsAnOverlongLineOnce) {
+  Append("app.log", std::string(LogTailer::kMaxLine + 10, 'x'));
+  Poll();
+  Append("app.log", std::string(3 << 20, 'y') + "\n" + kError);
+  Poll();
+  EXPECT_EQ(counts_.not_json, 1u);
+  EXPECT_EQ(counts_.errors, 1u);
+  EXPECT_EQ(counts_.lines, 2u);
+}
+
+// Rotation by truncation: reading starts again from the top.
+TEST_F(LogTailerTest, FollowsTruncation) {
+  Append("app.log", kInfo + kInfo + kInfo);
+  Poll();
+  fs::resize_file(dir_.path() / "logs/json/app.log", 0);
+  Append("app.log", kError);
+  Poll();
+  EXPECT_EQ(counts_.lines, 4u);
+  EXPECT_EQ(counts_.errors, 1u);
+}
+
+// Lines that are not JSON, or JSON without a level, are counted and never stop the tailer.
+TEST_F(LogTailerTest, CountsBadLines) {
+  Append("app.log", "not json\n{\"message\":\"no level\"}\n\n" + kError);
+  Poll();
+  EXPECT_EQ(counts_.not_json, 1u);
+  EXPECT_EQ(counts_.no_level, 1u);
+  EXPECT_EQ(counts_.errors, 1u);
+  EXPECT_EQ(counts_.error_kinds.at("db: lost #"), 1u);
+}
+
+}  // namespace
+}  // namespace yoke

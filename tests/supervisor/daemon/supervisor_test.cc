@@ -1,0 +1,333 @@
+#include "supervisor/daemon/supervisor.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+
+#include "base-layout/text_record.h"
+#include "tests/fakes/fake_clock.h"
+#include "tests/fakes/fake_process.h"
+#include "tests/fakes/process_harness.h"
+#include "tests/fakes/temp_dir.h"
+
+namespace yoke {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::FakeLauncher;
+using testing::FakeProbe;
+using testing::WriteAll;
+
+// The supervisor loop driven by a fake clock, launcher and probe: no process, no sleep.
+class SupervisorTest : public ::testing::Test {
+ protected:
+  SupervisorTest() {
+    config_.set_service("hello");
+    config_.set_base_dir(dir_.path().string());
+    config_.set_command("{artifact} --port {port}");
+    config_.mutable_intake()->set_settle_ms(1000);
+    config_.mutable_health()->set_timeout_ms(3000);
+    config_.mutable_health()->set_interval_ms(100);
+    config_.mutable_restart_backoff()->set_initial_ms(500);
+    config_.mutable_restart_backoff()->set_max_ms(2000);
+    config_.set_stop_grace_ms(5000);
+    config_.mutable_port_range()->set_first(30000);
+    config_.mutable_port_range()->set_last(30009);
+  }
+
+  void StartSupervisor() {
+    supervisor_ = std::make_unique<Supervisor>(
+        config_, BaseFolder(dir_.path(), "hello"),
+        SupervisorDeps{&clock_, &launcher_, &probe_, [](uint16_t) { return true; }, "host1"});
+    ASSERT_TRUE(supervisor_->Start());
+  }
+
+  void Tick(Millis advance = Millis(0)) {
+    clock_.Advance(advance);
+    supervisor_->Tick();
+  }
+
+  // Drops an artifact and ticks until it has settled and been taken in.
+  void DropAndSettle(const std::string& name) {
+    WriteAll(dir_.path() / name, "#!/bin/sh\n");
+    Tick();
+    Tick(Millis(1000));
+  }
+
+  std::vector<fs::path> Decisions() {
+    std::vector<fs::path> out;
+    for (auto& e : fs::directory_iterator(dir_.path() / "decisions")) out.push_back(e.path());
+    return out;
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_;
+  FakeLauncher launcher_;
+  FakeProbe probe_;
+  Config config_;
+  std::unique_ptr<Supervisor> supervisor_;
+};
+
+// A file that keeps changing is not taken in until it has been still for settle_ms.
+TEST_F(SupervisorTest, TakesInOnlyAfterTheFileStopsChanging) {
+  StartSupervisor();
+  WriteAll(dir_.path() / "hello-1.0.0", "part");
+  Tick();
+  Tick(Millis(900));
+  WriteAll(dir_.path() / "hello-1.0.0", "part and more");  // still being copied
+  Tick(Millis(200));
+  Tick(Millis(900));
+  EXPECT_EQ(launcher_.starts, 0);
+  EXPECT_TRUE(fs::exists(dir_.path() / "hello-1.0.0"));
+  Tick(Millis(100));
+  EXPECT_EQ(launcher_.starts, 1);
+  EXPECT_FALSE(fs::exists(dir_.path() / "hello-1.0.0"));
+  EXPECT_EQ(launcher_.children[0]->spec.argv[0],
+            (dir_.path() / "versions" / "1.0.0" / "hello-1.0.0").string());
+}
+
+// The first version runs; a later one is started as testing beside it on its own port.
+TEST_F(SupervisorTest, FirstVersionRunsAndALaterOneIsTested) {
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  auto snap = supervisor_->Snapshot();
+  EXPECT_EQ(snap.running.version, "1.0.0");
+  EXPECT_TRUE(snap.running.up);
+  EXPECT_TRUE(fs::is_symlink(dir_.path() / "running"));
+  DropAndSettle("hello-2.0.0");
+  Tick();
+  snap = supervisor_->Snapshot();
+  EXPECT_EQ(snap.running.version, "1.0.0");
+  EXPECT_EQ(snap.testing.version, "2.0.0");
+  EXPECT_TRUE(snap.testing.up);
+  EXPECT_NE(snap.testing.port, snap.running.port);
+  EXPECT_EQ(launcher_.children[1]->spec.extra_env.at("YOKE_ROLE"), "testing");
+  EXPECT_EQ(launcher_.children[1]->spec.extra_env.at("PORT"), std::to_string(snap.testing.port));
+}
+
+// A crashing running instance is restarted after 500, 1000, 2000, 2000 ms: never a spin.
+TEST_F(SupervisorTest, RestartsCrashedRunningWithBackoff) {
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  for (Millis delay : {Millis(500), Millis(1000), Millis(2000), Millis(2000)}) {
+    int starts = launcher_.starts;
+    launcher_.children.back()->exit = ExitInfo{3, 0};
+    Tick();
+    Tick(delay - Millis(1));
+    EXPECT_EQ(launcher_.starts, starts) << "restarted before " << delay.count() << " ms";
+    Tick(Millis(1));
+    EXPECT_EQ(launcher_.starts, starts + 1) << "not restarted after " << delay.count() << " ms";
+    Tick();  // healthy again
+  }
+  EXPECT_EQ(supervisor_->Snapshot().running_crashes, 4u);
+}
+
+// A start that cannot exec is recorded in the instance folder and retried after backoff.
+TEST_F(SupervisorTest, RecordsFailedStartAndRetries) {
+  launcher_.fail_starts = {1};
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  InstanceRecord record;
+  ASSERT_TRUE(ReadTextRecord(dir_.path() / "versions/1.0.0/instances/0001-running/instance.txtpb",
+                             &record));
+  EXPECT_NE(record.error().find("cannot be executed: fake exec failure"), std::string::npos);
+  EXPECT_NE(testing::ReadAll(dir_.path() / "versions/1.0.0/instances/0001-running/stderr")
+                .find("yoke: cannot be executed"),
+            std::string::npos);
+  Tick(Millis(500));
+  EXPECT_EQ(launcher_.starts, 2);
+  Tick();
+  EXPECT_TRUE(supervisor_->Snapshot().running.up);
+}
+
+// A candidate that never becomes healthy is stopped, rejected with a decision, and archived.
+TEST_F(SupervisorTest, RejectsCandidateThatNeverBecomesHealthy) {
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  probe_.healthy = false;
+  DropAndSettle("hello-2.0.0");
+  Tick(Millis(2999));
+  EXPECT_EQ(supervisor_->Snapshot().testing.version, "2.0.0");
+  Tick(Millis(1));
+  EXPECT_EQ(supervisor_->Snapshot().testing.version, "");
+  EXPECT_EQ(launcher_.children[1]->signals, std::vector<int>{SIGTERM});
+  Tick();
+  EXPECT_TRUE(fs::exists(dir_.path() / "archive" / "hello-2.0.0.zip"));
+  EXPECT_FALSE(fs::exists(dir_.path() / "versions" / "2.0.0"));
+  auto decisions = Decisions();
+  ASSERT_EQ(decisions.size(), 1u);
+  Decision decision;
+  ASSERT_TRUE(ReadTextRecord(decisions[0], &decision));
+  EXPECT_EQ(decision.verdict(), Verdict::REJECT);
+  EXPECT_NE(decision.reason().find("not healthy within 3000 ms"), std::string::npos);
+}
+
+// A newer candidate supersedes the one under test; a stubborn child gets SIGKILL after grace.
+TEST_F(SupervisorTest, SupersedesCandidateAndKillsAfterGrace) {
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  DropAndSettle("hello-2.0.0");
+  Tick();
+  launcher_.children[1]->exit_on_sigterm = false;
+  DropAndSettle("hello-3.0.0");
+  EXPECT_EQ(supervisor_->Snapshot().testing.version, "3.0.0");
+  Tick(Millis(4000));
+  EXPECT_EQ(launcher_.children[1]->signals, std::vector<int>{SIGTERM});
+  Tick(Millis(1000));
+  EXPECT_EQ(launcher_.children[1]->signals, (std::vector<int>{SIGTERM, SIGKILL}));
+  Tick();
+  EXPECT_TRUE(fs::exists(dir_.path() / "archive" / "hello-2.0.0.zip"));
+  auto decisions = Decisions();
+  ASSERT_EQ(decisions.size(), 1u);
+  Decision decision;
+  ASSERT_TRUE(ReadTextRecord(decisions[0], &decision));
+  EXPECT_EQ(decision.verdict(), Verdict::SUPERSEDE);
+}
+
+// A promotion by hand whose new running instance cannot start leaves the old running
+// serving, with a decision saying why; a second one then completes and archives the old.
+TEST_F(SupervisorTest, FailedPromotionStaysOnTheOldRunning) {
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  DropAndSettle("hello-2.0.0");
+  Tick();
+  launcher_.fail_starts = {launcher_.starts + 1};  // the promoted version's first start fails
+  auto done = supervisor_->RequestVerdict("promote", "by hand", "ada");
+  Tick();
+  ASSERT_EQ(done.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_EQ(*done.get(), "promoting 2.0.0");
+  Tick();
+  auto snap = supervisor_->Snapshot();
+  EXPECT_EQ(snap.running.version, "1.0.0");
+  EXPECT_TRUE(snap.running.up);
+  EXPECT_EQ(snap.promoting, "");
+  std::vector<Decision> decisions;
+  for (const auto& path : Decisions()) {
+    Decision d;
+    ASSERT_TRUE(ReadTextRecord(path, &d));
+    decisions.push_back(d);
+  }
+  ASSERT_EQ(decisions.size(), 2u);
+  std::sort(decisions.begin(), decisions.end(),
+            [](const Decision& a, const Decision& b) { return a.verdict() < b.verdict(); });
+  EXPECT_EQ(decisions[0].verdict(), Verdict::PROMOTE);
+  EXPECT_EQ(decisions[0].author(), "ada");
+  EXPECT_EQ(decisions[1].verdict(), Verdict::REJECT);
+  EXPECT_NE(decisions[1].reason().find("promotion failed"), std::string::npos);
+  Tick();
+  EXPECT_TRUE(fs::exists(dir_.path() / "archive" / "hello-2.0.0.zip"));
+
+  // Nothing is under test now: a manual verdict says so.
+  auto none = supervisor_->RequestVerdict("reject", "again", "ada");
+  Tick();
+  auto answer = none.get();
+  ASSERT_FALSE(answer);
+  EXPECT_NE(answer.error().message().find("no candidate"), std::string::npos);
+}
+
+// A rollback's version comes from the admin API: one that could leave the base folder is
+// refused before it becomes a path, and nothing is recorded.
+TEST_F(SupervisorTest, RollbackRefusesAVersionThatIsNotOne) {
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  for (const char* bad : {"../../etc", "1.0.0/../../x", "/tmp/x", ".hidden", "a b"}) {
+    auto done = supervisor_->RequestVerdict("rollback", "why", "ada", bad);
+    Tick();
+    auto answer = done.get();
+    ASSERT_FALSE(answer) << bad;
+    EXPECT_NE(answer.error().message().find("not a version"), std::string::npos) << bad;
+  }
+  EXPECT_TRUE(Decisions().empty());
+  EXPECT_EQ(supervisor_->Snapshot().running.version, "1.0.0");
+}
+
+// A promotion that works: fresh running instance, the old one drained and its version archived.
+TEST_F(SupervisorTest, PromotionReplacesRunningAndArchivesTheOldVersion) {
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  DropAndSettle("hello-2.0.0");
+  Tick();
+  auto done = supervisor_->RequestVerdict("promote", "by hand", "ada");
+  Tick();  // verdict: testing stops, the new running instance starts
+  Tick();  // it is healthy: switch, and the old running drains (no traffic: at once)
+  Tick();  // the old running is told to stop and exits
+  auto snap = supervisor_->Snapshot();
+  EXPECT_EQ(snap.running.version, "2.0.0");
+  EXPECT_TRUE(snap.running.up);
+  EXPECT_EQ(snap.testing.version, "");
+  Tick();
+  EXPECT_TRUE(fs::exists(dir_.path() / "archive" / "hello-1.0.0.zip"));
+  EXPECT_TRUE(fs::is_directory(dir_.path() / "versions/2.0.0/instances/0002-running"));
+}
+
+// The proxy as the supervisor sees it: remembers the last snapshot published.
+class FakeTraffic : public TrafficSwitch {
+ public:
+  void Publish(UpstreamSnapshot snapshot) override { last = std::move(snapshot); }
+  uint64_t InFlight(const Upstream&) const override { return 0; }
+  uint64_t Served(const Upstream&) const override { return 0; }
+  UpstreamSnapshot last;
+};
+
+// Meta's policy for the service applies when a window opens: its judge fields replace the
+// config's (a part that fails the config's checks is ignored), and its mirror settings reach
+// the proxy with the upstreams; without an override the proxy's own policy is back.
+TEST_F(SupervisorTest, AppliesMetasPolicyOverrideWhenAWindowOpens) {
+  FakeTraffic traffic;
+  std::optional<ServicePolicy> policy = ServicePolicy();
+  policy->mutable_judge()->set_min_window_s(7);
+  policy->mutable_mirror()->set_enabled(false);
+  SupervisorDeps deps{&clock_, &launcher_, &probe_, [](uint16_t) { return true; }, "host1"};
+  deps.traffic = &traffic;
+  deps.policy_override = [&] { return policy; };
+  supervisor_ = std::make_unique<Supervisor>(config_, BaseFolder(dir_.path(), "hello"), deps);
+  ASSERT_TRUE(supervisor_->Start());
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  DropAndSettle("hello-2.0.0");
+  Tick();
+  Tick();
+  ASSERT_TRUE(traffic.last.testing) << "2.0.0 is not up";
+  EXPECT_EQ(supervisor_->Snapshot().min_window_s, 7);
+  ASSERT_TRUE(traffic.last.mirror);
+  EXPECT_FALSE(traffic.last.mirror->enabled);
+
+  policy->mutable_judge()->set_confidence(5);  // not a probability: ignored
+  policy->clear_mirror();
+  DropAndSettle("hello-3.0.0");  // supersedes 2.0.0; a new window opens for 3.0.0
+  Tick();
+  Tick();
+  ASSERT_TRUE(traffic.last.testing && traffic.last.testing->version == "3.0.0");
+  EXPECT_EQ(supervisor_->Snapshot().min_window_s, config_.judge().min_window_s());
+  EXPECT_FALSE(traffic.last.mirror);
+}
+
+// After a restart the journal brings back both roles, and their versions start again.
+TEST_F(SupervisorTest, ResumesRolesFromTheJournal) {
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  DropAndSettle("hello-2.0.0");
+  Tick();
+  supervisor_.reset();  // as if killed: no Shutdown
+  launcher_.children.clear();
+  StartSupervisor();
+  Tick();
+  Tick();
+  auto snap = supervisor_->Snapshot();
+  EXPECT_EQ(snap.running.version, "1.0.0");
+  EXPECT_EQ(snap.testing.version, "2.0.0");
+  EXPECT_EQ(snap.running.instance, 2u);
+  EXPECT_EQ(snap.testing.instance, 2u);
+}
+
+}  // namespace
+}  // namespace yoke
