@@ -102,6 +102,11 @@ Status ZipFolder(const std::filesystem::path& folder, const std::string& top_nam
       return Fail("cannot finish " + tmp.string() + ": " + archive_error_string(zip.get()));
     }
   }
+  // The zip's bytes reach the disk before its name does: a crash leaves no half archive.
+  if (int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
   std::error_code ec;
   std::filesystem::rename(tmp, zip_path, ec);
   if (ec) return Fail("cannot rename " + tmp.string() + ": " + ec.message());

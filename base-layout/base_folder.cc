@@ -1,9 +1,6 @@
 #include "base-layout/base_folder.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cstdio>
 
 #include "base-layout/archive.h"
 #include "core/artifact_name.h"
@@ -11,53 +8,30 @@
 
 namespace yoke {
 namespace fs = std::filesystem;
+namespace paths = base_paths;
 
-namespace {
-
-int64_t MtimeNs(const struct stat& st) {
-  return int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
-}
-
-std::string InstanceName(uint32_t number, const std::string& role) {
-  char buffer[16];
-  std::snprintf(buffer, sizeof buffer, "%04u", number);
-  return std::string(buffer) + "-" + role;
-}
-
-// The NNNN of an instance folder name, or 0.
-uint32_t InstanceNumber(const std::string& name) {
-  uint32_t n = 0;
-  size_t i = 0;
-  for (; i < name.size() && name[i] >= '0' && name[i] <= '9'; ++i) n = n * 10 + (name[i] - '0');
-  return i > 0 && i < name.size() && name[i] == '-' ? n : 0;
-}
-
-}  // namespace
-
-BaseFolder::BaseFolder(fs::path root, std::string identifier)
-    : root_(std::move(root)), identifier_(std::move(identifier)) {}
+BaseFolder::BaseFolder(fs::path root, std::string identifier, Env* env)
+    : root_(std::move(root)), identifier_(std::move(identifier)), env_(env) {}
 
 Status BaseFolder::Prepare() const {
-  for (const char* sub : {"versions", "archive", "decisions", "state"}) {
-    std::error_code ec;
-    fs::create_directories(root_ / sub, ec);
-    if (ec) return Fail("cannot create " + (root_ / sub).string() + ": " + ec.message());
+  for (const fs::path& dir : {paths::VersionsDir(root_), paths::ArchiveDir(root_),
+                              paths::DecisionsDir(root_), paths::StateDir(root_)}) {
+    YOKE_RETURN_IF_ERROR(env_->CreateDirs(dir));
   }
   return Ok();
 }
 
 std::vector<Drop> BaseFolder::ScanDrops() const {
   std::vector<Drop> drops;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(root_, ec)) {
-    std::string name = entry.path().filename().string();
+  auto names = env_->ListDir(root_);
+  if (!names) return drops;
+  for (const std::string& name : *names) {
     auto parsed = ParseArtifactName(identifier_, name);
     if (!parsed) continue;
-    struct stat st;
-    // lstat: a symlink dropped in is not an artifact we can move safely.
-    if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    drops.push_back({entry.path(), parsed->version, parsed->extension,
-                     static_cast<uint64_t>(st.st_size), MtimeNs(st)});
+    // Not followed: a symlink dropped in is not an artifact we can move safely.
+    auto info = env_->Stat(root_ / name);
+    if (!info || !info->is_regular()) continue;
+    drops.push_back({root_ / name, parsed->version, parsed->extension, info->size, info->mtime_ns});
   }
   // Oldest version first, so that when several settle together the newest ends as candidate.
   std::sort(drops.begin(), drops.end(), [](const Drop& a, const Drop& b) {
@@ -67,43 +41,30 @@ std::vector<Drop> BaseFolder::ScanDrops() const {
   return drops;
 }
 
-namespace {
-
-Status MakeExecutable(const fs::path& file) {
-  std::error_code ec;
-  fs::permissions(file, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
-                  fs::perm_options::add, ec);
-  if (ec) return Fail("cannot make " + file.string() + " executable: " + ec.message());
-  return Ok();
-}
-
-}  // namespace
-
 StatusOr<fs::path> BaseFolder::TakeIn(const Drop& drop, bool make_executable) const {
   fs::path dir = VersionDir(drop.version);
-  std::error_code ec;
-  fs::create_directories(dir / "instances", ec);
-  if (ec) return Fail("cannot create " + dir.string() + ": " + ec.message());
+  YOKE_RETURN_IF_ERROR(env_->CreateDirs(paths::InstancesDir(root_, drop.version)));
   fs::path target = dir / drop.path.filename();
   // Any older artifact file of this version goes: one artifact per version folder.
-  if (auto old = ArtifactOf(drop.version); old && *old != target) fs::remove(*old, ec);
-  fs::rename(drop.path, target, ec);
-  if (ec)
-    return Fail("cannot move " + drop.path.string() + " to " + target.string() + ": " +
-                ec.message());
-  if (make_executable) YOKE_RETURN_IF_ERROR(MakeExecutable(target));
+  if (auto old = ArtifactOf(drop.version); old && *old != target) (void)env_->Remove(*old);
+  YOKE_RETURN_IF_ERROR(env_->Rename(drop.path, target));
+  if (make_executable) YOKE_RETURN_IF_ERROR(env_->MakeExecutable(target));
+  YOKE_RETURN_IF_ERROR(env_->SyncDir(dir));
+  YOKE_RETURN_IF_ERROR(env_->SyncDir(root_));
   return target;
 }
 
 fs::path BaseFolder::VersionDir(const std::string& version) const {
-  return root_ / "versions" / version;
+  return paths::VersionDir(root_, version);
 }
 
 std::vector<std::string> BaseFolder::ListVersions() const {
   std::vector<std::string> versions;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(root_ / "versions", ec)) {
-    if (entry.is_directory(ec)) versions.push_back(entry.path().filename().string());
+  auto names = env_->ListDir(paths::VersionsDir(root_));
+  if (!names) return versions;
+  for (const std::string& name : *names) {
+    auto info = env_->Stat(paths::VersionDir(root_, name));
+    if (info && info->is_directory()) versions.push_back(name);
   }
   std::sort(versions.begin(), versions.end(),
             [](const std::string& a, const std::string& b) { return CompareVersions(a, b) < 0; });
@@ -111,9 +72,12 @@ std::vector<std::string> BaseFolder::ListVersions() const {
 }
 
 std::optional<fs::path> BaseFolder::ArtifactOf(const std::string& version) const {
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(VersionDir(version), ec)) {
-    if (entry.is_regular_file(ec) && !entry.is_symlink(ec)) return entry.path();
+  fs::path dir = VersionDir(version);
+  auto names = env_->ListDir(dir);
+  if (!names) return std::nullopt;
+  for (const std::string& name : *names) {
+    auto info = env_->Stat(dir / name);
+    if (info && info->is_regular()) return dir / name;
   }
   return std::nullopt;
 }
@@ -121,86 +85,79 @@ std::optional<fs::path> BaseFolder::ArtifactOf(const std::string& version) const
 StatusOr<fs::path> BaseFolder::CreateInstanceDir(const std::string& version,
                                                  const std::string& role) const {
   auto artifact = ArtifactOf(version);
-  if (!artifact)
-    return Fail("version " + version + " has no artifact in " + VersionDir(version).string());
+  if (!artifact) {
+    return NotFound("version " + version + " has no artifact in " + VersionDir(version).string());
+  }
   uint32_t highest = 0;
   for (const auto& dir : ListInstanceDirs(version)) {
-    highest = std::max(highest, InstanceNumber(dir.filename().string()));
+    highest = std::max(highest, paths::InstanceNumber(dir.filename().string()));
   }
-  fs::path dir = VersionDir(version) / "instances" / InstanceName(highest + 1, role);
-  std::error_code ec;
-  fs::create_directories(dir / "logs" / "json", ec);
-  if (ec) return Fail("cannot create " + dir.string() + ": " + ec.message());
-  fs::create_symlink(fs::path("../..") / artifact->filename(), dir / "artifact", ec);
-  if (ec) return Fail("cannot link artifact in " + dir.string() + ": " + ec.message());
+  fs::path dir = paths::InstancesDir(root_, version) / paths::InstanceDirName(highest + 1, role);
+  YOKE_RETURN_IF_ERROR(env_->CreateDirs(paths::InstanceLogDir(dir)));
+  YOKE_RETURN_IF_ERROR(
+      env_->Symlink(fs::path("../..") / artifact->filename(), paths::InstanceArtifactLink(dir)));
+  YOKE_RETURN_IF_ERROR(env_->SyncDir(dir));
   return dir;
 }
 
 std::vector<fs::path> BaseFolder::ListInstanceDirs(const std::string& version) const {
   std::vector<fs::path> dirs;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(VersionDir(version) / "instances", ec)) {
-    if (entry.is_directory(ec) && InstanceNumber(entry.path().filename().string()) > 0) {
-      dirs.push_back(entry.path());
-    }
+  fs::path parent = paths::InstancesDir(root_, version);
+  auto names = env_->ListDir(parent);
+  if (!names) return dirs;
+  for (const std::string& name : *names) {
+    if (paths::InstanceNumber(name) == 0) continue;
+    auto info = env_->Stat(parent / name);
+    if (info && info->is_directory()) dirs.push_back(parent / name);
   }
-  std::sort(dirs.begin(), dirs.end());
-  return dirs;
+  return dirs;  // ListDir sorts by name, and the names start with the number
 }
 
 Status BaseFolder::PointRole(const std::string& role, const fs::path& instance_dir) const {
-  fs::path link = root_ / role;
-  fs::path tmp = root_ / ("." + role + ".new");
-  std::error_code ec;
-  fs::remove(tmp, ec);
-  fs::create_symlink(instance_dir.lexically_relative(root_), tmp, ec);
-  if (ec) return Fail("cannot create link " + tmp.string() + ": " + ec.message());
-  fs::rename(tmp, link, ec);
-  if (ec) return Fail("cannot switch link " + link.string() + ": " + ec.message());
-  return Ok();
+  fs::path link = paths::RoleLink(root_, role);
+  fs::path staging = paths::RoleLinkStaging(root_, role);
+  (void)env_->Remove(staging);
+  YOKE_RETURN_IF_ERROR(env_->Symlink(instance_dir.lexically_relative(root_), staging));
+  YOKE_RETURN_IF_ERROR(env_->Rename(staging, link));
+  return env_->SyncDir(root_);
 }
 
 Status BaseFolder::ClearRole(const std::string& role) const {
-  std::error_code ec;
-  fs::remove(root_ / role, ec);
-  if (ec) return Fail("cannot remove link " + (root_ / role).string() + ": " + ec.message());
-  return Ok();
+  Status removed = env_->Remove(paths::RoleLink(root_, role));
+  if (!removed && !removed.error().is(ErrorCode::kNotFound)) return removed;
+  return env_->SyncDir(root_);
 }
 
 std::optional<fs::path> BaseFolder::RoleTarget(const std::string& role) const {
-  std::error_code ec;
-  fs::path target = fs::read_symlink(root_ / role, ec);
-  if (ec) return std::nullopt;
-  return root_ / target;
+  auto target = env_->ReadLink(paths::RoleLink(root_, role));
+  if (!target) return std::nullopt;
+  return root_ / *target;
 }
 
 StatusOr<fs::path> BaseFolder::ArchiveVersion(const std::string& version) const {
   fs::path dir = VersionDir(version);
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return Fail("no version folder " + dir.string());
-  std::string stem = identifier_ + "-" + version;
-  fs::path zip = root_ / "archive" / (stem + ".zip");
-  for (int n = 2; fs::exists(zip, ec); ++n) {
-    zip = root_ / "archive" / (stem + "." + std::to_string(n) + ".zip");
+  auto info = env_->Stat(dir);
+  if (!info || !info->is_directory()) return NotFound("no version folder " + dir.string());
+  fs::path zip;
+  for (int n = 1;; ++n) {
+    zip = paths::ArchiveDir(root_) / paths::ArchiveFileName(identifier_, version, n);
+    auto existing = env_->Stat(zip);
+    if (!existing && existing.error().is(ErrorCode::kNotFound)) break;
   }
+  // libarchive writes the zip itself (to a temporary name it renames); the folder goes only
+  // once the zip is whole and synced.
   YOKE_RETURN_IF_ERROR(ZipFolder(dir, version, zip));
-  fs::remove_all(dir, ec);
-  if (ec)
-    return Fail("archived " + zip.string() + " but cannot remove " + dir.string() + ": " +
-                ec.message());
+  YOKE_RETURN_IF_ERROR(env_->SyncDir(paths::ArchiveDir(root_)));
+  if (auto removed = env_->RemoveAll(dir); !removed) {
+    return Fail("archived " + zip.string() + " but " + removed.error().message());
+  }
   return zip;
 }
 
 std::optional<fs::path> BaseFolder::NewestArchiveOf(const std::string& version) const {
-  // <identifier>-<version>.zip, or .<n>.zip for a version archived again.
-  const std::string stem = identifier_ + "-" + version;
   std::optional<fs::path> newest;
   for (const ArchiveInfo& archive : ListArchives()) {  // oldest first
-    std::string name = archive.path.filename().string();
-    std::string middle = name.substr(0, name.size() - 4);  // without ".zip"
-    if (middle == stem ||
-        (middle.starts_with(stem + ".") &&
-         middle.find_first_not_of("0123456789", stem.size() + 1) == std::string::npos)) {
+    if (paths::ArchiveNumber(identifier_, version, archive.path.filename().string())) {
       newest = archive.path;
     }
   }
@@ -210,38 +167,43 @@ std::optional<fs::path> BaseFolder::NewestArchiveOf(const std::string& version) 
 StatusOr<fs::path> BaseFolder::RestoreVersion(const std::string& version,
                                               bool make_executable) const {
   fs::path dir = VersionDir(version);
-  std::error_code ec;
-  if (fs::exists(dir, ec)) return Fail("version folder " + dir.string() + " exists already");
+  if (env_->Stat(dir)) return Conflict("version folder " + dir.string() + " exists already");
   std::optional<fs::path> zip = NewestArchiveOf(version);
-  if (!zip) return Fail("no archive of version " + version + " in " + (root_ / "archive").string());
-  fs::path staging = root_ / "state" / ("restore-" + version);
-  fs::remove_all(staging, ec);
+  if (!zip) {
+    return NotFound("no archive of version " + version + " in " +
+                    paths::ArchiveDir(root_).string());
+  }
+  fs::path staging = paths::RestoreStaging(root_, version);
+  (void)env_->RemoveAll(staging);
   auto unzipped = UnzipTo(*zip, staging);
   if (!unzipped) {
-    fs::remove_all(staging, ec);
+    (void)env_->RemoveAll(staging);
     return Fail("cannot restore " + zip->string() + ": " + unzipped.error().message());
   }
-  fs::create_directories(dir.parent_path(), ec);
-  fs::rename(staging / version, dir, ec);
-  fs::remove_all(staging);
-  if (ec) return Fail("cannot restore " + dir.string() + ": " + ec.message());
+  YOKE_RETURN_IF_ERROR(env_->CreateDirs(paths::VersionsDir(root_)));
+  Status moved = env_->Rename(staging / version, dir);
+  (void)env_->RemoveAll(staging);
+  if (!moved) return Fail("cannot restore " + dir.string() + ": " + moved.error().message());
+  YOKE_RETURN_IF_ERROR(env_->SyncDir(paths::VersionsDir(root_)));
   if (auto artifact = ArtifactOf(version); !artifact) {
-    return Fail("archive " + zip->string() + " holds no artifact for " + version);
+    return Invalid("archive " + zip->string() + " holds no artifact for " + version);
   } else if (make_executable) {
-    YOKE_RETURN_IF_ERROR(MakeExecutable(*artifact));
+    YOKE_RETURN_IF_ERROR(env_->MakeExecutable(*artifact));
   }
-  fs::remove(*zip, ec);  // the folder holds everything the zip did
+  (void)env_->Remove(*zip);  // the folder holds everything the zip did
   return dir;
 }
 
 std::vector<ArchiveInfo> BaseFolder::ListArchives() const {
   std::vector<ArchiveInfo> archives;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(root_ / "archive", ec)) {
-    if (entry.path().extension() != ".zip") continue;
-    struct stat st;
-    if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    archives.push_back({entry.path(), static_cast<uint64_t>(st.st_size), MtimeNs(st)});
+  fs::path dir = paths::ArchiveDir(root_);
+  auto names = env_->ListDir(dir);
+  if (!names) return archives;
+  for (const std::string& name : *names) {
+    if (!name.ends_with(".zip")) continue;
+    auto info = env_->Stat(dir / name);
+    if (!info || !info->is_regular()) continue;
+    archives.push_back({dir / name, info->size, info->mtime_ns});
   }
   std::sort(archives.begin(), archives.end(), [](const ArchiveInfo& a, const ArchiveInfo& b) {
     return a.mtime_ns != b.mtime_ns ? a.mtime_ns < b.mtime_ns : a.path < b.path;
@@ -249,26 +211,31 @@ std::vector<ArchiveInfo> BaseFolder::ListArchives() const {
   return archives;
 }
 
-uint64_t BaseFolder::SizeBytes() const {
+namespace {
+
+// Regular files only; links are not followed. Bounded in depth against a pathological tree.
+uint64_t SizeOf(Env& env, const fs::path& path, int depth) {
+  auto info = env.Stat(path);
+  if (!info) return 0;
+  if (info->is_regular()) return info->size;
+  if (!info->is_directory() || depth > 64) return 0;
   uint64_t total = 0;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(root_, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    struct stat st;
-    if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-      total += static_cast<uint64_t>(st.st_size);
-    }
-  }
+  auto names = env.ListDir(path);
+  if (!names) return 0;
+  for (const std::string& name : *names) total += SizeOf(env, path / name, depth + 1);
   return total;
 }
+
+}  // namespace
+
+uint64_t BaseFolder::SizeBytes() const { return SizeOf(*env_, root_, 0); }
 
 std::vector<fs::path> BaseFolder::EnforceDiskBudget(uint64_t budget_bytes) const {
   std::vector<fs::path> deleted;
   uint64_t size = SizeBytes();
   for (const ArchiveInfo& archive : ListArchives()) {
     if (size <= budget_bytes) break;
-    std::error_code ec;
-    if (fs::remove(archive.path, ec)) {
+    if (env_->Remove(archive.path)) {
       size -= std::min(size, archive.size);
       deleted.push_back(archive.path);
     }

@@ -7,8 +7,10 @@
 //   archive/<identifier>-<version>.zip   versions nothing runs any more
 //   decisions/, state/journal.txtpb      decisions, and the supervisor's crash journal
 //
-// BaseFolder only names, creates, moves and removes files: it starts no process and decides
-// nothing. Files an operator added are never edited, except an artifact being taken in.
+// BaseFolder only names, creates, moves and removes files, all through its Env (paths from
+// base-layout/paths.h): it starts no process and decides nothing. Files an operator added are
+// never edited, except an artifact being taken in. Moves that change what the base holds (a
+// take-in, a role switch, an archive) are made durable by syncing the folder they changed.
 // Thread-safety: none; one supervisor loop owns it.
 #pragma once
 
@@ -19,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "base-layout/paths.h"
+#include "core/env.h"
 #include "core/status.h"
 #include "proto/yoke/state.pb.h"
 
@@ -41,9 +45,11 @@ struct ArchiveInfo {
 
 class BaseFolder {
  public:
-  BaseFolder(std::filesystem::path root, std::string identifier);
+  // REQUIRES: `env` outlives the BaseFolder.
+  BaseFolder(std::filesystem::path root, std::string identifier, Env* env);
 
   const std::filesystem::path& root() const { return root_; }
+  Env& env() const { return *env_; }
   const std::string& identifier() const { return identifier_; }
 
   // Creates versions/, archive/, decisions/ and state/ when missing.
@@ -89,12 +95,14 @@ class BaseFolder {
   // Versions are never touched. Returns the archives deleted.
   std::vector<std::filesystem::path> EnforceDiskBudget(uint64_t budget_bytes) const;
 
-  std::filesystem::path JournalPath() const { return root_ / "state" / "journal.txtpb"; }
-  std::filesystem::path LogPath() const { return root_ / "yoke.log"; }
+  std::filesystem::path JournalPath() const { return base_paths::Journal(root_); }
+  std::filesystem::path LogPath() const { return base_paths::Log(root_); }
+  std::filesystem::path DecisionsDir() const { return base_paths::DecisionsDir(root_); }
 
  private:
   std::filesystem::path root_;
   std::string identifier_;
+  Env* env_;
 };
 
 }  // namespace yoke

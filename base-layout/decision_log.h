@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base-layout/paths.h"
+#include "core/env.h"
 #include "proto/yoke/records.pb.h"
 
 namespace yoke {
@@ -27,18 +29,15 @@ struct DecisionList {
   std::vector<DecisionSummary> recent;  // the newest `limit`, newest first
 };
 
-// True when `id` can only name a file directly inside the decisions folder: not empty, at most
-// 255 characters, no '/', '\\', "..", leading '.', or control characters.
-bool IsDecisionId(std::string_view id);
-
 // The decision files in `dir`, newest first: by the UTC time each name starts with, then by
 // modification time (two decisions within one second), then by name. Temporary and hidden
 // files, and anything that is not a regular file, are left out.
-std::vector<std::filesystem::path> ListDecisionFiles(const std::filesystem::path& dir);
+std::vector<std::filesystem::path> ListDecisionFiles(Env& env, const std::filesystem::path& dir);
 
-DecisionList RecentDecisions(const std::filesystem::path& dir, size_t limit);
+DecisionList RecentDecisions(Env& env, const std::filesystem::path& dir, size_t limit);
 
 // The decision file's text, or nothing when `id` is not a decision id or no such file exists.
-std::optional<std::string> DecisionText(const std::filesystem::path& dir, std::string_view id);
+std::optional<std::string> DecisionText(Env& env, const std::filesystem::path& dir,
+                                        std::string_view id);
 
 }  // namespace yoke

@@ -1,5 +1,6 @@
-// Reading and writing protobuf records as text files. Writes are atomic (temp file, fsync,
-// rename), so a crash leaves the old record or the new one, never half of one.
+// Reading and writing protobuf records as text files through an Env. Writes are atomic and
+// durable (Env::WriteFileAtomic), so a crash leaves the old record or the new one, never half
+// of one.
 // Thread-safety: free functions; concurrent writers to one path must be serialised by the caller.
 #pragma once
 
@@ -8,15 +9,16 @@
 #include <filesystem>
 #include <string>
 
+#include "core/env.h"
 #include "core/status.h"
 
 namespace yoke {
 
-Status WriteFileAtomic(const std::filesystem::path& path, const std::string& content);
-StatusOr<std::string> ReadFile(const std::filesystem::path& path);
-
-Status WriteTextRecord(const std::filesystem::path& path, const google::protobuf::Message& record);
-// Parses text format; a bad record is an error naming the path, line and column.
-Status ReadTextRecord(const std::filesystem::path& path, google::protobuf::Message* record);
+Status WriteTextRecord(Env& env, const std::filesystem::path& path,
+                       const google::protobuf::Message& record);
+// Parses text format; a bad record is kInvalid, naming the path, line and column. A missing
+// file is kNotFound.
+Status ReadTextRecord(Env& env, const std::filesystem::path& path,
+                      google::protobuf::Message* record);
 
 }  // namespace yoke

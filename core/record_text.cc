@@ -27,8 +27,8 @@ Status ParseTextRecord(std::string_view name, const std::string& text,
   FirstError errors;
   parser.RecordErrorsTo(&errors);
   if (!parser.ParseFromString(text, record)) {
-    return Fail(std::string(name) + ":" +
-                (errors.first().empty() ? "1:1: unreadable record" : errors.first()));
+    return Invalid(std::string(name) + ":" +
+                   (errors.first().empty() ? "1:1: unreadable record" : errors.first()));
   }
   return Ok();
 }

@@ -5,7 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
-#include "base-layout/text_record.h"
+#include "base-layout/decision_log.h"
+#include "base-layout/paths.h"
 #include "core/artifact_name.h"
 #include "core/record_text.h"
 #include "meta/artifact_fetch.h"
@@ -74,7 +75,7 @@ Status MetaSync::Open() {
       return Fail("meta: \"" + name + "\" cannot be a folder name in meta");
     }
   }
-  const fs::path dir = options_.base / "meta";
+  const fs::path dir = base_paths::MetaDir(options_.base);
   YOKE_ASSIGN_OR_RETURN(store_, GitStore::OpenOrInit(dir.string(), m.branch(), /*bare=*/true));
   if (!m.url().empty()) YOKE_RETURN_IF_ERROR(store_->SetRemote(m.url()));
   YOKE_ASSIGN_OR_RETURN(reader_, GitStore::Open(dir.string(), m.branch()));
@@ -238,12 +239,9 @@ HostStatus MetaSync::CurrentStatus() const {
 }
 
 void MetaSync::CommitDecisions() {
-  const fs::path dir = options_.base / "decisions";
-  std::error_code ec;
   std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const auto name = entry.path().filename().string();
-    if (name.ends_with(".txtpb") && !skipped_base_.contains(name)) files.push_back(entry.path());
+  for (fs::path& file : ListDecisionFiles(*options_.env, base_paths::DecisionsDir(options_.base))) {
+    if (!skipped_base_.contains(file.filename().string())) files.push_back(std::move(file));
   }
   // Decisions are only ever added: the same count as last time means all are in meta.
   if (files.size() == base_decisions_in_meta_) return;
@@ -259,7 +257,7 @@ void MetaSync::CommitDecisions() {
   for (const fs::path& file : files) {
     const std::string path = meta_dir + "/" + file.filename().string();
     if (in_meta.contains(path)) continue;
-    auto text = ReadFile(file);
+    auto text = options_.env->ReadFile(file);
     Decision decision;
     if (!text || !ParseTextRecord(file.string(), *text, &decision)) {
       spdlog::warn("meta: decision {} does not parse; not committed", file.string());
@@ -435,7 +433,7 @@ void MetaSync::Offer(const Release& release) {
   const std::string& version = release.version();
   const Artifact& artifact = release.artifact();
   const std::string drop_name = options_.identifier + "-" + version + ExtensionOf(artifact.uri());
-  const fs::path staging_dir = options_.base / "state" / "fetch";
+  const fs::path staging_dir = base_paths::FetchDir(options_.base);
   const fs::path staging = staging_dir / (drop_name + ".part");
   std::error_code ec;
   fs::create_directories(staging_dir, ec);

@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/status.h"
 #include "meta/git_store.h"
 #include "proto/yoke/config.pb.h"
@@ -37,6 +38,7 @@ struct MetaSyncOptions {
   std::string service;
   std::string identifier;      // artifacts are <identifier>-<version>[.ext]
   std::filesystem::path base;  // the base folder
+  Env* env = nullptr;          // its I/O; REQUIRES: set, and outlives the MetaSync
   std::string yoke_version;
   // True when the supervisor runs, tests, holds or is promoting `version`.
   std::function<bool(const std::string& version)> is_current;

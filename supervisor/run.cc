@@ -23,6 +23,7 @@
 #include "meta/sync.h"
 #include "platform/health_probe.h"
 #include "platform/logging.h"
+#include "platform/posix_env.h"
 #include "platform/process.h"
 #include "platform/real_clock.h"
 #include "proxy/proxy.h"
@@ -55,8 +56,9 @@ proxy::ProxyOptions ProxyOptionsFrom(const Config& config) {
 }
 
 // Reads the admin token, creating it (32 random bytes as hex, mode 0600) when missing.
-StatusOr<std::string> EnsureToken(const std::filesystem::path& path) {
-  if (!std::filesystem::exists(path)) {
+StatusOr<std::string> EnsureToken(Env& env, const std::filesystem::path& path) {
+  auto token = env.ReadFile(path);
+  if (!token && token.error().is(ErrorCode::kNotFound)) {
     std::ifstream random("/dev/urandom", std::ios::binary);
     unsigned char bytes[32];
     if (!random.read(reinterpret_cast<char*>(bytes), sizeof bytes)) {
@@ -67,14 +69,16 @@ StatusOr<std::string> EnsureToken(const std::filesystem::path& path) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return Fail("cannot create admin token " + path.string());
     hex += "\n";
-    bool ok = ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size());
+    bool ok =
+        ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) && ::fsync(fd) == 0;
     ::close(fd);
     if (!ok) return Fail("cannot write admin token " + path.string());
+    token = env.ReadFile(path);
   }
-  YOKE_ASSIGN_OR_RETURN(std::string token, ReadFile(path));
-  while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
-  if (token.empty()) return Fail("admin token file " + path.string() + " is empty");
-  return token;
+  if (!token) return std::unexpected(token.error());
+  while (!token->empty() && (token->back() == '\n' || token->back() == ' ')) token->pop_back();
+  if (token->empty()) return Fail("admin token file " + path.string() + " is empty");
+  return *token;
 }
 
 // Blocks until SIGINT or SIGTERM, calling `tick` every `period` meanwhile (if given).
@@ -98,36 +102,27 @@ void RunUntilSignal(std::chrono::milliseconds period, const std::function<void()
   io.run();
 }
 
-// Holds an exclusive lock on <base>/state/yoke.lock for the life of the process, so two
-// supervisors never share one base.
-int LockBase(const BaseFolder& base) {
-  fs::path lock_path = base.root() / "state" / "yoke.lock";
-  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return -1;
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) == 0) (void)!::write(fd, pid.data(), pid.size());
-  return fd;
-}
-
 }  // namespace
 
 int RunDaemon(const std::string& config_path) {
   auto config = LoadOrReport(config_path);
   if (!config) return kExitUsage;
-  BaseFolder base(config->base_dir(), IdentifierOf(*config));
+  Env& env = *PosixEnv();
+  BaseFolder base(config->base_dir(), IdentifierOf(*config), &env);
   if (auto st = base.Prepare(); !st) {
     std::cerr << "yoke: " << st.error().message() << "\n";
     return kExitFailure;
   }
-  int lock_fd = LockBase(base);
-  if (lock_fd < 0) {
-    std::cerr << "yoke: another yoke supervises " << base.root().string() << " (lock "
-              << (base.root() / "state" / "yoke.lock").string() << " is held)\n";
-    return kExitLocked;
+  // Held for yoke's whole life, so two supervisors never share one base.
+  auto lock = env.LockFile(base_paths::Lock(base.root()));
+  if (!lock) {
+    if (lock.error().is(ErrorCode::kConflict)) {
+      std::cerr << "yoke: another yoke supervises " << base.root().string() << " (lock "
+                << base_paths::Lock(base.root()).string() << " is held)\n";
+      return kExitLocked;
+    }
+    std::cerr << "yoke: " << lock.error().message() << "\n";
+    return kExitFailure;
   }
   SetUpLogging(*config, base.LogPath());
   ::signal(SIGPIPE, SIG_IGN);
@@ -160,6 +155,7 @@ int RunDaemon(const std::string& config_path) {
     options.service = config->service();
     options.identifier = IdentifierOf(*config);
     options.base = base.root();
+    options.env = &env;
     options.yoke_version = YOKE_VERSION_STRING;
     options.is_current = [&supervisor_ptr](const std::string& version) {
       auto s = supervisor_ptr->Snapshot();
@@ -168,7 +164,7 @@ int RunDaemon(const std::string& config_path) {
     };
     meta = std::make_unique<MetaSync>(std::move(options), &clock);
     if (!config->meta().webhook_secret_file().empty()) {
-      auto secret = ReadFile(config->meta().webhook_secret_file());
+      auto secret = env.ReadFile(config->meta().webhook_secret_file());
       if (!secret) {
         spdlog::error("meta.webhook_secret_file: {}", secret.error().message());
         return kExitUsage;
@@ -203,7 +199,7 @@ int RunDaemon(const std::string& config_path) {
     if (meta) in.meta = meta->Snapshot();
     return in;
   };
-  auto token = EnsureToken(TokenPath(*config));
+  auto token = EnsureToken(env, TokenPath(*config));
   if (!token) {
     spdlog::error("{}", token.error().message());
     return kExitFailure;
@@ -211,7 +207,7 @@ int RunDaemon(const std::string& config_path) {
   AdminHandlers handlers;
   handlers.status_json = [&] {
     StatusInputs in = inputs();
-    in.decisions = RecentDecisions(base.root() / "decisions", kStatusDecisions);  // not /metrics
+    in.decisions = RecentDecisions(env, base.DecisionsDir(), kStatusDecisions);  // not /metrics
     return StatusJson(in);
   };
   handlers.metrics_text = [&] { return MetricsText(inputs()); };
@@ -219,7 +215,7 @@ int RunDaemon(const std::string& config_path) {
   handlers.allowed_hosts = {config->admin_allowed_hosts().begin(),
                             config->admin_allowed_hosts().end()};
   handlers.decision_text = [&](const std::string& id) {
-    return DecisionText(base.root() / "decisions", id);
+    return DecisionText(env, base.DecisionsDir(), id);
   };
   handlers.verdict = [&](const std::string& action, const std::string& reason,
                          const std::string& author, const std::string& version) -> AdminResponse {
@@ -266,7 +262,6 @@ int RunDaemon(const std::string& config_path) {
   if (meta) meta->Stop();
   proxy.Stop();
   spdlog::info("yoke stopped");
-  ::close(lock_fd);
   return kExitOk;
 }
 

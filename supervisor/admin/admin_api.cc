@@ -14,7 +14,7 @@
 #include <boost/json.hpp>
 #include <thread>
 
-#include "base-layout/decision_log.h"
+#include "base-layout/paths.h"
 #include "meta/digest.h"
 #include "supervisor/admin/status_page.h"
 
@@ -135,7 +135,7 @@ AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view
     if (method != "GET" && method != "HEAD") return {405, "text/plain", "use GET\n"};
     // Decoded before the check, so an escaped "/" or ".." is refused like a plain one.
     auto id = PercentDecode(path.substr(kDecisions.size()));
-    if (!id || !IsDecisionId(*id)) return {400, "text/plain", "not a decision id\n"};
+    if (!id || !base_paths::IsDecisionId(*id)) return {400, "text/plain", "not a decision id\n"};
     auto text = handlers.decision_text(*id);
     if (!text) return {404, "text/plain", "no decision " + *id + "\n"};
     return {200, "text/plain; charset=utf-8", std::move(*text)};

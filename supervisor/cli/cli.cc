@@ -7,6 +7,7 @@
 #include "base-layout/base_folder.h"
 #include "base-layout/text_record.h"
 #include "core/config_check.h"
+#include "platform/posix_env.h"
 #include "supervisor/cli/cli_common.h"
 #include "supervisor/cli/cli_meta.h"
 #include "supervisor/cli/cli_ops.h"
@@ -31,7 +32,7 @@ int VerdictCommand(const std::string& config_path, const std::string& action,
                    bool now = false) {
   auto config = LoadOrReport(config_path);
   if (!config) return kExitUsage;
-  auto token = ReadFile(TokenPath(*config));
+  auto token = PosixEnv()->ReadFile(TokenPath(*config));
   if (!token) {
     std::cerr << "yoke " << action << ": " << token.error().message()
               << " (is yoke running, and are you allowed to read its token?)\n";
@@ -62,9 +63,13 @@ int VerdictCommand(const std::string& config_path, const std::string& action,
 // version replaced. nullopt when the base does not say.
 std::optional<std::string> PreviousRunning(const BaseFolder& base) {
   InstanceRecord running;
-  if (!ReadTextRecord(base.root() / "running" / "instance.txtpb", &running)) return std::nullopt;
+  if (!ReadTextRecord(base.env(),
+                      base_paths::InstanceRecord(base_paths::RoleLink(base.root(), "running")),
+                      &running)) {
+    return std::nullopt;
+  }
   for (const DecisionEntry& entry :
-       FolderDecisionSource(base.root() / "decisions").List().decisions) {
+       FolderDecisionSource(&base.env(), base.DecisionsDir()).List().decisions) {
     const Decision& decision = entry.decision;
     if ((decision.verdict() == Verdict::PROMOTE || decision.verdict() == Verdict::ROLLBACK) &&
         decision.to_version() == running.version() && !decision.from_version().empty()) {
@@ -79,7 +84,7 @@ int RollbackCommand(const std::string& config_path, std::string version, const s
   if (version.empty()) {
     auto config = LoadOrReport(config_path);
     if (!config) return kExitUsage;
-    auto previous = PreviousRunning(BaseFolder(config->base_dir(), IdentifierOf(*config)));
+    auto previous = PreviousRunning(BaseOf(*config));
     if (!previous) {
       std::cerr << "yoke rollback: the base does not say which version ran before the running "
                    "one; name it (see `yoke versions`)\n";
@@ -94,7 +99,7 @@ int RollbackCommand(const std::string& config_path, std::string version, const s
 int VersionsCommand(const std::string& config_path) {
   auto config = LoadOrReport(config_path);
   if (!config) return kExitUsage;
-  BaseFolder base(config->base_dir(), IdentifierOf(*config));
+  BaseFolder base = BaseOf(*config);
   auto running = base.RoleTarget("running");
   auto testing = base.RoleTarget("testing");
   std::cout << "base " << base.root().string() << "\n";
@@ -107,7 +112,7 @@ int VersionsCommand(const std::string& config_path) {
     for (const fs::path& dir : base.ListInstanceDirs(version)) {
       InstanceRecord record;
       std::string state;
-      if (auto st = ReadTextRecord(dir / "instance.txtpb", &record); !st) {
+      if (auto st = ReadTextRecord(base.env(), base_paths::InstanceRecord(dir), &record); !st) {
         state = "no record";
       } else {
         state = InstanceState(record);

@@ -14,6 +14,8 @@
 #include <iostream>
 
 #include "core/address.h"
+#include "core/config_check.h"
+#include "platform/posix_env.h"
 #include "platform/process.h"
 #include "supervisor/cli/config_loader.h"
 
@@ -51,9 +53,13 @@ MetaSettings MetaSettingsOf(const Config& config) {
   return settings;
 }
 
+BaseFolder BaseOf(const Config& config) {
+  return BaseFolder(config.base_dir(), IdentifierOf(config), PosixEnv());
+}
+
 std::filesystem::path TokenPath(const Config& config) {
   if (!config.admin_token_file().empty()) return config.admin_token_file();
-  return std::filesystem::path(config.base_dir()) / "state" / "admin.token";
+  return base_paths::AdminToken(config.base_dir());
 }
 
 std::string InstanceState(const InstanceRecord& record) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "base-layout/base_folder.h"
 #include "proto/yoke/config.pb.h"
 #include "proto/yoke/state.pb.h"
 
@@ -33,6 +34,9 @@ std::string HostName();
 // The config's meta settings with the defaults docs/meta.md gives filled in: project is the
 // service name and host this machine's host name when the config leaves them empty.
 MetaSettings MetaSettingsOf(const Config& config);
+
+// The config's base folder, on the real file system.
+BaseFolder BaseOf(const Config& config);
 
 // The admin token file: admin_token_file, or <base>/state/admin.token.
 std::filesystem::path TokenPath(const Config& config);

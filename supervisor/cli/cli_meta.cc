@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "base-layout/paths.h"
 #include "meta/artifact_fetch.h"
 #include "meta/digest.h"
 #include "meta/git_store.h"
@@ -123,7 +124,7 @@ std::optional<int> MetaCommands::Run() {
     }
     const MetaSettings m = MetaSettingsOf(*config);
     if (repo.empty()) {
-      repo = (fs::path(config->base_dir()) / "meta").string();
+      repo = base_paths::MetaDir(config->base_dir()).string();
       embedded_branch_ = m.branch();
     }
     if (project_.empty()) project_ = m.project();

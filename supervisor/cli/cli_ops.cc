@@ -12,6 +12,7 @@
 #include "core/config_check.h"
 #include "core/record_text.h"
 #include "meta/layout.h"
+#include "platform/posix_env.h"
 #include "supervisor/cli/cli_common.h"
 #include "supervisor/cli/decision_source.h"
 #include "supervisor/cli/ops_format.h"
@@ -58,7 +59,7 @@ BaseView ReadBaseView(const BaseFolder& base) {
     if (auto target = base.RoleTarget(role)) {
       r.instance_dir = target->filename().string();
       InstanceRecord record;
-      if (auto st = ReadTextRecord(*target / "instance.txtpb", &record); !st) {
+      if (auto st = ReadTextRecord(base.env(), base_paths::InstanceRecord(*target), &record); !st) {
         r.problem = st.error().message();
       } else {
         r.state = InstanceState(record);
@@ -67,21 +68,18 @@ BaseView ReadBaseView(const BaseFolder& base) {
     }
     view.roles.push_back(std::move(r));
   }
-  std::error_code ec;
-  if (fs::exists(base.JournalPath(), ec)) {
-    Journal journal;
-    if (auto st = ReadTextRecord(base.JournalPath(), &journal); !st) {
-      view.journal_problem = "unreadable: " + st.error().message();
-    } else {
-      view.journal = journal;
-    }
+  Journal journal;
+  if (auto st = ReadTextRecord(base.env(), base.JournalPath(), &journal); st) {
+    view.journal = journal;
+  } else if (!st.error().is(ErrorCode::kNotFound)) {
+    view.journal_problem = "unreadable: " + st.error().message();
   }
   return view;
 }
 
 // A pid in state/yoke.lock that is alive hints at a yoke whose admin API is elsewhere.
 std::optional<int> LiveLockPid(const BaseFolder& base) {
-  auto text = ReadFile(base.root() / "state" / "yoke.lock");
+  auto text = base.env().ReadFile(base_paths::Lock(base.root()));
   if (!text) return std::nullopt;
   int pid = std::atoi(text->c_str());
   if (pid <= 0 || ::kill(pid, 0) != 0) return std::nullopt;
@@ -91,7 +89,7 @@ std::optional<int> LiveLockPid(const BaseFolder& base) {
 int StatusCommand(const std::string& config_path, bool as_json) {
   auto config = LoadOrReport(config_path);
   if (!config) return kExitUsage;
-  BaseFolder base(config->base_dir(), IdentifierOf(*config));
+  BaseFolder base = BaseOf(*config);
   auto decisions = OpenDecisionSource(*config, {}, "yoke status");
   if (!decisions) return kExitFailure;
   AdminCall call = CallAdmin(config->admin_listen(), "GET", "/status");
@@ -130,9 +128,9 @@ int StatusCommand(const std::string& config_path, bool as_json) {
       break;
   }
   if (auto pid = LiveLockPid(base)) {
-    std::cerr << "yoke status: note: " << (base.root() / "state" / "yoke.lock").string()
-              << " names pid " << *pid
-              << ", which is alive; if it is a yoke, check admin_listen in " << config_path << "\n";
+    std::cerr << "yoke status: note: " << base_paths::Lock(base.root()).string() << " names pid "
+              << *pid << ", which is alive; if it is a yoke, check admin_listen in " << config_path
+              << "\n";
   }
   if (as_json) return kExitFailure;
   std::cout << "what the base folder shows:\n" << FormatBaseView(ReadBaseView(base));
@@ -246,22 +244,23 @@ std::optional<ArchiveRow> FindArchive(const BaseFolder& base, const std::string&
 }
 
 int ArchiveListCommand(const Config& config) {
-  BaseFolder base(config.base_dir(), IdentifierOf(config));
+  BaseFolder base = BaseOf(config);
   std::cout << FormatArchiveList(ArchiveRows(base));
   return kExitOk;
 }
 
 int ArchiveShowCommand(const Config& config, const std::string& version) {
-  BaseFolder base(config.base_dir(), IdentifierOf(config));
+  BaseFolder base = BaseOf(config);
   auto row = FindArchive(base, version);
   if (!row) {
     std::cerr << "yoke archive show: no archive of " << version << " in "
-              << (base.root() / "archive").string() << " (yoke archive list shows them)\n";
+              << base_paths::ArchiveDir(base.root()).string()
+              << " (yoke archive list shows them)\n";
     return kExitFailure;
   }
   ArchiveContents contents;
   contents.row = *row;
-  contents.path = base.root() / "archive" / row->file;
+  contents.path = base_paths::ArchiveDir(base.root()) / row->file;
   contents.properties_name = fs::path(config.properties_file()).filename().string();
   auto entries = ListZip(contents.path);
   if (!entries) {
@@ -291,14 +290,15 @@ int ArchiveShowCommand(const Config& config, const std::string& version) {
 
 int ArchiveExtractCommand(const Config& config, const std::string& version, const fs::path& dir,
                           bool force) {
-  BaseFolder base(config.base_dir(), IdentifierOf(config));
+  BaseFolder base = BaseOf(config);
   auto row = FindArchive(base, version);
   if (!row) {
     std::cerr << "yoke archive extract: no archive of " << version << " in "
-              << (base.root() / "archive").string() << " (yoke archive list shows them)\n";
+              << base_paths::ArchiveDir(base.root()).string()
+              << " (yoke archive list shows them)\n";
     return kExitFailure;
   }
-  fs::path zip = base.root() / "archive" / row->file;
+  fs::path zip = base_paths::ArchiveDir(base.root()) / row->file;
   auto written = UnzipTo(zip, dir, {.into_non_empty = force});
   if (!written) {
     std::cerr << "yoke archive extract: " << written.error().message() << "\n";
@@ -332,7 +332,8 @@ struct OpsOptions {
 StatusOr<std::unique_ptr<DecisionSource>> MakeDecisionSource(const Config& config,
                                                              const DecisionSourceChoice& choice) {
   if (!choice.meta) {
-    return std::make_unique<FolderDecisionSource>(fs::path(config.base_dir()) / "decisions");
+    return std::make_unique<FolderDecisionSource>(PosixEnv(),
+                                                  base_paths::DecisionsDir(config.base_dir()));
   }
   MetaSettings m = MetaSettingsOf(config);
   if (!choice.host.empty()) {
@@ -342,7 +343,7 @@ StatusOr<std::unique_ptr<DecisionSource>> MakeDecisionSource(const Config& confi
   // <base>/meta is read at the branch the config follows; a repository given with --repo (a
   // clone) at the branch its HEAD names, as `yoke meta` reads it.
   const bool own = choice.repo.empty();
-  const std::string repo = own ? (fs::path(config.base_dir()) / "meta").string() : choice.repo;
+  const std::string repo = own ? base_paths::MetaDir(config.base_dir()).string() : choice.repo;
   auto store = GitStore::Open(repo, own ? m.branch() : "");
   if (!store) {
     std::string why = store.error().message();

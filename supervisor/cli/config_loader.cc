@@ -3,8 +3,8 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
-#include "base-layout/text_record.h"
 #include "core/config_check.h"
+#include "platform/posix_env.h"
 
 namespace yoke {
 namespace {
@@ -53,7 +53,7 @@ pb::TextFormat::ParseLocation Locate(const pb::TextFormat::ParseInfoTree& root,
 }  // namespace
 
 StatusOr<Config> LoadConfig(const std::filesystem::path& path) {
-  auto text = ReadFile(path);
+  auto text = PosixEnv()->ReadFile(path);
   if (!text) return Fail(path.string() + ": error: " + text.error().message());
   Config config;
   pb::TextFormat::Parser parser;

@@ -14,12 +14,12 @@ namespace fs = std::filesystem;
 
 DecisionListing FolderDecisionSource::List(size_t limit) const {
   DecisionListing listing;
-  for (const fs::path& file : ListDecisionFiles(dir_)) {
+  for (const fs::path& file : ListDecisionFiles(*env_, dir_)) {
     if (limit > 0 && listing.decisions.size() >= limit) break;
     DecisionEntry entry;
     entry.path = file;
     entry.id = file.stem().string();
-    if (auto st = ReadTextRecord(file, &entry.decision); !st) {
+    if (auto st = ReadTextRecord(*env_, file, &entry.decision); !st) {
       listing.problems.push_back(st.error().message());
       continue;
     }

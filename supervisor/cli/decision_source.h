@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/env.h"
 #include "meta/git_store.h"
 #include "proto/yoke/records.pb.h"
 
@@ -49,11 +50,13 @@ class DecisionSource {
 // then by modification time (two decisions within one second), then by name.
 class FolderDecisionSource : public DecisionSource {
  public:
-  explicit FolderDecisionSource(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  // REQUIRES: `env` outlives the source.
+  FolderDecisionSource(Env* env, std::filesystem::path dir) : env_(env), dir_(std::move(dir)) {}
   std::string Describe() const override { return dir_.string(); }
   DecisionListing List(size_t limit = 0) const override;
 
  private:
+  Env* env_;
   std::filesystem::path dir_;
 };
 

@@ -81,13 +81,13 @@ void Supervisor::StartDue(Slot& slot, SteadyTime now) {
   if (config_.has_properties_file()) {
     fs::path source = config_.properties_file();
     if (source.is_relative()) source = base_.root() / source;
-    auto text = ReadFile(source);
+    auto text = base_.env().ReadFile(source);
     if (!text) {
       OnInstanceFailed(slot, "properties_file: " + text.error().message(), now);
       return;
     }
-    auto st = WriteFileAtomic(inst.dir / source.filename(),
-                              RewritePropertiesPort(*text, config_.port_key(), *port));
+    auto st = base_.env().WriteFileAtomic(inst.dir / source.filename(),
+                                          RewritePropertiesPort(*text, config_.port_key(), *port));
     if (!st) {
       OnInstanceFailed(slot, st.error().message(), now);
       return;
@@ -298,7 +298,9 @@ void Supervisor::PublishUpstreams() {
 }
 
 void Supervisor::WriteInstanceRecord(const Instance& instance) {
-  if (auto st = WriteTextRecord(instance.dir / "instance.txtpb", instance.record); !st) {
+  if (auto st =
+          WriteTextRecord(base_.env(), base_paths::InstanceRecord(instance.dir), instance.record);
+      !st) {
     spdlog::error("{}", st.error().message());
   }
 }

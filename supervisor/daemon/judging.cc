@@ -218,18 +218,16 @@ void Supervisor::RecordDecision(const std::string& to_version, Verdict verdict,
             .count()));
     if (deps_.evidence) decision.set_pairs(deps_.evidence->Stats().total().pairs);
   }
-  // Versions may be 128 characters: keep file names well under the 255-byte limit.
-  auto shorten = [](const std::string& v) { return v.size() > 80 ? v.substr(0, 80) : v; };
-  std::string name = FormatUtc(deps_.clock->WallNow(), "%Y%m%dT%H%M%SZ") + "-" +
-                     (running_.version.empty() ? "none" : shorten(running_.version)) + "-to-" +
-                     shorten(to_version) + ".txtpb";
-  fs::path path = base_.root() / "decisions" / name;
-  std::error_code ec;
-  for (int n = 2; fs::exists(path, ec) && n < 1000; ++n) {
-    path = base_.root() / "decisions" /
-           (name.substr(0, name.size() - 6) + "." + std::to_string(n) + ".txtpb");
+  // Two decisions in one second get .2, .3, ...: a decision is never overwritten.
+  const std::string stamp = FormatUtc(deps_.clock->WallNow(), "%Y%m%dT%H%M%SZ");
+  fs::path path;
+  for (int n = 1; n < 1000; ++n) {
+    path =
+        base_.DecisionsDir() / base_paths::DecisionFileName(stamp, running_.version, to_version, n);
+    auto existing = base_.env().Stat(path);
+    if (!existing && existing.error().is(ErrorCode::kNotFound)) break;
   }
-  if (auto st = WriteTextRecord(path, decision); !st) {
+  if (auto st = WriteTextRecord(base_.env(), path, decision); !st) {
     spdlog::error("cannot write decision: {}", st.error().message());
   }
   decision_written_ = true;

@@ -65,13 +65,11 @@ Status Supervisor::Start() {
   const auto grace = Millis(config_.stop_grace_ms());
   Journal journal;
   bool have_journal = false;
-  if (fs::exists(base_.JournalPath())) {
-    if (auto st = ReadTextRecord(base_.JournalPath(), &journal); st) {
-      have_journal = true;
-    } else {
-      spdlog::warn("journal unreadable, rebuilding from the running/testing links: {}",
-                   st.error().message());
-    }
+  if (auto st = ReadTextRecord(base_.env(), base_.JournalPath(), &journal); st) {
+    have_journal = true;
+  } else if (!st.error().is(ErrorCode::kNotFound)) {
+    spdlog::warn("journal unreadable, rebuilding from the running/testing links: {}",
+                 st.error().message());
   }
 
   // Whatever an earlier supervisor left alive is stopped: this one starts its own instances.
@@ -429,8 +427,9 @@ bool Supervisor::IsReferenced(const std::string& version) const {
 }
 
 void Supervisor::ArchiveIfUnused(const std::string& version) {
-  if (version.empty() || IsReferenced(version) || !fs::exists(base_.VersionDir(version))) return;
+  if (version.empty() || IsReferenced(version)) return;
   auto zip = base_.ArchiveVersion(version);
+  if (!zip && zip.error().is(ErrorCode::kNotFound)) return;  // archived already, or never taken in
   if (!zip) {
     spdlog::error("cannot archive version {}: {}", version, zip.error().message());
     return;
@@ -460,7 +459,7 @@ void Supervisor::WriteJournal() {
   journal.set_pinned(pinned_);
   journal.set_held(held_);
   for (const auto& inst : stopping_) *journal.add_stopping() = inst->record;
-  if (auto st = WriteTextRecord(base_.JournalPath(), journal); !st) {
+  if (auto st = WriteTextRecord(base_.env(), base_.JournalPath(), journal); !st) {
     spdlog::error("cannot write journal: {}", st.error().message());
     return;
   }

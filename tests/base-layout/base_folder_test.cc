@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "base-layout/archive.h"
+#include "platform/posix_env.h"
 #include "tests/fakes/process_harness.h"
 #include "tests/fakes/temp_dir.h"
 
@@ -16,7 +17,7 @@ using testing::WriteAll;
 
 class BaseFolderTest : public ::testing::Test {
  protected:
-  BaseFolderTest() : base_(dir_.path(), "hello") { EXPECT_TRUE(base_.Prepare()); }
+  BaseFolderTest() : base_(dir_.path(), "hello", PosixEnv()) { EXPECT_TRUE(base_.Prepare()); }
 
   // Drops an artifact and takes it in, as the supervisor does.
   fs::path TakeIn(const std::string& name, const std::string& content) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "base-layout/text_record.h"
+#include "platform/posix_env.h"
 #include "tests/fakes/process_harness.h"
 #include "tests/fakes/temp_dir.h"
 
@@ -20,7 +21,7 @@ class DecisionLogTest : public ::testing::Test {
     d.set_to_version(to);
     d.set_verdict(verdict);
     d.set_reason("because " + to);
-    ASSERT_TRUE(WriteTextRecord(dir_.path() / (id + ".txtpb"), d));
+    ASSERT_TRUE(WriteTextRecord(*PosixEnv(), dir_.path() / (id + ".txtpb"), d));
   }
   testing::TempDir dir_;
 };
@@ -32,20 +33,20 @@ TEST_F(DecisionLogTest, ListsTheNewestFirst) {
   Write("20260101T000002Z-1.0.0-to-3.0.0", "3.0.0", Verdict::SUPERSEDE);
   WriteAll(dir_.path() / "20260101T000009Z-1.0.0-to-9.0.0.txtpb.tmp", "half");
   WriteAll(dir_.path() / ".20260101T000009Z-x.txtpb", "hidden");
-  auto list = RecentDecisions(dir_.path(), 2);
+  auto list = RecentDecisions(*PosixEnv(), dir_.path(), 2);
   EXPECT_EQ(list.total, 3u);
   ASSERT_EQ(list.recent.size(), 2u);
   EXPECT_EQ(list.recent[0].id, "20260101T000003Z-1.0.0-to-4.0.0");
   EXPECT_EQ(list.recent[0].record.verdict(), Verdict::PROMOTE);
   EXPECT_EQ(list.recent[1].record.to_version(), "3.0.0");
   EXPECT_TRUE(list.recent[1].error.empty());
-  EXPECT_EQ(RecentDecisions(dir_.path() / "missing", 10).total, 0u);
+  EXPECT_EQ(RecentDecisions(*PosixEnv(), dir_.path() / "missing", 10).total, 0u);
 }
 
 // A file that does not parse is listed with its error, not skipped and not fatal.
 TEST_F(DecisionLogTest, ReportsAnUnreadableDecision) {
   WriteAll(dir_.path() / "20260101T000001Z-bad.txtpb", "verdict: {{{\n");
-  auto list = RecentDecisions(dir_.path(), 10);
+  auto list = RecentDecisions(*PosixEnv(), dir_.path(), 10);
   ASSERT_EQ(list.recent.size(), 1u);
   EXPECT_NE(list.recent[0].error.find("20260101T000001Z-bad.txtpb"), std::string::npos);
 }
@@ -53,18 +54,18 @@ TEST_F(DecisionLogTest, ReportsAnUnreadableDecision) {
 // The text is served for a decision file only: not through a link, nor outside the folder.
 TEST_F(DecisionLogTest, ReadsOnlyDecisionFiles) {
   Write("20260101T000001Z-1.0.0-to-2.0.0", "2.0.0", Verdict::REJECT);
-  auto text = DecisionText(dir_.path(), "20260101T000001Z-1.0.0-to-2.0.0");
+  auto text = DecisionText(*PosixEnv(), dir_.path(), "20260101T000001Z-1.0.0-to-2.0.0");
   ASSERT_TRUE(text);
   EXPECT_NE(text->find("to_version: \"2.0.0\""), std::string::npos);
-  EXPECT_FALSE(DecisionText(dir_.path(), "20260101T000001Z-missing"));
+  EXPECT_FALSE(DecisionText(*PosixEnv(), dir_.path(), "20260101T000001Z-missing"));
   fs::create_directories(dir_.path() / "sub");
   WriteAll(dir_.path() / "secret.txtpb", "secret");
-  EXPECT_FALSE(DecisionText(dir_.path() / "sub", "../secret"));
+  EXPECT_FALSE(DecisionText(*PosixEnv(), dir_.path() / "sub", "../secret"));
   fs::create_symlink(dir_.path() / "secret.txtpb", dir_.path() / "sub" / "link.txtpb");
-  EXPECT_FALSE(DecisionText(dir_.path() / "sub", "link"));
-  EXPECT_TRUE(IsDecisionId("20260101T000001Z-1.0.0-to-2.0.0+build.7.2"));
+  EXPECT_FALSE(DecisionText(*PosixEnv(), dir_.path() / "sub", "link"));
+  EXPECT_TRUE(base_paths::IsDecisionId("20260101T000001Z-1.0.0-to-2.0.0+build.7.2"));
   for (const char* bad : {"", ".", "..", "a/b", "a\\b", ".x", "a..b", "a\nb"}) {
-    EXPECT_FALSE(IsDecisionId(bad)) << bad;
+    EXPECT_FALSE(base_paths::IsDecisionId(bad)) << bad;
   }
 }
 

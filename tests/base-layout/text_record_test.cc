@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/record_text.h"
+#include "platform/posix_env.h"
 #include "proto/yoke/state.pb.h"
 #include "tests/fakes/process_harness.h"
 #include "tests/fakes/temp_dir.h"
@@ -15,9 +16,9 @@ TEST(TextRecordTest, RoundTripsARecord) {
   InstanceRecord record;
   record.set_version("1.0.0");
   record.set_pid(42);
-  ASSERT_TRUE(WriteTextRecord(dir.path() / "r.txtpb", record));
+  ASSERT_TRUE(WriteTextRecord(*PosixEnv(), dir.path() / "r.txtpb", record));
   InstanceRecord back;
-  ASSERT_TRUE(ReadTextRecord(dir.path() / "r.txtpb", &back));
+  ASSERT_TRUE(ReadTextRecord(*PosixEnv(), dir.path() / "r.txtpb", &back));
   EXPECT_EQ(back.version(), "1.0.0");
   EXPECT_EQ(back.pid(), 42);
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "r.txtpb.tmp"));
@@ -28,7 +29,7 @@ TEST(TextRecordTest, ReportsBadRecordWithLine) {
   testing::TempDir dir;
   testing::WriteAll(dir.path() / "bad.txtpb", "version: \"1\"\npid: \"nope\"\n");
   InstanceRecord record;
-  auto st = ReadTextRecord(dir.path() / "bad.txtpb", &record);
+  auto st = ReadTextRecord(*PosixEnv(), dir.path() / "bad.txtpb", &record);
   ASSERT_FALSE(st);
   EXPECT_NE(st.error().message().find("bad.txtpb:2:"), std::string::npos) << st.error().message();
 }

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "base-layout/text_record.h"
+#include "platform/posix_env.h"
 #include "proto/yoke/records.pb.h"
 #include "tests/integration/yoke_harness.h"
 
@@ -27,7 +28,7 @@ std::vector<Decision> Decisions(const fs::path& base) {
   std::vector<Decision> out;
   for (const auto& f : files) {
     Decision d;
-    if (ReadTextRecord(f, &d)) out.push_back(d);
+    if (ReadTextRecord(*PosixEnv(), f, &d)) out.push_back(d);
   }
   return out;
 }
@@ -90,7 +91,7 @@ TEST_F(JudgeRunTest, PromotesAGoodCandidateWithoutFailingARequest) {
   uint64_t before = load_->answered();
   ASSERT_TRUE(WaitUntil([&] { return load_->answered() > before + 200; }, 10s));
   load_->Stop();
-  EXPECT_EQ(load_->failed(), 0u);
+  EXPECT_EQ(load_->failed(), 0u) << load_->FailureReport();
   EXPECT_EQ(HttpGet(yoke_.proxy_port(), "/version").body, "2.0.0");
   // The admin API tells the same story.
   std::string metrics = HttpGet(yoke_.admin_port(), "/metrics").body;
@@ -110,7 +111,7 @@ TEST_F(JudgeRunTest, RejectsALostRouteByName) {
   ASSERT_EQ(decision->lost_routes_size(), 1) << Gates(*decision);
   EXPECT_EQ(decision->lost_routes(0), "/lost");
   EXPECT_TRUE(WaitUntil([&] { return fs::exists(yoke_.base() / "archive/hello-2.0.0.zip"); }, 10s));
-  EXPECT_EQ(load_->failed(), 0u);
+  EXPECT_EQ(load_->failed(), 0u) << load_->FailureReport();
 }
 
 // The case with real processes: the candidate answers 500 on every 50th request on
@@ -153,7 +154,7 @@ TEST_F(JudgeRunTest, RejectsTwoPercentOnOneRouteByName) {
   EXPECT_TRUE(WaitUntil([&] { return fs::exists(yoke_.base() / "archive/hello-2.0.0.zip"); }, 10s));
   load_->Stop();
   EXPECT_GT(load_->answered(), 0u);
-  EXPECT_EQ(load_->failed(), 0u);
+  EXPECT_EQ(load_->failed(), 0u) << load_->FailureReport();
   std::printf(
       "rejected %.1f s after testing was up, %llu pairs; user requests answered %llu, "
       "failed %llu\nreason: %s\n",
@@ -194,7 +195,7 @@ TEST_F(JudgeRunTest, RejectsACrashAtOnce) {
   EXPECT_EQ(decision->verdict(), Verdict::REJECT);
   EXPECT_NE(decision->reason().find("exited while up with exit code 3"), std::string::npos)
       << decision->reason();
-  EXPECT_EQ(load_->failed(), 0u);
+  EXPECT_EQ(load_->failed(), 0u) << load_->FailureReport();
 }
 
 class JudgeSlowTest : public JudgeRunTest {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "base-layout/text_record.h"
+#include "platform/posix_env.h"
 #include "proto/yoke/records.pb.h"
 #include "tests/integration/yoke_harness.h"
 
@@ -44,7 +45,7 @@ class RollbackTest : public ::testing::Test {
     if (files.empty()) return std::nullopt;
     std::sort(files.begin(), files.end());
     Decision d;
-    if (!ReadTextRecord(files.back(), &d)) return std::nullopt;
+    if (!ReadTextRecord(*PosixEnv(), files.back(), &d)) return std::nullopt;
     return d;
   }
 
@@ -71,7 +72,7 @@ TEST_F(RollbackTest, BringsThePreviousVersionBackAsTesting) {
   ASSERT_TRUE(yoke_.WaitForRole("testing", "1.0.0", 2)) << yoke_.Log();
   ASSERT_TRUE(yoke_.WaitForRole("running", "1.0.0", 3, 40s)) << yoke_.Log();
   load_->Stop();
-  EXPECT_EQ(load_->failed(), 0u);
+  EXPECT_EQ(load_->failed(), 0u) << load_->FailureReport();
 }
 
 // With --now the version becomes running at once, with no failed user request, and a version
@@ -95,7 +96,7 @@ TEST_F(RollbackTest, NowSwitchesRunningWithoutDroppingRequests) {
   uint64_t before = load_->answered();
   ASSERT_TRUE(WaitUntil([&] { return load_->answered() > before + 200; }, 10s));
   load_->Stop();
-  EXPECT_EQ(load_->failed(), 0u);
+  EXPECT_EQ(load_->failed(), 0u) << load_->FailureReport();
   EXPECT_EQ(HttpGet(yoke_.proxy_port(), "/version").body, "1.0.0");
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base-layout/text_record.h"
+#include "platform/posix_env.h"
 #include "proto/yoke/records.pb.h"
 #include "tests/integration/yoke_harness.h"
 
@@ -148,7 +149,7 @@ TEST(RunTest, SigtermStopsChildrenAndExitsZero) {
   EXPECT_FALSE(ProcessAlive(running->pid()));
   EXPECT_FALSE(ProcessAlive(testing->pid()));
   Journal journal;
-  ASSERT_TRUE(ReadTextRecord(yoke.base() / "state/journal.txtpb", &journal));
+  ASSERT_TRUE(ReadTextRecord(*PosixEnv(), yoke.base() / "state/journal.txtpb", &journal));
   EXPECT_EQ(journal.running().version(), "1.0.0");
   EXPECT_EQ(journal.testing().version(), "2.0.0");
   EXPECT_FALSE(yoke.ReadInstance("1.0.0", 1, "running")->stopped_at().empty());
@@ -229,7 +230,7 @@ TEST(RunTest, BadArtifactsAreRejectedAndYokeGoesOn) {
   int decisions = 0;
   for (auto& e : fs::directory_iterator(yoke.base() / "decisions")) {
     Decision d;
-    ASSERT_TRUE(ReadTextRecord(e.path(), &d));
+    ASSERT_TRUE(ReadTextRecord(*PosixEnv(), e.path(), &d));
     EXPECT_EQ(d.verdict(), Verdict::REJECT);
     EXPECT_EQ(d.from_version(), "1.0.0");
     ++decisions;

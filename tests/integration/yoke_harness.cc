@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "base-layout/text_record.h"
+#include "platform/posix_env.h"
 #include "tests/fakes/http_client.h"
 
 namespace yoke::testing {
@@ -21,14 +22,21 @@ LoadGenerator::LoadGenerator(uint16_t port, std::vector<std::string> targets, in
       for (uint64_t i = t;
            !stop_ && i < max_requests && std::chrono::steady_clock::now() < deadline;
            i += threads) {
-        auto res = client->Request(boost::beast::http::verb::get, targets[i % targets.size()]);
+        const std::string& target = targets[i % targets.size()];
+        const auto sent = std::chrono::steady_clock::now();
+        auto res = client->Request(boost::beast::http::verb::get, target);
+        const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - sent);
         if (!res) {
           ++failed_;
+          Note("GET " + target + ": no answer after " + std::to_string(waited.count()) + " ms");
           client = std::make_unique<HttpClient>(port);
         } else {
           ++answered_;
           if (res->result_int() >= 500 && (*res)[boost::beast::http::field::server] == "yoke") {
             ++failed_;
+            Note("GET " + target + ": yoke answered " + std::to_string(res->result_int()) + ": " +
+                 res->body());
           }
           std::lock_guard lock(mu_);
           ++statuses_[res->result_int()];
@@ -47,6 +55,24 @@ void LoadGenerator::Stop() {
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
+}
+
+void LoadGenerator::Note(std::string failure) {
+  std::lock_guard lock(mu_);
+  if (failures_.size() < 10) {
+    failures_.push_back(std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count() %
+                                       100000000) +
+                        " " + std::move(failure));
+  }
+}
+
+std::string LoadGenerator::FailureReport() const {
+  std::lock_guard lock(mu_);
+  std::string out;
+  for (const std::string& f : failures_) out += "\n  failed request at " + f;
+  return out;
 }
 
 std::map<int, uint64_t> LoadGenerator::statuses() const {
@@ -148,7 +174,7 @@ std::optional<InstanceRecord> YokeHarness::WaitForRole(const std::string& role,
       [&] {
         InstanceRecord record;
         if (!fs::exists(base_ / role / "instance.txtpb")) return false;
-        if (!ReadTextRecord(base_ / role / "instance.txtpb", &record)) return false;
+        if (!ReadTextRecord(*PosixEnv(), base_ / role / "instance.txtpb", &record)) return false;
         if (record.version() != version || record.ready_at().empty()) return false;
         if (record.number() < min_number) return false;
         found = record;
@@ -163,7 +189,8 @@ std::optional<InstanceRecord> YokeHarness::ReadInstance(const std::string& versi
   char name[32];
   std::snprintf(name, sizeof name, "%04d-%s", number, role.c_str());
   InstanceRecord record;
-  if (!ReadTextRecord(base_ / "versions" / version / "instances" / name / "instance.txtpb",
+  if (!ReadTextRecord(*PosixEnv(),
+                      base_ / "versions" / version / "instances" / name / "instance.txtpb",
                       &record)) {
     return std::nullopt;
   }

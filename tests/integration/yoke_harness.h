@@ -33,13 +33,17 @@ class LoadGenerator {
   uint64_t answered() const { return answered_; }
   uint64_t failed() const { return failed_; }  // no answer, or a 5xx from the proxy itself
   std::map<int, uint64_t> statuses() const;
+  // The first ten failures: when (ms of the epoch, mod 10^8), which request and what went wrong.
+  std::string FailureReport() const;
 
  private:
+  void Note(std::string failure);
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> answered_{0};
   std::atomic<uint64_t> failed_{0};
   mutable std::mutex mu_;
-  std::map<int, uint64_t> statuses_;  // GUARDED_BY(mu_)
+  std::map<int, uint64_t> statuses_;   // GUARDED_BY(mu_)
+  std::vector<std::string> failures_;  // GUARDED_BY(mu_)
   std::vector<std::thread> threads_;
 };
 

@@ -12,6 +12,7 @@
 #include "meta/digest.h"
 #include "meta/layout.h"
 #include "meta/records.h"
+#include "platform/posix_env.h"
 #include "platform/real_clock.h"
 #include "tests/fakes/process_harness.h"
 #include "tests/fakes/temp_dir.h"
@@ -44,6 +45,7 @@ class MetaSyncTest : public ::testing::Test {
     options.service = "shop";
     options.identifier = "shop";
     options.base = base;
+    options.env = PosixEnv();
     options.yoke_version = "test";
     options.is_current = [this](const std::string& v) {
       std::lock_guard lock(mu_);
@@ -67,7 +69,7 @@ class MetaSyncTest : public ::testing::Test {
     d.set_author("judge");
     char name[64];
     std::snprintf(name, sizeof name, "20261122T1000%02dZ-1.0.0-to-2.0.%d.txtpb", n % 60, n);
-    ASSERT_TRUE(WriteTextRecord(dir_.path() / host / "decisions" / name, d));
+    ASSERT_TRUE(WriteTextRecord(*PosixEnv(), dir_.path() / host / "decisions" / name, d));
     sync.Notify("1.0.0", "");
   }
 

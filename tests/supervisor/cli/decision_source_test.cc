@@ -4,6 +4,7 @@
 
 #include "meta/git_store.h"
 #include "meta/layout.h"
+#include "platform/posix_env.h"
 #include "tests/fakes/process_harness.h"
 #include "tests/fakes/temp_dir.h"
 
@@ -33,7 +34,7 @@ TEST_F(DecisionSourceTest, ListsNewestFirstAndReportsBadRecords) {
   Write("20261122T030000Z-1.0.0-to-3.0.0.txtpb", "verdict: REJECT\n");
   Write("20261122T020000Z-1.0.0-to-2.0.0.txtpb", "verdict: SUPERSEDE\nbogus: 1\n");
   Write("notes.md", "mine\n");
-  FolderDecisionSource source(dir_.path());
+  FolderDecisionSource source(PosixEnv(), dir_.path());
   DecisionListing all = source.List();
   EXPECT_EQ(Ids(all), (std::vector<std::string>{"20261122T030000Z-1.0.0-to-3.0.0",
                                                 "20261122T010000Z-none-to-1.0.0"}));
@@ -57,7 +58,7 @@ TEST_F(DecisionSourceTest, SameSecondOrdersByWriteTime) {
   fs::last_write_time(dir_.path() / "20261122T010000Z-1.0.0-to-2.0.0.txtpb",
                       fs::last_write_time(dir_.path() / "20261122T010000Z-1.0.0-to-2.0.0.2.txtpb") -
                           std::chrono::seconds(1));
-  EXPECT_EQ(Ids(FolderDecisionSource(dir_.path()).List()),
+  EXPECT_EQ(Ids(FolderDecisionSource(PosixEnv(), dir_.path()).List()),
             (std::vector<std::string>{"20261122T010000Z-1.0.0-to-2.0.0.2",
                                       "20261122T010000Z-1.0.0-to-2.0.0"}));
 }
@@ -66,7 +67,7 @@ TEST_F(DecisionSourceTest, SameSecondOrdersByWriteTime) {
 TEST_F(DecisionSourceTest, FindsByIdPathOrUniquePrefix) {
   Write("20261122T010000Z-none-to-1.0.0.txtpb", "verdict: PROMOTE\n");
   Write("20261122T020000Z-1.0.0-to-2.0.0.txtpb", "verdict: REJECT\n");
-  DecisionListing listing = FolderDecisionSource(dir_.path()).List();
+  DecisionListing listing = FolderDecisionSource(PosixEnv(), dir_.path()).List();
   auto id = [&](const std::string& wanted) {
     auto m = FindDecision(listing, wanted);
     return m.entry ? m.entry->id : "";

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "base-layout/text_record.h"
+#include "platform/posix_env.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_process.h"
 #include "tests/fakes/process_harness.h"
@@ -38,7 +39,7 @@ class SupervisorTest : public ::testing::Test {
 
   void StartSupervisor() {
     supervisor_ = std::make_unique<Supervisor>(
-        config_, BaseFolder(dir_.path(), "hello"),
+        config_, BaseFolder(dir_.path(), "hello", PosixEnv()),
         SupervisorDeps{&clock_, &launcher_, &probe_, [](uint16_t) { return true; }, "host1"});
     ASSERT_TRUE(supervisor_->Start());
   }
@@ -131,8 +132,8 @@ TEST_F(SupervisorTest, RecordsFailedStartAndRetries) {
   StartSupervisor();
   DropAndSettle("hello-1.0.0");
   InstanceRecord record;
-  ASSERT_TRUE(ReadTextRecord(dir_.path() / "versions/1.0.0/instances/0001-running/instance.txtpb",
-                             &record));
+  ASSERT_TRUE(ReadTextRecord(
+      *PosixEnv(), dir_.path() / "versions/1.0.0/instances/0001-running/instance.txtpb", &record));
   EXPECT_NE(record.error().find("cannot be executed: fake exec failure"), std::string::npos);
   EXPECT_NE(testing::ReadAll(dir_.path() / "versions/1.0.0/instances/0001-running/stderr")
                 .find("yoke: cannot be executed"),
@@ -161,7 +162,7 @@ TEST_F(SupervisorTest, RejectsCandidateThatNeverBecomesHealthy) {
   auto decisions = Decisions();
   ASSERT_EQ(decisions.size(), 1u);
   Decision decision;
-  ASSERT_TRUE(ReadTextRecord(decisions[0], &decision));
+  ASSERT_TRUE(ReadTextRecord(*PosixEnv(), decisions[0], &decision));
   EXPECT_EQ(decision.verdict(), Verdict::REJECT);
   EXPECT_NE(decision.reason().find("not healthy within 3000 ms"), std::string::npos);
 }
@@ -185,7 +186,7 @@ TEST_F(SupervisorTest, SupersedesCandidateAndKillsAfterGrace) {
   auto decisions = Decisions();
   ASSERT_EQ(decisions.size(), 1u);
   Decision decision;
-  ASSERT_TRUE(ReadTextRecord(decisions[0], &decision));
+  ASSERT_TRUE(ReadTextRecord(*PosixEnv(), decisions[0], &decision));
   EXPECT_EQ(decision.verdict(), Verdict::SUPERSEDE);
 }
 
@@ -210,7 +211,7 @@ TEST_F(SupervisorTest, FailedPromotionStaysOnTheOldRunning) {
   std::vector<Decision> decisions;
   for (const auto& path : Decisions()) {
     Decision d;
-    ASSERT_TRUE(ReadTextRecord(path, &d));
+    ASSERT_TRUE(ReadTextRecord(*PosixEnv(), path, &d));
     decisions.push_back(d);
   }
   ASSERT_EQ(decisions.size(), 2u);
@@ -288,7 +289,8 @@ TEST_F(SupervisorTest, AppliesMetasPolicyOverrideWhenAWindowOpens) {
   SupervisorDeps deps{&clock_, &launcher_, &probe_, [](uint16_t) { return true; }, "host1"};
   deps.traffic = &traffic;
   deps.policy_override = [&] { return policy; };
-  supervisor_ = std::make_unique<Supervisor>(config_, BaseFolder(dir_.path(), "hello"), deps);
+  supervisor_ =
+      std::make_unique<Supervisor>(config_, BaseFolder(dir_.path(), "hello", PosixEnv()), deps);
   ASSERT_TRUE(supervisor_->Start());
   DropAndSettle("hello-1.0.0");
   Tick();

@@ -1,0 +1,66 @@
+#include "platform/posix_env.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/fakes/process_harness.h"
+#include "tests/fakes/temp_dir.h"
+
+namespace yoke {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+using testing::WriteAll;
+
+// Errors say what kind they are, so callers branch instead of probing first.
+TEST(PosixEnvTest, ErrorsCarryTheirKind) {
+  TempDir dir;
+  Env& env = *PosixEnv();
+  auto missing = env.ReadFile(dir.path() / "missing");
+  ASSERT_FALSE(missing);
+  EXPECT_TRUE(missing.error().is(ErrorCode::kNotFound)) << missing.error().message();
+  EXPECT_NE(missing.error().message().find("missing"), std::string::npos);
+  EXPECT_TRUE(env.Stat(dir.path() / "missing").error().is(ErrorCode::kNotFound));
+  EXPECT_TRUE(env.Remove(dir.path() / "missing").error().is(ErrorCode::kNotFound));
+  WriteAll(dir.path() / "file", "x");
+  // A file where a folder is expected: not found beneath it.
+  EXPECT_TRUE(env.ReadFile(dir.path() / "file" / "below").error().is(ErrorCode::kNotFound));
+  ASSERT_TRUE(env.Symlink("file", dir.path() / "link"));
+  EXPECT_TRUE(env.Symlink("file", dir.path() / "link").error().is(ErrorCode::kConflict));
+}
+
+// An atomic write replaces the whole file and leaves no temporary behind; a link is reported
+// as a link, not followed.
+TEST(PosixEnvTest, WritesAtomicallyAndDoesNotFollowLinks) {
+  TempDir dir;
+  Env& env = *PosixEnv();
+  ASSERT_TRUE(env.WriteFileAtomic(dir.path() / "r", "old"));
+  ASSERT_TRUE(env.WriteFileAtomic(dir.path() / "r", "new"));
+  EXPECT_EQ(*env.ReadFile(dir.path() / "r"), "new");
+  EXPECT_EQ(*env.ListDir(dir.path()), std::vector<std::string>{"r"});
+  ASSERT_TRUE(env.Symlink("r", dir.path() / "l"));
+  EXPECT_EQ(env.Stat(dir.path() / "l")->type, FileInfo::Type::kSymlink);
+  EXPECT_EQ(*env.ReadLink(dir.path() / "l"), "r");
+  EXPECT_EQ(env.Stat(dir.path() / "r")->size, 3u);
+  ASSERT_TRUE(env.CreateDirs(dir.path() / "a" / "b"));
+  EXPECT_TRUE(env.Stat(dir.path() / "a" / "b")->is_directory());
+  ASSERT_TRUE(env.RemoveAll(dir.path() / "a"));
+  EXPECT_FALSE(fs::exists(dir.path() / "a"));
+}
+
+// A lock is exclusive while held, says who holds it, and is free once released.
+TEST(PosixEnvTest, LocksAreExclusive) {
+  TempDir dir;
+  Env& env = *PosixEnv();
+  auto held = env.LockFile(dir.path() / "lock");
+  ASSERT_TRUE(held);
+  auto second = env.LockFile(dir.path() / "lock");
+  ASSERT_FALSE(second);
+  EXPECT_TRUE(second.error().is(ErrorCode::kConflict)) << second.error().message();
+  EXPECT_EQ(std::stoi(*env.ReadFile(dir.path() / "lock")), ::getpid());
+  held->reset();
+  EXPECT_TRUE(env.LockFile(dir.path() / "lock"));
+}
+
+}  // namespace
+}  // namespace yoke
