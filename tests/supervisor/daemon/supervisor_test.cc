@@ -198,7 +198,7 @@ TEST_F(SupervisorTest, FailedPromotionStaysOnTheOldRunning) {
   DropAndSettle("hello-2.0.0");
   Tick();
   launcher_.fail_starts = {launcher_.starts + 1};  // the promoted version's first start fails
-  auto done = supervisor_->RequestVerdict("promote", "by hand", "ada");
+  auto done = supervisor_->RequestVerdict(ManualAction::kPromote, "by hand", "ada");
   Tick();
   ASSERT_EQ(done.wait_for(std::chrono::seconds(0)), std::future_status::ready);
   EXPECT_EQ(*done.get(), "promoting 2.0.0");
@@ -224,7 +224,7 @@ TEST_F(SupervisorTest, FailedPromotionStaysOnTheOldRunning) {
   EXPECT_TRUE(fs::exists(dir_.path() / "archive" / "hello-2.0.0.zip"));
 
   // Nothing is under test now: a manual verdict says so.
-  auto none = supervisor_->RequestVerdict("reject", "again", "ada");
+  auto none = supervisor_->RequestVerdict(ManualAction::kReject, "again", "ada");
   Tick();
   auto answer = none.get();
   ASSERT_FALSE(answer);
@@ -238,7 +238,7 @@ TEST_F(SupervisorTest, RollbackRefusesAVersionThatIsNotOne) {
   DropAndSettle("hello-1.0.0");
   Tick();
   for (const char* bad : {"../../etc", "1.0.0/../../x", "/tmp/x", ".hidden", "a b"}) {
-    auto done = supervisor_->RequestVerdict("rollback", "why", "ada", bad);
+    auto done = supervisor_->RequestVerdict(ManualAction::kRollback, "why", "ada", bad);
     Tick();
     auto answer = done.get();
     ASSERT_FALSE(answer) << bad;
@@ -255,7 +255,7 @@ TEST_F(SupervisorTest, PromotionReplacesRunningAndArchivesTheOldVersion) {
   Tick();
   DropAndSettle("hello-2.0.0");
   Tick();
-  auto done = supervisor_->RequestVerdict("promote", "by hand", "ada");
+  auto done = supervisor_->RequestVerdict(ManualAction::kPromote, "by hand", "ada");
   Tick();  // verdict: testing stops, the new running instance starts
   Tick();  // it is healthy: switch, and the old running drains (no traffic: at once)
   Tick();  // the old running is told to stop and exits
