@@ -310,6 +310,35 @@ TEST_F(SupervisorTest, AppliesMetasPolicyOverrideWhenAWindowOpens) {
   EXPECT_FALSE(traffic.last.mirror);
 }
 
+// Through the loop: a pin rejects the candidate, a later drop is held, and unpin tests it.
+TEST_F(SupervisorTest, PinHoldsNewVersionsAndUnpinTestsTheHeldOne) {
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  DropAndSettle("hello-2.0.0");
+  Tick();
+  auto pinned = supervisor_->RequestVerdict(ManualAction::kPin, "incident", "ada", "1.0.0");
+  Tick();
+  ASSERT_EQ(pinned.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_EQ(*pinned.get(), "pinned 1.0.0");
+  EXPECT_EQ(supervisor_->Snapshot().testing.version, "");
+  DropAndSettle("hello-3.0.0");
+  auto snap = supervisor_->Snapshot();
+  EXPECT_EQ(snap.pinned, "1.0.0");
+  EXPECT_EQ(snap.held, "3.0.0");
+  EXPECT_EQ(snap.testing.version, "");
+  const int starts = launcher_.starts;
+  auto unpinned = supervisor_->RequestVerdict(ManualAction::kUnpin, "over", "ada");
+  Tick();
+  EXPECT_EQ(*unpinned.get(), "unpinned; testing 3.0.0");
+  Tick();
+  snap = supervisor_->Snapshot();
+  EXPECT_EQ(snap.pinned, "");
+  EXPECT_EQ(snap.testing.version, "3.0.0");
+  EXPECT_TRUE(snap.testing.up);
+  EXPECT_EQ(launcher_.starts, starts + 1);
+}
+
 // After a restart the journal brings back both roles, and their versions start again.
 TEST_F(SupervisorTest, ResumesRolesFromTheJournal) {
   StartSupervisor();
