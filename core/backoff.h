@@ -9,8 +9,12 @@ namespace yoke {
 
 class Backoff {
  public:
-  Backoff(Millis initial, Millis max, Millis reset_after)
-      : initial_(initial), max_(max), reset_after_(reset_after) {}
+  // `consecutive_crashes`: crashes in a row already seen, for a backoff rebuilt from a count.
+  Backoff(Millis initial, Millis max, Millis reset_after, int consecutive_crashes = 0)
+      : initial_(initial),
+        max_(max),
+        reset_after_(reset_after),
+        consecutive_(consecutive_crashes) {}
 
   // Records a crash of an instance that had been up since `up_since`, seen at `now`.
   // Returns how long to wait before the next start.

@@ -46,9 +46,9 @@ LogFormat LogFormatFrom(const Config& config) {
   return format;
 }
 
-Backoff BackoffFrom(const Config& config) {
+LifecycleSettings LifecycleSettingsFrom(const Config& config) {
   const auto& b = config.restart_backoff();
-  return Backoff(Millis(b.initial_ms()), Millis(b.max_ms()), Millis(b.reset_after_ms()));
+  return {Millis(b.initial_ms()), Millis(b.max_ms()), Millis(b.reset_after_ms())};
 }
 
 }  // namespace yoke

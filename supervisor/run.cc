@@ -217,8 +217,8 @@ int RunDaemon(const std::string& config_path) {
   handlers.decision_text = [&](const std::string& id) {
     return DecisionText(env, base.DecisionsDir(), id);
   };
-  handlers.verdict = [&](const std::string& action, const std::string& reason,
-                         const std::string& author, const std::string& version) -> AdminResponse {
+  handlers.verdict = [&](ManualAction action, const std::string& reason, const std::string& author,
+                         const std::string& version) -> AdminResponse {
     auto done = supervisor.RequestVerdict(action, reason, author, version);
     if (done.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
       return {503, "text/plain", "the supervisor did not answer within 10 s\n"};

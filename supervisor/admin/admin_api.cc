@@ -118,12 +118,13 @@ AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view
     std::string author = text("author");
     if (reason.empty()) return {400, "text/plain", "a reason is required: {\"reason\": \"...\"}\n"};
     if (author.empty()) author = "operator";
-    std::string action(path.substr(1));
-    if (action == "rollback" && fields && fields->contains("now") && fields->at("now").is_bool() &&
-        fields->at("now").as_bool()) {
-      action = "rollback-now";
+    auto action = ParseManualAction(path.substr(1));  // one of the paths above: always parses
+    if (!action) return {404, "text/plain", action.error().message() + "\n"};
+    if (*action == ManualAction::kRollback && fields && fields->contains("now") &&
+        fields->at("now").is_bool() && fields->at("now").as_bool()) {
+      action = ManualAction::kRollbackNow;
     }
-    return handlers.verdict(action, reason, author, text("version"));
+    return handlers.verdict(*action, reason, author, text("version"));
   }
   if (path == "/") {
     if (method != "GET" && method != "HEAD") return {405, "text/plain", "use GET\n"};

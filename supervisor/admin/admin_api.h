@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/address.h"
+#include "core/lifecycle.h"
 #include "core/status.h"
 
 namespace yoke {
@@ -32,7 +33,7 @@ struct AdminHandlers {
   std::function<std::string()> status_json;
   std::function<std::string()> metrics_text;
   // Null: state-changing calls are not offered (yoke proxy).
-  std::function<AdminResponse(const std::string& action, const std::string& reason,
+  std::function<AdminResponse(ManualAction action, const std::string& reason,
                               const std::string& author, const std::string& version)>
       verdict{};
   std::string token{};  // what `Authorization: Bearer` must carry

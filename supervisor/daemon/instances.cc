@@ -32,24 +32,27 @@ void NoteInStderr(const fs::path& dir, const std::string& line) {
 
 std::optional<Upstream> Supervisor::UpstreamOf(const Slot& slot) const {
   if (!slot.instance || slot.instance->phase != Phase::kUp) return std::nullopt;
-  return Upstream{"127.0.0.1", static_cast<uint16_t>(slot.instance->record.port()), slot.version};
+  return Upstream{"127.0.0.1", static_cast<uint16_t>(slot.instance->record.port()),
+                  slot.instance->record.version()};
 }
 
 void Supervisor::StartDue(Slot& slot, SteadyTime now) {
-  if (slot.version.empty() || slot.instance || now < slot.next_start) return;
+  // A copy: a failure below changes the lifecycle's state.
+  const std::string version = VersionOf(slot);
+  if (version.empty() || slot.instance || now < slot.next_start) return;
   auto instance = std::make_unique<Instance>();
-  auto dir = base_.CreateInstanceDir(slot.version, slot.role);
+  auto dir = base_.CreateInstanceDir(version, slot.role);
   if (!dir) {
-    spdlog::error("cannot prepare a {} instance of {}: {}", slot.role, slot.version,
+    spdlog::error("cannot prepare a {} instance of {}: {}", slot.role, version,
                   dir.error().message());
     slot.instance = std::move(instance);
-    OnInstanceFailed(slot, dir.error().message(), now);
+    OnInstanceFailed(slot, dir.error().message(), /*exited=*/false, now);
     return;
   }
   instance->dir = *dir;
   instance->started = now;
   InstanceRecord& record = instance->record;
-  record.set_version(slot.version);
+  record.set_version(version);
   record.set_number(static_cast<uint32_t>(std::stoul(dir->filename().string())));
   record.set_role(slot.role);
   record.set_started_at(WallTimeText());
@@ -72,7 +75,7 @@ void Supervisor::StartDue(Slot& slot, SteadyTime now) {
     OnInstanceFailed(slot,
                      "no free port in port_range " + std::to_string(config_.port_range().first()) +
                          "-" + std::to_string(config_.port_range().last()),
-                     now);
+                     /*exited=*/false, now);
     return;
   }
   last_port_ = *port;
@@ -83,35 +86,35 @@ void Supervisor::StartDue(Slot& slot, SteadyTime now) {
     if (source.is_relative()) source = base_.root() / source;
     auto text = base_.env().ReadFile(source);
     if (!text) {
-      OnInstanceFailed(slot, "properties_file: " + text.error().message(), now);
+      OnInstanceFailed(slot, "properties_file: " + text.error().message(), /*exited=*/false, now);
       return;
     }
     auto st = base_.env().WriteFileAtomic(inst.dir / source.filename(),
                                           RewritePropertiesPort(*text, config_.port_key(), *port));
     if (!st) {
-      OnInstanceFailed(slot, st.error().message(), now);
+      OnInstanceFailed(slot, st.error().message(), /*exited=*/false, now);
       return;
     }
   }
 
-  fs::path artifact = fs::absolute(*base_.ArtifactOf(slot.version));
+  fs::path artifact = fs::absolute(*base_.ArtifactOf(version));
   auto argv = ExpandCommand(config_.command(), {{"artifact", artifact.string()},
                                                 {"port", std::to_string(*port)},
                                                 {"instance_dir", inst.dir.string()},
-                                                {"version", slot.version}});
+                                                {"version", version}});
   if (!argv) {
-    OnInstanceFailed(slot, argv.error().message(), now);
+    OnInstanceFailed(slot, argv.error().message(), /*exited=*/false, now);
     return;
   }
   LaunchSpec spec;
   spec.argv = *argv;
   for (const auto& [k, v] : config_.env()) spec.extra_env[k] = v;
   if (deps_.release_env) {
-    for (const auto& [k, v] : deps_.release_env(slot.version)) spec.extra_env[k] = v;
+    for (const auto& [k, v] : deps_.release_env(version)) spec.extra_env[k] = v;
   }
   spec.extra_env["PORT"] = std::to_string(*port);
   spec.extra_env["YOKE_SERVICE"] = config_.service();
-  spec.extra_env["YOKE_VERSION"] = slot.version;
+  spec.extra_env["YOKE_VERSION"] = version;
   spec.extra_env["YOKE_ROLE"] = slot.role;
   spec.extra_env["YOKE_INSTANCE_DIR"] = inst.dir.string();
   spec.working_dir = inst.dir;
@@ -123,7 +126,7 @@ void Supervisor::StartDue(Slot& slot, SteadyTime now) {
   ++counters_.instances_started;
   auto child = deps_.launcher->Launch(spec);
   if (!child) {
-    OnInstanceFailed(slot, "cannot be executed: " + child.error().message(), now);
+    OnInstanceFailed(slot, "cannot be executed: " + child.error().message(), /*exited=*/false, now);
     return;
   }
   inst.child = std::move(*child);
@@ -134,25 +137,26 @@ void Supervisor::StartDue(Slot& slot, SteadyTime now) {
   inst.next_probe = now;
   WriteInstanceRecord(inst);
   journal_dirty_ = true;
-  spdlog::info("started {} instance {}/{:04} pid {} port {}", slot.role, slot.version,
-               record.number(), record.pid(), record.port());
+  spdlog::info("started {} instance {}/{:04} pid {} port {}", slot.role, version, record.number(),
+               record.pid(), record.port());
 }
 
 void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
   if (!slot.instance || !slot.instance->child) return;
   Instance& inst = *slot.instance;
+  const std::string& version = inst.record.version();
   std::optional<ExitInfo> exit = inst.child->Poll();
   if (exit) {
     inst.record.set_exit(exit->Describe());
     inst.record.set_stopped_at(WallTimeText());
     std::string when = inst.phase == Phase::kStarting ? "during startup" : "while up";
-    spdlog::error("{} instance {}/{:04} (pid {}) exited {} with {}", slot.role, slot.version,
+    spdlog::error("{} instance {}/{:04} (pid {}) exited {} with {}", slot.role, version,
                   inst.record.number(), inst.record.pid(), when, exit->Describe());
     if (inst.phase == Phase::kUp && slot.role == std::string(kRunning)) ++counters_.running_crashes;
     OnInstanceFailed(
         slot,
         "exited " + when + " with " + exit->Describe() + "; see " + (inst.dir / "stderr").string(),
-        now);
+        /*exited=*/true, now);
     return;
   }
   if (inst.phase != Phase::kStarting) return;
@@ -168,15 +172,14 @@ void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
     WriteInstanceRecord(inst);
     if (auto st = base_.PointRole(slot.role, inst.dir); !st)
       spdlog::error("{}", st.error().message());
-    slot.proven = true;
     journal_dirty_ = true;
     if (&slot == &incoming_) {
-      CompletePromotion(now);
+      Apply(InstanceUp{slot.which}, now);  // the switch
       return;
     }
     PublishUpstreams();
-    if (&slot == &testing_ || (&slot == &running_ && testing_.instance)) OpenWindow(now);
-    spdlog::info("{} instance {}/{:04} is up on port {} ({})", slot.role, slot.version,
+    Apply(InstanceUp{slot.which}, now);  // the window may open
+    spdlog::info("{} instance {}/{:04} is up on port {} ({})", slot.role, version,
                  inst.record.number(), inst.record.port(), probe.detail);
     return;
   }
@@ -184,13 +187,14 @@ void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
     OnInstanceFailed(slot,
                      "not healthy within " + std::to_string(config_.health().timeout_ms()) +
                          " ms (last check: " + probe.detail + ")",
-                     now);
+                     /*exited=*/false, now);
     return;
   }
   inst.next_probe = now + Millis(config_.health().interval_ms());
 }
 
-void Supervisor::OnInstanceFailed(Slot& slot, const std::string& why, SteadyTime now) {
+void Supervisor::OnInstanceFailed(Slot& slot, const std::string& why, bool exited, SteadyTime now) {
+  const std::string version = VersionOf(slot);
   std::unique_ptr<Instance> inst = std::move(slot.instance);
   const bool was_up = inst->phase == Phase::kUp;
   if (!inst->child || !was_up) ++counters_.start_failures;
@@ -201,48 +205,21 @@ void Supervisor::OnInstanceFailed(Slot& slot, const std::string& why, SteadyTime
     NoteInStderr(inst->dir, why);
     WriteInstanceRecord(*inst);
   }
-  spdlog::error("{} instance of {} failed: {}", slot.role, slot.version, why);
+  spdlog::error("{} instance of {} failed: {}", slot.role, version, why);
   if (was_up) PublishUpstreams();
-  const bool is_running = slot.role == std::string(kRunning);
-  // A crash after a long healthy spell resets the backoff; a failed start never does.
-  const SteadyTime up_since = was_up ? inst->up_since : now;
-  if (inst->child && !inst->child->Poll()) {
-    Stop(std::move(inst), /*archive_after=*/!is_running, now);
-  }
-
-  if (&slot == &incoming_) {
-    // The promoted version would not start as running: stay on the old running.
-    const std::string version = slot.version;
-    slot.version.clear();
-    RecordDecision(version, Verdict::REJECT,
-                   "promotion failed: the new running instance did not start: " + why, "yoke");
-    spdlog::error("promotion of {} failed; {} stays running", version, running_.version);
-    ArchiveIfUnused(version);
-  } else if (is_running) {
-    if (window_.open) {
-      spdlog::warn("running crashed during the evidence window: the window starts again");
-      window_ = Window();
-    }
-    Millis delay = slot.backoff.OnCrash(up_since, now);
-    slot.next_start = now + delay;
-    int crashes = slot.backoff.consecutive_crashes();
-    if (crashes >= 3) {
-      spdlog::warn(
-          "running version {} is in a crash loop: {} failures in a row; next start in "
-          "{} ms",
-          slot.version, crashes, delay.count());
-    } else {
-      spdlog::info("restarting running version {} in {} ms", slot.version, delay.count());
-    }
-  } else {
-    RejectCandidate("testing instance failed: " + why, Verdict::REJECT, now);
-  }
+  if (inst->child && !inst->child->Poll()) Stop(std::move(inst), now);
   journal_dirty_ = true;
+  // What comes of it (a restart after backoff, a rejection, a failed promotion) is decided by
+  // the lifecycle.
+  if (exited) {
+    Apply(InstanceExited{slot.which, why}, now);
+  } else {
+    Apply(StartFailed{slot.which, why}, now);
+  }
 }
 
-void Supervisor::Stop(std::unique_ptr<Instance> instance, bool archive_after, SteadyTime now) {
+void Supervisor::Stop(std::unique_ptr<Instance> instance, SteadyTime now) {
   instance->phase = Phase::kStopping;
-  instance->archive_after_stop = archive_after;
   instance->kill_at = now + Millis(config_.stop_grace_ms());
   instance->child->Signal(SIGTERM);
   spdlog::info("stopping {} instance {}/{:04} (pid {}): SIGTERM", instance->record.role(),

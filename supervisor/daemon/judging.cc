@@ -97,13 +97,15 @@ void Supervisor::ApplyPolicyOverride() {
   }
 }
 
-void Supervisor::OpenWindow(SteadyTime now) {
+void Supervisor::OpenEvidenceWindow(SteadyTime now) {
   window_ = Window();
-  // During a promotion running is about to change: the window opens once it has.
-  if (!incoming_.version.empty()) return;
   auto running = UpstreamOf(running_);
   auto testing = UpstreamOf(testing_);
-  if (!running || !testing) return;
+  if (!running || !testing) {
+    // The lifecycle opens a window only once both are up; a broken invariant, said loudly.
+    spdlog::error("evidence window asked for, but running and testing are not both up");
+    return;
+  }
   ApplyPolicyOverride();
   window_.open = true;
   window_.started = now;
@@ -123,15 +125,16 @@ void Supervisor::OpenWindow(SteadyTime now) {
     window_.testing_routed_errors = testing_.instance->logs.routed_errors;
     window_.testing_route_errors = testing_.instance->logs.route_errors;
   }
-  if (deps_.evidence) deps_.evidence->Reset(testing_.version);
+  if (deps_.evidence) deps_.evidence->Reset(testing->version);
   last_judgement_ = Judgement();
   last_reading_ = SupervisorSnapshot();
-  spdlog::info("evidence window opened for candidate {} against running {}", testing_.version,
-               running_.version);
+  spdlog::info("evidence window opened for candidate {} against running {}", testing->version,
+               running->version);
 }
 
 void Supervisor::JudgeCandidate(SteadyTime now) {
-  if (!window_.open || now < window_.next_judgement || incoming_.version.size()) return;
+  if (!window_.open || now < window_.next_judgement) return;
+  if (!lifecycle_.state().incoming.version.empty()) return;
   auto running = UpstreamOf(running_);
   auto testing = UpstreamOf(testing_);
   if (!running || !testing) return;
@@ -161,28 +164,24 @@ void Supervisor::JudgeCandidate(SteadyTime now) {
   }
   last_judgement_ = Judge(judge_settings_, e);
   ReadingOf(e, last_judgement_, &last_reading_);
-  if (last_judgement_.verdict == JudgeVerdict::kReject) {
-    RejectCandidate(last_judgement_.reason, Verdict::REJECT, now, "judge", &last_judgement_);
-  } else if (last_judgement_.verdict == JudgeVerdict::kPromote) {
-    RecordDecision(testing_.version, Verdict::PROMOTE, last_judgement_.reason, "judge",
-                   &last_judgement_);
-    spdlog::info("candidate {} promoted: {}", testing_.version, last_judgement_.reason);
-    BeginPromotion(now);
+  if (last_judgement_.verdict != JudgeVerdict::kWait) {
+    Apply(Judged{last_judgement_.verdict, last_judgement_.reason}, now);
   }
 }
 
-void Supervisor::RecordDecision(const std::string& to_version, Verdict verdict,
-                                const std::string& reason, const std::string& author,
-                                const Judgement* judgement) {
+void Supervisor::WriteDecision(const RecordDecision& what) {
+  const std::string& from_version = what.from;
+  const std::string& to_version = what.to;
+  const Judgement* judgement = what.with_figures ? &last_judgement_ : nullptr;
   Decision decision;
   decision.set_service(config_.service());
   decision.set_host(deps_.host);
-  decision.set_from_version(running_.version);
+  decision.set_from_version(from_version);
   decision.set_to_version(to_version);
-  decision.set_verdict(verdict);
+  decision.set_verdict(what.verdict);
   decision.set_time(WallTimeText());
-  decision.set_reason(reason);
-  decision.set_author(author);
+  decision.set_reason(what.reason);
+  decision.set_author(what.author);
   if (judgement) {
     auto fill = [](const GateResult& g, Gate* gate) {
       gate->set_name(g.name);
@@ -222,8 +221,7 @@ void Supervisor::RecordDecision(const std::string& to_version, Verdict verdict,
   const std::string stamp = FormatUtc(deps_.clock->WallNow(), "%Y%m%dT%H%M%SZ");
   fs::path path;
   for (int n = 1; n < 1000; ++n) {
-    path =
-        base_.DecisionsDir() / base_paths::DecisionFileName(stamp, running_.version, to_version, n);
+    path = base_.DecisionsDir() / base_paths::DecisionFileName(stamp, from_version, to_version, n);
     auto existing = base_.env().Stat(path);
     if (!existing && existing.error().is(ErrorCode::kNotFound)) break;
   }

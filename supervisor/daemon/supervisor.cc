@@ -1,6 +1,6 @@
-// The loop itself: start and resume, the tick, intake, verdicts, promotion, retiring and
-// archiving versions, the journal and the snapshot. Instances are in instances.cc, the judging
-// window in judging.cc.
+// The loop itself: start and resume, the tick, intake, verdicts, carrying out the lifecycle's
+// actions (retiring, switching, archiving), the journal and the snapshot. Instances are in
+// instances.cc, the judging window in judging.cc; the decisions are core/lifecycle.cc's.
 #include "supervisor/daemon/supervisor.h"
 
 #include <signal.h>
@@ -48,9 +48,10 @@ Supervisor::Supervisor(Config config, BaseFolder base, SupervisorDeps deps)
     : config_(std::move(config)),
       base_(std::move(base)),
       deps_(std::move(deps)),
-      running_{kRunning, "", nullptr, false, {}, BackoffFrom(config_)},
-      testing_{kTesting, "", nullptr, false, {}, BackoffFrom(config_)},
-      incoming_{kRunning, "", nullptr, false, {}, BackoffFrom(config_)},
+      lifecycle_(LifecycleSettingsFrom(config_)),
+      running_{LifecycleSlot::kRunning, kRunning, nullptr, {}},
+      testing_{LifecycleSlot::kTesting, kTesting, nullptr, {}},
+      incoming_{LifecycleSlot::kIncoming, kRunning, nullptr, {}},
       judge_settings_(JudgeSettingsFrom(config_)),
       log_format_(LogFormatFrom(config_)) {}
 
@@ -88,44 +89,40 @@ Status Supervisor::Start() {
     }
   }
 
-  auto recover = [&](Slot& slot, const InstanceRecord* record) {
+  auto recover = [&](const char* role, const InstanceRecord* record) -> std::string {
     std::string version;
     if (record && !record->version().empty()) {
       version = record->version();
-    } else if (auto target = base_.RoleTarget(slot.role)) {
+    } else if (auto target = base_.RoleTarget(role)) {
       // versions/<v>/instances/NNNN-role
       version = target->parent_path().parent_path().filename().string();
     }
-    if (version.empty() || !base_.ArtifactOf(version)) return;
-    slot.version = version;
-    slot.proven = slot.role == std::string(kRunning);
-    slot.next_start = deps_.clock->Now();
-    spdlog::info("resuming {} version {} from the journal", slot.role, version);
+    if (version.empty() || !base_.ArtifactOf(version)) return "";
+    spdlog::info("resuming {} version {} from the journal", role, version);
+    return version;
   };
-  recover(running_, have_journal && journal.has_running() ? &journal.running() : nullptr);
-  recover(testing_, have_journal && journal.has_testing() ? &journal.testing() : nullptr);
+  Resume resume;
+  resume.running =
+      recover(kRunning, have_journal && journal.has_running() ? &journal.running() : nullptr);
+  resume.testing =
+      recover(kTesting, have_journal && journal.has_testing() ? &journal.testing() : nullptr);
   if (have_journal && journal.has_incoming() && base_.ArtifactOf(journal.incoming().version())) {
     // A promotion was under way: its new running instance starts again.
-    incoming_.version = journal.incoming().version();
-    incoming_.next_start = deps_.clock->Now();
-    spdlog::info("resuming the promotion of {}", incoming_.version);
+    resume.incoming = journal.incoming().version();
+    spdlog::info("resuming the promotion of {}", resume.incoming);
   }
   if (have_journal) {
-    pinned_ = journal.pinned();
-    if (base_.ArtifactOf(journal.held())) held_ = journal.held();
+    resume.pinned = journal.pinned();
+    if (!journal.held().empty() && base_.ArtifactOf(journal.held())) resume.held = journal.held();
   }
-  if (testing_.version == running_.version) testing_.version.clear();
-  if (running_.version.empty() && !testing_.version.empty()) {
-    std::swap(running_.version, testing_.version);
-    running_.proven = false;
-  }
+  Apply(resume, deps_.clock->Now());
 
   // Version folders no slot claims: never started ones (a crash right after intake) are
   // candidates again; the others are finished with and go to the archive.
   for (const std::string& version : base_.ListVersions()) {
     if (IsReferenced(version)) continue;
     if (base_.ListInstanceDirs(version).empty() && base_.ArtifactOf(version)) {
-      AssignCandidate(version, deps_.clock->Now());
+      Apply(ArtifactArrived{version}, deps_.clock->Now());
     } else {
       ArchiveIfUnused(version);
     }
@@ -153,12 +150,11 @@ void Supervisor::Tick() {
   PublishSnapshot();
 }
 
-std::future<StatusOr<std::string>> Supervisor::RequestVerdict(std::string action,
+std::future<StatusOr<std::string>> Supervisor::RequestVerdict(ManualAction action,
                                                               std::string reason,
                                                               std::string author,
                                                               std::string version) {
-  ManualVerdict request{
-      std::move(action), std::move(reason), std::move(author), std::move(version), {}};
+  ManualRequest request{action, std::move(reason), std::move(author), std::move(version), {}};
   auto future = request.done.get_future();
   std::lock_guard lock(manual_mu_);
   manual_.push_back(std::move(request));
@@ -166,151 +162,117 @@ std::future<StatusOr<std::string>> Supervisor::RequestVerdict(std::string action
 }
 
 void Supervisor::HandleManualVerdicts(SteadyTime now) {
-  std::vector<ManualVerdict> requests;
+  std::vector<ManualRequest> requests;
   {
     std::lock_guard lock(manual_mu_);
     requests.swap(manual_);
   }
-  for (ManualVerdict& request : requests) {
-    const std::string reason = request.reason + " (by " + request.author + ")";
-    if (request.action == "pin") {
-      if (!incoming_.version.empty()) {
-        request.done.set_value(
-            Fail("a promotion to " + incoming_.version + " is under way; pin once it is done"));
+  for (ManualRequest& request : requests) {
+    ManualVerdict verdict{request.action, request.version, request.reason, request.author};
+    if (request.action == ManualAction::kRollback || request.action == ManualAction::kRollbackNow) {
+      // An archived version comes back before the rollback is decided; a refused one never does.
+      if (auto st = lifecycle_.Check(verdict); !st) {
+        request.done.set_value(std::unexpected(st.error()));
         continue;
       }
-      if (request.version != running_.version || running_.version.empty()) {
-        request.done.set_value(Fail("only the running version can be pinned; running is " +
-                                    (running_.version.empty() ? "none" : running_.version)));
-        continue;
+      if (!base_.ArtifactOf(request.version)) {
+        auto restored =
+            base_.RestoreVersion(request.version, RunsArtifactDirectly(config_.command()));
+        if (!restored) {
+          request.done.set_value(std::unexpected(restored.error()));
+          continue;
+        }
+        spdlog::info("version {} restored from its archive into {}", request.version,
+                     restored->string());
       }
-      pinned_ = running_.version;
-      RecordDecision(pinned_, Verdict::PIN, request.reason, request.author);
-      if (!testing_.version.empty()) {
-        RejectCandidate("running pinned to " + pinned_ + ": " + request.reason, Verdict::REJECT,
-                        now, request.author);
-      }
-      spdlog::warn("running pinned to {}: {}", pinned_, reason);
-      journal_dirty_ = true;
-      request.done.set_value("pinned " + pinned_);
-      continue;
     }
-    if (request.action == "unpin") {
-      if (pinned_.empty()) {
-        request.done.set_value(Fail("nothing is pinned"));
-        continue;
-      }
-      RecordDecision(pinned_, Verdict::PIN, "unpin: " + request.reason, request.author);
-      spdlog::info("running unpinned from {}: {}", pinned_, reason);
-      pinned_.clear();
-      std::string held = std::move(held_);
-      held_.clear();
-      if (!held.empty() && base_.ArtifactOf(held)) AssignCandidate(held, now);
-      journal_dirty_ = true;
-      request.done.set_value(held.empty() ? "unpinned" : "unpinned; testing " + held);
-      continue;
+    if (request.action == ManualAction::kUnpin) {
+      const std::string& held = lifecycle_.state().held;
+      verdict.held_on_disk = held.empty() || base_.ArtifactOf(held).has_value();
     }
-    if (request.action == "rollback" || request.action == "rollback-now") {
-      request.done.set_value(Rollback(request, request.action == "rollback-now", now));
-      continue;
-    }
-    if (testing_.version.empty() || !incoming_.version.empty()) {
-      request.done.set_value(Fail("there is no candidate under test"));
-      continue;
-    }
-    const std::string version = testing_.version;
-    if (request.action == "reject") {
-      RejectCandidate(request.reason, Verdict::REJECT, now, request.author);
-      spdlog::warn("candidate {} rejected by hand: {}", version, reason);
-      request.done.set_value("rejected " + version);
-    } else if (request.action == "promote") {
-      RecordDecision(version, Verdict::PROMOTE, request.reason, request.author);
-      spdlog::info("candidate {} promoted by hand: {}", version, reason);
-      BeginPromotion(now);
-      request.done.set_value("promoting " + version);
-    } else {
-      request.done.set_value(Fail("unknown action " + request.action));
-    }
+    Apply(verdict, now, &request.done);
   }
 }
 
-StatusOr<std::string> Supervisor::Rollback(const ManualVerdict& request, bool now_flag,
-                                           SteadyTime now) {
-  const std::string& version = request.version;
-  if (version.empty()) return Fail("say which version to roll back to");
-  // It names folders and archives of the base: nothing but a version string may get there.
-  if (!IsValidVersionString(version)) {
-    return Fail("not a version: use letters, digits, '.', '_', '+' and '-' (at most 128)");
-  }
-  if (!incoming_.version.empty()) {
-    return Fail("a promotion to " + incoming_.version + " is under way; roll back once it is done");
-  }
-  if (version == running_.version) return Fail(version + " is running already");
-  if (version == testing_.version && !now_flag) return Fail(version + " is testing already");
-  if (!pinned_.empty()) return Fail("running is pinned to " + pinned_ + "; unpin first");
-  if (!base_.ArtifactOf(version)) {
-    auto restored = base_.RestoreVersion(version, RunsArtifactDirectly(config_.command()));
-    if (!restored) return std::unexpected(restored.error());
-    spdlog::info("version {} restored from its archive into {}", version, restored->string());
-  }
-  RecordDecision(version, Verdict::ROLLBACK,
-                 std::string(now_flag ? "at once: " : "as testing: ") + request.reason,
-                 request.author);
-  spdlog::warn("rollback to {} {} by {}: {}", version, now_flag ? "at once" : "as testing",
-               request.author, request.reason);
-  if (!now_flag || !running_.proven) {
-    AssignCandidate(version, now);
-    return "rolling back: " + version + (running_.proven ? " is testing" : " is running");
-  }
-  // At once: the version becomes running through the same no-drop switch as a promotion.
-  if (!testing_.version.empty() && testing_.version != version) {
-    RejectCandidate("superseded by a rollback to " + version, Verdict::SUPERSEDE, now,
-                    request.author);
-  }
-  if (testing_.version == version) {
-    BeginPromotion(now);
-  } else {
-    incoming_.version = version;
-    incoming_.next_start = now;
-    incoming_.backoff = BackoffFrom(config_);
+void Supervisor::Apply(const LifecycleEvent& event, SteadyTime now,
+                       std::promise<StatusOr<std::string>>* reply) {
+  const LifecycleState before = lifecycle_.state();
+  std::vector<LifecycleAction> actions = lifecycle_.Apply(event, now);
+  if (!actions.empty() || lifecycle_.state() != before) journal_dirty_ = true;
+  for (const LifecycleAction& action : actions) Execute(action, now, reply);
+}
+
+void Supervisor::Execute(const LifecycleAction& action, SteadyTime now,
+                         std::promise<StatusOr<std::string>>* reply) {
+  if (auto* a = std::get_if<StartInstance>(&action)) {
+    SlotOf(a->slot).next_start = a->at;
+  } else if (auto* a = std::get_if<StopInstance>(&action)) {
+    Retire(SlotOf(a->slot), now);
+  } else if (auto* a = std::get_if<SwitchTraffic>(&action)) {
+    SwitchToIncoming(a->to, now);
+  } else if (std::holds_alternative<OpenWindow>(action)) {
+    OpenEvidenceWindow(now);
+  } else if (std::holds_alternative<CloseWindow>(action)) {
     window_ = Window();
-    journal_dirty_ = true;
+  } else if (auto* a = std::get_if<Archive>(&action)) {
+    ArchiveIfUnused(a->version);
+  } else if (auto* a = std::get_if<RecordDecision>(&action)) {
+    WriteDecision(*a);
+  } else if (auto* a = std::get_if<Reply>(&action)) {
+    if (reply) {
+      reply->set_value(a->ok ? StatusOr<std::string>(a->text) : Fail(a->text));
+    }
+  } else if (auto* a = std::get_if<Note>(&action)) {
+    switch (a->level) {
+      case Note::kInfo:
+        spdlog::info("{}", a->text);
+        break;
+      case Note::kWarn:
+        spdlog::warn("{}", a->text);
+        break;
+      case Note::kError:
+        spdlog::error("{}", a->text);
+        break;
+    }
   }
-  return "rolling back: " + version + " is starting as running";
 }
 
-void Supervisor::BeginPromotion(SteadyTime now) {
-  // Vili's order: stop testing, start a fresh running instance of the candidate, wait for it
-  // to be healthy, switch, drain and stop the old running, archive the old version.
-  std::string version = testing_.version;
-  Retire(testing_, /*archive=*/false, now);
-  incoming_.version = version;
-  incoming_.next_start = now;
-  incoming_.backoff = BackoffFrom(config_);
-  window_ = Window();
-  journal_dirty_ = true;
+Supervisor::Slot& Supervisor::SlotOf(LifecycleSlot which) {
+  switch (which) {
+    case LifecycleSlot::kRunning:
+      return running_;
+    case LifecycleSlot::kTesting:
+      return testing_;
+    case LifecycleSlot::kIncoming:
+      return incoming_;
+  }
+  return running_;
 }
 
-void Supervisor::CompletePromotion(SteadyTime now) {
+const std::string& Supervisor::VersionOf(const Slot& slot) const {
+  const LifecycleState& state = lifecycle_.state();
+  switch (slot.which) {
+    case LifecycleSlot::kRunning:
+      return state.running.version;
+    case LifecycleSlot::kTesting:
+      return state.testing.version;
+    case LifecycleSlot::kIncoming:
+      return state.incoming.version;
+  }
+  return state.running.version;
+}
+
+void Supervisor::SwitchToIncoming(const std::string& to, SteadyTime now) {
   std::unique_ptr<Instance> old = std::move(running_.instance);
-  std::string old_version = running_.version;
-  running_.version = incoming_.version;
   running_.instance = std::move(incoming_.instance);
-  running_.proven = true;
-  running_.backoff = BackoffFrom(config_);
-  incoming_.version.clear();
-  incoming_.proven = false;
   PublishUpstreams();
-  spdlog::info("promotion complete: running is now {}", running_.version);
-  if (UpstreamOf(testing_)) OpenWindow(now);  // a candidate that arrived meanwhile
+  spdlog::info("promotion complete: running is now {}", to);
   if (old && old->child) {
     old->phase = Phase::kDraining;
-    old->archive_after_stop = true;
     old->drain_until = now + Millis(config_.proxy().drain_timeout_ms());
     stopping_.push_back(std::move(old));
-  } else {
-    ArchiveIfUnused(old_version);
   }
+  // Without a process to drain, the old version is archived by the Archive action that follows.
   journal_dirty_ = true;
 }
 
@@ -353,73 +315,25 @@ void Supervisor::TakeInDrops(SteadyTime now) {
     }
     ++counters_.artifacts_taken_in;
     spdlog::info("artifact taken in: version {} at {}", drop.version, taken->string());
-    AssignCandidate(drop.version, now);
+    Apply(ArtifactArrived{drop.version}, now);
   }
   settling_ = std::move(still_settling);
   ignored_drops_ = std::move(still_ignored);
 }
 
-void Supervisor::AssignCandidate(const std::string& version, SteadyTime now) {
-  if (running_.version.empty() || !running_.proven) {
-    // Nothing proven serves yet, so there is nothing to compare against: the newest version
-    // takes the running role outright.
-    if (!running_.version.empty()) {
-      spdlog::info("version {} replaces {}, which never became healthy", version, running_.version);
-      Retire(running_, /*archive=*/true, now);
-    }
-    running_.version = version;
-    running_.backoff = BackoffFrom(config_);
-    running_.next_start = now;
-  } else if (!pinned_.empty()) {
-    // Pinned: the newest drop waits for `yoke unpin`; an older held one is let go.
-    if (!held_.empty() && held_ != version) {
-      std::string older = std::move(held_);
-      held_.clear();
-      ArchiveIfUnused(older);
-    }
-    held_ = version;
-    spdlog::info("running is pinned to {}: version {} waits for unpin", pinned_, version);
-  } else {
-    if (!testing_.version.empty()) {
-      RejectCandidate("superseded by version " + version, Verdict::SUPERSEDE, now, "yoke");
-    }
-    testing_.version = version;
-    testing_.next_start = now;
-  }
-  journal_dirty_ = true;
-}
-
-void Supervisor::RejectCandidate(const std::string& reason, Verdict verdict, SteadyTime now,
-                                 const std::string& author, const Judgement* judgement) {
-  if (testing_.version.empty()) return;
-  std::string version = testing_.version;
-  RecordDecision(version, verdict, reason, author, judgement);
-  window_ = Window();
-  spdlog::warn("candidate {} {}: {}", version,
-               verdict == Verdict::SUPERSEDE ? "superseded" : "rejected", reason);
-  Retire(testing_, /*archive=*/true, now);
-}
-
-void Supervisor::Retire(Slot& slot, bool archive, SteadyTime now) {
-  std::string version = std::move(slot.version);
-  slot.version.clear();
-  slot.proven = false;
+void Supervisor::Retire(Slot& slot, SteadyTime now) {
   if (auto st = base_.ClearRole(slot.role); !st) spdlog::error("{}", st.error().message());
   if (slot.instance && slot.instance->child) {
-    Stop(std::move(slot.instance), archive, now);
+    Stop(std::move(slot.instance), now);
   } else {
     slot.instance.reset();
   }
-  if (archive) ArchiveIfUnused(version);
   journal_dirty_ = true;
   PublishUpstreams();
 }
 
 bool Supervisor::IsReferenced(const std::string& version) const {
-  if (version == running_.version || version == testing_.version || version == incoming_.version ||
-      version == held_) {
-    return true;
-  }
+  if (lifecycle_.IsReferenced(version)) return true;
   for (const auto& inst : stopping_) {
     if (inst->record.version() == version) return true;
   }
@@ -445,19 +359,20 @@ void Supervisor::ArchiveIfUnused(const std::string& version) {
 void Supervisor::WriteJournal() {
   if (!journal_dirty_) return;
   Journal journal;
-  auto fill = [](const Slot& slot, InstanceRecord* out) {
+  auto fill = [this](const Slot& slot, InstanceRecord* out) {
     if (slot.instance) {
       *out = slot.instance->record;
     } else {
-      out->set_version(slot.version);
+      out->set_version(VersionOf(slot));
       out->set_role(slot.role);
     }
   };
-  if (!running_.version.empty()) fill(running_, journal.mutable_running());
-  if (!testing_.version.empty()) fill(testing_, journal.mutable_testing());
-  if (!incoming_.version.empty()) fill(incoming_, journal.mutable_incoming());
-  journal.set_pinned(pinned_);
-  journal.set_held(held_);
+  const LifecycleState& state = lifecycle_.state();
+  if (!state.running.version.empty()) fill(running_, journal.mutable_running());
+  if (!state.testing.version.empty()) fill(testing_, journal.mutable_testing());
+  if (!state.incoming.version.empty()) fill(incoming_, journal.mutable_incoming());
+  journal.set_pinned(state.pinned);
+  journal.set_held(state.held);
   for (const auto& inst : stopping_) *journal.add_stopping() = inst->record;
   if (auto st = WriteTextRecord(base_.env(), base_.JournalPath(), journal); !st) {
     spdlog::error("cannot write journal: {}", st.error().message());
@@ -477,7 +392,7 @@ void Supervisor::Shutdown() {
   }
   for (Slot* slot : {&testing_, &incoming_, &running_}) {
     if (slot->instance && slot->instance->child) {
-      Stop(std::move(slot->instance), false, now);
+      Stop(std::move(slot->instance), now);
     } else {
       slot->instance.reset();
     }
@@ -498,8 +413,8 @@ void Supervisor::Shutdown() {
 void Supervisor::PublishSnapshot() {
   SupervisorSnapshot snap = counters_;
   SteadyTime now = deps_.clock->Now();
-  auto role = [now](const Slot& slot, SupervisorSnapshot::Role* out) {
-    out->version = slot.version;
+  auto role = [this, now](const Slot& slot, SupervisorSnapshot::Role* out) {
+    out->version = VersionOf(slot);
     if (slot.instance) {
       out->up = slot.instance->phase == Phase::kUp;
       if (out->up) {
@@ -517,9 +432,10 @@ void Supervisor::PublishSnapshot() {
   };
   role(running_, &snap.running);
   role(testing_, &snap.testing);
-  snap.promoting = incoming_.version;
-  snap.pinned = pinned_;
-  snap.held = held_;
+  const LifecycleState& state = lifecycle_.state();
+  snap.promoting = state.incoming.version;
+  snap.pinned = state.pinned;
+  snap.held = state.held;
   snap.min_window_s = judge_settings_.min_window.count();
   snap.min_pairs = judge_settings_.min_pairs;
   if (window_.open) {
@@ -533,9 +449,9 @@ void Supervisor::PublishSnapshot() {
     snap.judge_gates = last_reading_.judge_gates;
     snap.judge_route_gates = last_reading_.judge_route_gates;
   }
-  std::string roles = running_.version + "\n" + testing_.version;
+  std::string roles = state.running.version + "\n" + state.testing.version;
   if (deps_.meta_notify && (decision_written_ || roles != meta_told_)) {
-    deps_.meta_notify(running_.version, testing_.version);
+    deps_.meta_notify(state.running.version, state.testing.version);
     decision_written_ = false;
     meta_told_ = std::move(roles);
   }

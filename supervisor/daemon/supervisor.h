@@ -2,6 +2,8 @@
 // running and testing instances, health-checks them, restarts a crashed running instance with
 // backoff, rejects a failing candidate, archives versions nothing runs any more, and keeps a
 // journal so that a restarted supervisor (even after kill -9) resumes where it was.
+// What to do about each of these is decided by the lifecycle state machine (core/lifecycle.h):
+// the loop turns what it sees into events and carries out the actions that come back.
 //
 // Tick() does one pass and never blocks for longer than one health probe; the caller drives
 // it from a timer. Every side effect goes through the objects passed in, so tests can fake
@@ -22,10 +24,10 @@
 #include <vector>
 
 #include "base-layout/base_folder.h"
-#include "core/backoff.h"
 #include "core/clock.h"
 #include "core/evidence_window.h"
 #include "core/judge.h"
+#include "core/lifecycle.h"
 #include "core/log_counts.h"
 #include "core/status.h"
 #include "core/upstream.h"
@@ -128,11 +130,11 @@ class Supervisor {
 
   SupervisorSnapshot Snapshot() const;
 
-  // Queues an operator's verdict for the loop: "promote" or "reject" the candidate, "pin" the
-  // running version (`version` must name it), "unpin", or "rollback" / "rollback-now" to
-  // `version` (restored from its archive if need be; as testing, or as running at once). The future
-  // holds what was done, or why nothing was. Thread-safe.
-  std::future<StatusOr<std::string>> RequestVerdict(std::string action, std::string reason,
+  // Queues an operator's verdict for the loop: promote or reject the candidate, pin the
+  // running version (`version` must name it), unpin, or roll back to `version` (restored from
+  // its archive if need be; as testing, or as running at once). The future holds what was done,
+  // or why nothing was. Thread-safe.
+  std::future<StatusOr<std::string>> RequestVerdict(ManualAction action, std::string reason,
                                                     std::string author, std::string version = "");
 
  private:
@@ -153,15 +155,13 @@ class Supervisor {
     std::unique_ptr<LogTailer> tail;
     LogCounts logs;  // everything this instance logged, its startup apart
     bool killed = false;
-    bool archive_after_stop = false;
   };
+  // The process side of a lifecycle slot; which version it holds is the lifecycle's.
   struct Slot {
-    const char* role;
-    std::string version;  // empty: the slot is free
+    LifecycleSlot which;
+    const char* role;  // on disk: incoming's instances are running instances
     std::unique_ptr<Instance> instance;
-    bool proven = false;  // this version has been healthy in this slot
-    SteadyTime next_start;
-    Backoff backoff;
+    SteadyTime next_start;  // set by a StartInstance action: a restart waits its backoff
   };
   struct Settling {
     uint64_t size;
@@ -184,8 +184,8 @@ class Supervisor {
     std::map<std::string, uint64_t> running_route_errors;
     std::map<std::string, uint64_t> testing_route_errors;
   };
-  struct ManualVerdict {
-    std::string action;
+  struct ManualRequest {
+    ManualAction action;
     std::string reason;
     std::string author;
     std::string version;
@@ -194,26 +194,32 @@ class Supervisor {
 
   void TakeInDrops(SteadyTime now);
   void PollLogs();
-  void OpenWindow(SteadyTime now);
+  // OpenWindow: counts as of now are the window's baseline; meta's policy applies from here.
+  void OpenEvidenceWindow(SteadyTime now);
   void ApplyPolicyOverride();
   void JudgeCandidate(SteadyTime now);
   void HandleManualVerdicts(SteadyTime now);
-  StatusOr<std::string> Rollback(const ManualVerdict& request, bool now_flag, SteadyTime now);
-  void BeginPromotion(SteadyTime now);
-  void CompletePromotion(SteadyTime now);
   std::optional<Upstream> UpstreamOf(const Slot& slot) const;
-  void AssignCandidate(const std::string& version, SteadyTime now);
   void WatchSlot(Slot& slot, SteadyTime now);
   void StartDue(Slot& slot, SteadyTime now);
   void ReapStopping(SteadyTime now);
 
-  void OnInstanceFailed(Slot& slot, const std::string& why, SteadyTime now);
-  void RejectCandidate(const std::string& reason, Verdict verdict, SteadyTime now,
-                       const std::string& author = "judge", const Judgement* judgement = nullptr);
-  // Clears the slot; its instance, if any, is told to stop, and the version is archived once
-  // nothing runs it.
-  void Retire(Slot& slot, bool archive, SteadyTime now);
-  void Stop(std::unique_ptr<Instance> instance, bool archive_after, SteadyTime now);
+  // Hands an event to the lifecycle and carries out the actions it returns, in order; a Reply
+  // goes to `reply` when there is one.
+  void Apply(const LifecycleEvent& event, SteadyTime now,
+             std::promise<StatusOr<std::string>>* reply = nullptr);
+  void Execute(const LifecycleAction& action, SteadyTime now,
+               std::promise<StatusOr<std::string>>* reply);
+  Slot& SlotOf(LifecycleSlot which);
+  const std::string& VersionOf(const Slot& slot) const;
+  // The slot's instance failed (`exited`: its process exited; else it could not be started or
+  // was not healthy in time): the process side is handled here, the rest is the lifecycle's.
+  void OnInstanceFailed(Slot& slot, const std::string& why, bool exited, SteadyTime now);
+  // StopInstance: clears the slot's role link; its instance, if any, is told to stop.
+  void Retire(Slot& slot, SteadyTime now);
+  // SwitchTraffic: the incoming instance becomes running; the old running drains, then stops.
+  void SwitchToIncoming(const std::string& to, SteadyTime now);
+  void Stop(std::unique_ptr<Instance> instance, SteadyTime now);
   void ArchiveIfUnused(const std::string& version);
   bool IsReferenced(const std::string& version) const;
 
@@ -221,18 +227,17 @@ class Supervisor {
   void PublishUpstreams();
   void WriteInstanceRecord(const Instance& instance);
   void WriteJournal();
-  void RecordDecision(const std::string& to_version, Verdict verdict, const std::string& reason,
-                      const std::string& author = "judge", const Judgement* judgement = nullptr);
+  // Writes the decision into the base; with the judge's figures when it asks for them.
+  void WriteDecision(const RecordDecision& decision);
   std::string WallTimeText() const;
 
   Config config_;
   BaseFolder base_;
   SupervisorDeps deps_;
+  Lifecycle lifecycle_;  // which version is where, pinned, held; the decisions
   Slot running_;
   Slot testing_;
-  Slot incoming_;       // during a promotion: the candidate's new running instance, starting
-  std::string pinned_;  // running is pinned to this version
-  std::string held_;    // a candidate taken in while pinned, waiting
+  Slot incoming_;  // during a promotion: the candidate's new running instance, starting
   Window window_;
   JudgeSettings judge_settings_;
   std::shared_ptr<const MirrorPolicy> mirror_;  // meta's override; null: the proxy's own
@@ -241,7 +246,7 @@ class Supervisor {
   Judgement last_judgement_;
   SupervisorSnapshot last_reading_;  // only the judge's reading: logs, new kinds, gates
   std::mutex manual_mu_;
-  std::vector<ManualVerdict> manual_;  // GUARDED_BY(manual_mu_)
+  std::vector<ManualRequest> manual_;  // GUARDED_BY(manual_mu_)
   std::list<std::unique_ptr<Instance>> stopping_;
   std::map<std::filesystem::path, Settling> settling_;
   std::map<std::filesystem::path, Settling> ignored_drops_;

@@ -22,9 +22,10 @@ class AdminApiTest : public ::testing::Test {
     handlers_.status_json = [] { return std::string("{\"ok\":true}\n"); };
     handlers_.metrics_text = [] { return std::string("yoke_up 1\n"); };
     handlers_.token = "s3cret";
-    handlers_.verdict = [this](const std::string& action, const std::string& reason,
+    handlers_.verdict = [this](ManualAction action, const std::string& reason,
                                const std::string& author, const std::string& version) {
-      calls_.push_back(action + "|" + reason + "|" + author + "|" + version);
+      calls_.push_back(std::string(ManualActionName(action)) + "|" + reason + "|" + author + "|" +
+                       version);
       return AdminResponse{200, "text/plain", "done\n"};
     };
   }
@@ -62,6 +63,20 @@ TEST_F(AdminApiTest, ChecksVerdictsBeforePassingThemOn) {
                 .status,
             200u);
   EXPECT_EQ(calls_, (std::vector<std::string>{"reject|looks bad|ada|", "pin|hold|operator|1.2.3"}));
+}
+
+// A rollback reaches the supervisor as the typed action: at once when the body says "now".
+TEST_F(AdminApiTest, PassesRollbackAsTypedAction) {
+  EXPECT_EQ(HandleAdminRequest(handlers_, "POST", "/rollback", "Bearer s3cret",
+                               R"({"reason":"bad","version":"1.0.0"})")
+                .status,
+            200u);
+  EXPECT_EQ(HandleAdminRequest(handlers_, "POST", "/rollback", "Bearer s3cret",
+                               R"({"reason":"worse","version":"1.0.0","now":true})")
+                .status,
+            200u);
+  EXPECT_EQ(calls_, (std::vector<std::string>{"rollback|bad|operator|1.0.0",
+                                              "rollback-now|worse|operator|1.0.0"}));
 }
 
 // Without a verdict handler (yoke proxy), state-changing calls are not offered at all.

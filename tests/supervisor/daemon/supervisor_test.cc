@@ -199,7 +199,7 @@ TEST_F(SupervisorTest, FailedPromotionStaysOnTheOldRunning) {
   DropAndSettle("hello-2.0.0");
   Tick();
   launcher_.fail_starts = {launcher_.starts + 1};  // the promoted version's first start fails
-  auto done = supervisor_->RequestVerdict("promote", "by hand", "ada");
+  auto done = supervisor_->RequestVerdict(ManualAction::kPromote, "by hand", "ada");
   Tick();
   ASSERT_EQ(done.wait_for(std::chrono::seconds(0)), std::future_status::ready);
   EXPECT_EQ(*done.get(), "promoting 2.0.0");
@@ -225,7 +225,7 @@ TEST_F(SupervisorTest, FailedPromotionStaysOnTheOldRunning) {
   EXPECT_TRUE(fs::exists(dir_.path() / "archive" / "hello-2.0.0.zip"));
 
   // Nothing is under test now: a manual verdict says so.
-  auto none = supervisor_->RequestVerdict("reject", "again", "ada");
+  auto none = supervisor_->RequestVerdict(ManualAction::kReject, "again", "ada");
   Tick();
   auto answer = none.get();
   ASSERT_FALSE(answer);
@@ -239,7 +239,7 @@ TEST_F(SupervisorTest, RollbackRefusesAVersionThatIsNotOne) {
   DropAndSettle("hello-1.0.0");
   Tick();
   for (const char* bad : {"../../etc", "1.0.0/../../x", "/tmp/x", ".hidden", "a b"}) {
-    auto done = supervisor_->RequestVerdict("rollback", "why", "ada", bad);
+    auto done = supervisor_->RequestVerdict(ManualAction::kRollback, "why", "ada", bad);
     Tick();
     auto answer = done.get();
     ASSERT_FALSE(answer) << bad;
@@ -256,7 +256,7 @@ TEST_F(SupervisorTest, PromotionReplacesRunningAndArchivesTheOldVersion) {
   Tick();
   DropAndSettle("hello-2.0.0");
   Tick();
-  auto done = supervisor_->RequestVerdict("promote", "by hand", "ada");
+  auto done = supervisor_->RequestVerdict(ManualAction::kPromote, "by hand", "ada");
   Tick();  // verdict: testing stops, the new running instance starts
   Tick();  // it is healthy: switch, and the old running drains (no traffic: at once)
   Tick();  // the old running is told to stop and exits
@@ -310,6 +310,35 @@ TEST_F(SupervisorTest, AppliesMetasPolicyOverrideWhenAWindowOpens) {
   ASSERT_TRUE(traffic.last.testing && traffic.last.testing->version == "3.0.0");
   EXPECT_EQ(supervisor_->Snapshot().min_window_s, config_.judge().min_window_s());
   EXPECT_FALSE(traffic.last.mirror);
+}
+
+// Through the loop: a pin rejects the candidate, a later drop is held, and unpin tests it.
+TEST_F(SupervisorTest, PinHoldsNewVersionsAndUnpinTestsTheHeldOne) {
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  DropAndSettle("hello-2.0.0");
+  Tick();
+  auto pinned = supervisor_->RequestVerdict(ManualAction::kPin, "incident", "ada", "1.0.0");
+  Tick();
+  ASSERT_EQ(pinned.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_EQ(*pinned.get(), "pinned 1.0.0");
+  EXPECT_EQ(supervisor_->Snapshot().testing.version, "");
+  DropAndSettle("hello-3.0.0");
+  auto snap = supervisor_->Snapshot();
+  EXPECT_EQ(snap.pinned, "1.0.0");
+  EXPECT_EQ(snap.held, "3.0.0");
+  EXPECT_EQ(snap.testing.version, "");
+  const int starts = launcher_.starts;
+  auto unpinned = supervisor_->RequestVerdict(ManualAction::kUnpin, "over", "ada");
+  Tick();
+  EXPECT_EQ(*unpinned.get(), "unpinned; testing 3.0.0");
+  Tick();
+  snap = supervisor_->Snapshot();
+  EXPECT_EQ(snap.pinned, "");
+  EXPECT_EQ(snap.testing.version, "3.0.0");
+  EXPECT_TRUE(snap.testing.up);
+  EXPECT_EQ(launcher_.starts, starts + 1);
 }
 
 // After a restart the journal brings back both roles, and their versions start again.
