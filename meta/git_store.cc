@@ -1,3 +1,6 @@
+// GitStore over libgit2. Over 500 lines because each git operation (read at a tip, commit with
+// compare-and-swap, fetch with credentials, re-apply local commits, push) is a sequence of
+// libgit2 calls with its own error adapter; they share the RAII wrappers at the top.
 #include "meta/git_store.h"
 
 #include <git2.h>

@@ -1,3 +1,8 @@
+// The proxy's data path: accept, read and check a request, forward it to running, mirror it to
+// testing, relay the answer, pair the two outcomes. Over 500 lines on purpose: its coroutines
+// share the worker, the stream types and the upstream pool, and read top to bottom as one
+// request's way through; the pure rules are in http_rules.cc. Issue 13 (speed) reworks this
+// file; split the pool and the relays out then.
 #include "proxy/proxy.h"
 
 #include <fcntl.h>

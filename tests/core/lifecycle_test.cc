@@ -1,3 +1,5 @@
+// The lifecycle as tables: (state, event) -> (state, actions). Long because each row spells out
+// a whole state and every action, which is the point: a reader checks a row without running it.
 #include "core/lifecycle.h"
 
 #include <gtest/gtest.h>

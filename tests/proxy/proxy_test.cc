@@ -1,6 +1,7 @@
 // The proxy in-process, in front of real fixture services on 127.0.0.1: forwarding, framing,
 // limits, mirroring, pairing and switching. Ports come from the system; every wait has a
-// deadline; every fixture is stopped by its pid.
+// deadline; every fixture is stopped by its pid. Over 500 lines: one fixture serves every
+// group of proxy behaviour, and splitting it would copy the fixture.
 #include "proxy/proxy.h"
 
 #include <gtest/gtest.h>
