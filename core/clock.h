@@ -19,6 +19,8 @@ class Clock {
   virtual SteadyTime Now() const = 0;
   // For what is written down for people: file names, records.
   virtual WallTime WallNow() const = 0;
+  // Waits `d` of this clock's time: the real one sleeps, a simulated one moves on by `d`.
+  virtual void SleepFor(Millis d) const = 0;
 };
 
 // A wall time as UTC text, with strftime's `format`.

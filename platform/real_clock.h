@@ -1,5 +1,7 @@
-// The system clocks behind the Clock interface. Only main constructs one.
+// The system clocks behind the Clock interface. Only the composition root (supervisor/run.cc) constructs one.
 #pragma once
+
+#include <thread>
 
 #include "core/clock.h"
 
@@ -9,6 +11,7 @@ class RealClock : public Clock {
  public:
   SteadyTime Now() const override { return std::chrono::steady_clock::now(); }
   WallTime WallNow() const override { return std::chrono::system_clock::now(); }
+  void SleepFor(Millis d) const override { std::this_thread::sleep_for(d); }
 };
 
 }  // namespace yoke

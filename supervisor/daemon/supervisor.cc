@@ -398,11 +398,11 @@ void Supervisor::Shutdown() {
     }
   }
   // Bounded: every instance gets SIGKILL at its grace deadline, and a killed process exits.
-  auto deadline =
-      std::chrono::steady_clock::now() + Millis(config_.stop_grace_ms()) + std::chrono::seconds(5);
-  while (!stopping_.empty() && std::chrono::steady_clock::now() < deadline) {
+  const auto deadline =
+      deps_.clock->Now() + Millis(config_.stop_grace_ms()) + std::chrono::seconds(5);
+  while (!stopping_.empty() && deps_.clock->Now() < deadline) {
     ReapStopping(deps_.clock->Now());
-    if (!stopping_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!stopping_.empty()) deps_.clock->SleepFor(Millis(20));
   }
   journal_dirty_ = true;
   WriteJournal();

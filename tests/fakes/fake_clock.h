@@ -13,10 +13,12 @@ class FakeClock : public Clock {
   WallTime WallNow() const override {
     return WallTime(std::chrono::milliseconds(1'790'000'000'000LL + now_ms_.load()));
   }
-  void Advance(Millis by) { now_ms_ += by.count(); }
+  void Advance(Millis by) const { now_ms_ += by.count(); }
+  // Simulated time: a wait is over at once, with the clock moved on.
+  void SleepFor(Millis d) const override { Advance(d); }
 
  private:
-  std::atomic<int64_t> now_ms_{1'000'000};
+  mutable std::atomic<int64_t> now_ms_{1'000'000};
 };
 
 }  // namespace yoke
