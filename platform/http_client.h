@@ -2,8 +2,10 @@
 // closed afterwards. The health probe, the CLI's calls to the admin API and the artifact fetch
 // all go through it. Blocking: each call runs a private io_context on the calling thread, and one
 // timeout bounds the whole exchange (resolve, connect, every write and every read), so a call
-// never blocks for longer than that. Plain http only; no redirects are followed. No exception
-// leaves it: every failure is an Error with a message that says how far the exchange got.
+// never blocks for longer than that. The one thing that can outlast it is a hanging DNS lookup:
+// a host name is resolved by getaddrinfo, which cannot be interrupted (the probe and the CLI
+// dial addresses). Plain http only; no redirects are followed. No exception leaves it: every
+// failure is an Error with a message that says how far the exchange got.
 // Thread-safety: free functions, callable from any thread at once.
 #pragma once
 
