@@ -223,6 +223,8 @@ void RunUntil(Call& call, SteadyTime deadline, Work work) {
       std::rethrow_exception(thrown);
     } catch (const std::exception& e) {
       call.Fail(HttpFailure::kNoAnswer, "HTTP call to " + call.peer + " failed: " + e.what());
+    } catch (...) {
+      call.Fail(HttpFailure::kNoAnswer, "HTTP call to " + call.peer + " failed");
     }
   });
   io.run_until(deadline);
