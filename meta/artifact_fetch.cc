@@ -1,25 +1,15 @@
 #include "meta/artifact_fetch.h"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http.hpp>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <string_view>
+
+#include "platform/http_client.h"
 
 namespace yoke {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 namespace fs = std::filesystem;
 
 // Writes what arrives to a file, hashing and counting it.
@@ -64,82 +54,58 @@ StatusOr<FileDigest> CopyLocal(const fs::path& from, const fs::path& to, uint64_
 }
 
 struct HttpTarget {
-  std::string host, port, path;
+  std::string host;
+  uint16_t port = 80;
+  std::string path;
 };
 
 StatusOr<HttpTarget> ParseHttpUri(const std::string& uri) {
   std::string rest = uri.substr(7);  // after "http://"
   size_t slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
-  HttpTarget t{authority, "80", slash == std::string::npos ? "/" : rest.substr(slash)};
+  HttpTarget t{authority, 80, slash == std::string::npos ? "/" : rest.substr(slash)};
   if (authority.empty()) return Fail("no host in " + uri);
   if (size_t colon = authority.rfind(':'); colon != std::string::npos && authority.back() != ']') {
     t.host = authority.substr(0, colon);
-    t.port = authority.substr(colon + 1);
+    const std::string port = authority.substr(colon + 1);
+    unsigned long number = 0;
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string::npos ||
+        (number = std::stoul(port)) == 0 || number > 65535) {
+      return Fail("bad port in " + uri);
+    }
+    t.port = static_cast<uint16_t>(number);
   }
   if (t.host.size() > 2 && t.host.front() == '[') t.host = t.host.substr(1, t.host.size() - 2);
   return t;
 }
 
-asio::awaitable<void> Download(HttpTarget target, Sink* sink, uint64_t max_bytes,
-                               std::string* error) {
-  auto executor = co_await asio::this_coro::executor;
-  asio::ip::tcp::resolver resolver(executor);
-  beast::tcp_stream stream(executor);
-  boost::system::error_code ec;
-  auto endpoints = co_await resolver.async_resolve(target.host, target.port,
-                                                   asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) {
-    *error = "cannot resolve " + target.host + ": " + ec.message();
-    co_return;
+// One GET through the HTTP client, the body written and hashed as it arrives; only a 200's body
+// reaches the file.
+Status Download(const HttpTarget& target, Sink* sink, uint64_t max_bytes,
+                std::chrono::seconds timeout) {
+  HttpRequest request;
+  request.host = target.host;
+  request.port = target.port;
+  request.target = target.path;
+  request.headers = {{"Host", target.host}, {"User-Agent", "yoke"}};
+  HttpCallOptions options;
+  options.timeout = timeout;
+  options.max_body_bytes = max_bytes;
+  options.body_sink = [sink](const HttpResponse& head, std::string_view chunk) -> Status {
+    if (head.status != 200) return Fail("the server answered " + std::to_string(head.status));
+    sink->Write(chunk.data(), chunk.size());
+    return Ok();
+  };
+  HttpFailure failure = HttpFailure::kNone;
+  auto answer = SendHttpRequest(request, options, &failure);
+  if (!answer) {
+    if (failure == HttpFailure::kBodyTooLarge)
+      return Fail("the artifact is larger than its release says");
+    return Fail(answer.error().message());
   }
-  auto connected =
-      co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
-  (void)connected;
-  if (ec) {
-    *error = "cannot connect to " + target.host + ":" + target.port + ": " + ec.message();
-    co_return;
-  }
-  http::request<http::empty_body> request(http::verb::get, target.path, 11);
-  request.set(http::field::host, target.host);
-  request.set(http::field::user_agent, "yoke");
-  auto written =
-      co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
-  (void)written;
-  if (ec) {
-    *error = "cannot send the request: " + ec.message();
-    co_return;
-  }
-  beast::flat_buffer buffer;
-  http::response_parser<http::buffer_body> parser;
-  parser.body_limit(max_bytes);
-  auto header_read = co_await http::async_read_header(
-      stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-  (void)header_read;
-  if (ec) {
-    *error = ec == http::error::body_limit ? "the artifact is larger than its release says"
-                                           : "no answer: " + ec.message();
-    co_return;
-  }
-  if (parser.get().result_int() != 200) {
-    *error = "the server answered " + std::to_string(parser.get().result_int());
-    co_return;
-  }
-  char chunk[1 << 16];
-  while (!parser.is_done()) {
-    parser.get().body().data = chunk;
-    parser.get().body().size = sizeof chunk;
-    auto got = co_await http::async_read(stream, buffer, parser,
-                                         asio::redirect_error(asio::use_awaitable, ec));
-    (void)got;
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec) {
-      *error = ec == http::error::body_limit ? "the artifact is larger than its release says"
-                                             : "the download broke off: " + ec.message();
-      co_return;
-    }
-    sink->Write(chunk, sizeof chunk - parser.get().body().size);
-  }
+  if (answer->status != 200) return Fail("the server answered " + std::to_string(answer->status));
+  return Ok();
 }
 
 }  // namespace
@@ -158,16 +124,8 @@ StatusOr<FileDigest> FetchArtifact(const std::string& uri, const fs::path& to, u
   YOKE_ASSIGN_OR_RETURN(HttpTarget target, ParseHttpUri(uri));
   Sink sink(to);
   if (!sink.ok()) return Fail("cannot write " + to.string() + ": " + std::strerror(errno));
-  std::string error;
-  bool done = false;
-  asio::io_context io;
-  asio::co_spawn(io, Download(target, &sink, max_bytes, &error),
-                 [&done](std::exception_ptr) { done = true; });
-  io.run_for(timeout);
-  if (!done)
-    return Fail("cannot fetch " + uri + ": no complete answer within " +
-                std::to_string(timeout.count()) + " s");
-  if (!error.empty()) return Fail("cannot fetch " + uri + ": " + error);
+  if (Status fetched = Download(target, &sink, max_bytes, timeout); !fetched)
+    return Fail("cannot fetch " + uri + ": " + fetched.error().message());
   return sink.Finish(to);
 }
 

@@ -1,5 +1,6 @@
-// Health checks of instances on loopback: a TCP connect, or an HTTP GET that must answer 2xx.
-// Each probe is bounded by its timeout. Thread-safety: stateless, callable from any thread.
+// Health checks of instances on loopback: a TCP connect, or an HTTP GET that must answer 2xx,
+// both through the HTTP client (platform/http_client.h). Each probe is bounded by its timeout.
+// Thread-safety: stateless, callable from any thread.
 #pragma once
 
 #include <chrono>
@@ -11,7 +12,9 @@ namespace yoke {
 
 struct ProbeResult {
   bool healthy = false;
-  std::string detail;  // "connection refused", "HTTP 503", "timed out"
+  // "HTTP 503", "tcp connect", or what went wrong: "cannot connect to 127.0.0.1:8080:
+  // Connection refused", "no answer from 127.0.0.1:8080 within 500 ms"
+  std::string detail;
 };
 
 class HealthProbe {

@@ -2,19 +2,13 @@
 
 #include <unistd.h>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <cstdlib>
 #include <iostream>
 
 #include "core/address.h"
 #include "core/config_check.h"
+#include "platform/http_client.h"
 #include "platform/posix_env.h"
 #include "platform/process.h"
 #include "supervisor/cli/config_loader.h"
@@ -81,9 +75,6 @@ std::string AdminDialHost(const std::string& listen_host) {
 AdminCall CallAdmin(const std::string& admin_listen, std::string_view method,
                     const std::string& target, const std::string& bearer, const std::string& body,
                     std::chrono::milliseconds timeout) {
-  namespace asio = boost::asio;
-  namespace beast = boost::beast;
-  namespace http = beast::http;
   AdminCall call;
   auto listen = ParseHostPort(admin_listen);
   if (!listen) {
@@ -93,59 +84,37 @@ AdminCall CallAdmin(const std::string& admin_listen, std::string_view method,
   const std::string host = AdminDialHost(listen->host);
   call.where = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
                std::to_string(listen->port);
-  beast::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(host, ec);
   if (ec) {
     call.error = "bad admin address " + host;
     return call;
   }
-  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-  req.set(http::field::host, host);
-  req.set(http::field::user_agent, "yoke-cli");
-  if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
+  HttpRequest request;
+  request.method = std::string(method);
+  request.host = host;
+  request.port = listen->port;
+  request.target = target;
+  request.headers = {{"Host", host}, {"User-Agent", "yoke-cli"}};
+  if (!bearer.empty()) request.headers.emplace_back("Authorization", "Bearer " + bearer);
   if (!body.empty()) {
-    req.set(http::field::content_type, "application/json");
-    req.body() = body;
+    request.headers.emplace_back("Content-Type", "application/json");
+    request.body = body;
   }
-  req.prepare_payload();
-
-  // One coroutine on a private io_context; the stream's deadline bounds connect, write and
-  // read together.
-  asio::io_context io;
-  constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-  auto exchange = [&]() -> asio::awaitable<void> {
-    beast::tcp_stream stream(io);
-    stream.expires_after(timeout);
-    auto [cec] =
-        co_await stream.async_connect(asio::ip::tcp::endpoint(address, listen->port), kTuple);
-    if (cec) {
-      call.outcome = AdminCall::Outcome::kUnreachable;
-      call.error = cec == beast::error::timeout ? "no answer to connect" : cec.message();
-      co_return;
-    }
-    call.outcome = AdminCall::Outcome::kNoAnswer;
-    auto [wec, wn] = co_await http::async_write(stream, req, kTuple);
-    if (wec) {
-      call.error = wec.message();
-      co_return;
-    }
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(16 * 1024 * 1024);
-    auto [rec, rn] = co_await http::async_read(stream, buffer, parser, kTuple);
-    if (rec) {
-      call.error =
-          rec == beast::error::timeout ? "timed out waiting for the answer" : rec.message();
-      co_return;
-    }
-    call.outcome = AdminCall::Outcome::kAnswered;
-    call.status = parser.get().result_int();
-    call.body = std::move(parser.get().body());
-    beast::error_code ignored;
-    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  };
-  asio::co_spawn(io, exchange(), asio::detached);
-  io.run();
+  HttpCallOptions options;
+  options.timeout = timeout;
+  options.max_body_bytes = 16 * 1024 * 1024;
+  HttpFailure failure = HttpFailure::kNone;
+  auto answer = SendHttpRequest(request, options, &failure);
+  if (!answer) {
+    call.outcome = failure == HttpFailure::kCannotConnect ? AdminCall::Outcome::kUnreachable
+                                                          : AdminCall::Outcome::kNoAnswer;
+    call.error = answer.error().message();
+    return call;
+  }
+  call.outcome = AdminCall::Outcome::kAnswered;
+  call.status = answer->status;
+  call.body = std::move(answer->body);
   return call;
 }
 
