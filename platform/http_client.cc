@@ -241,6 +241,24 @@ std::string_view HttpResponse::Header(std::string_view name) const {
   return {};
 }
 
+namespace {
+
+// The peer being away or silent may pass; an answer that breaks the rules will not.
+ErrorCode CodeOf(HttpFailure failure) {
+  switch (failure) {
+    case HttpFailure::kCannotConnect:
+    case HttpFailure::kNoAnswer:
+      return ErrorCode::kUnavailable;
+    case HttpFailure::kBadResponse:
+    case HttpFailure::kBodyTooLarge:
+      return ErrorCode::kInvalid;
+    default:
+      return ErrorCode::kUnknown;
+  }
+}
+
+}  // namespace
+
 StatusOr<HttpResponse> SendHttpRequest(const HttpRequest& request, const HttpCallOptions& options,
                                        HttpFailure* failure) {
   Call call(PeerName(request.host, request.port), options.timeout);
@@ -252,7 +270,7 @@ StatusOr<HttpResponse> SendHttpRequest(const HttpRequest& request, const HttpCal
     call.Fail(HttpFailure::kCannotConnect, "HTTP call to " + call.peer + " failed: " + e.what());
   }
   if (failure) *failure = call.failure;
-  if (call.failure != HttpFailure::kNone) return Fail(std::move(call.error));
+  if (call.failure != HttpFailure::kNone) return Fail(std::move(call.error), CodeOf(call.failure));
   return response;
 }
 
@@ -269,7 +287,7 @@ Status CheckTcpConnect(const std::string& host, uint16_t port, Millis timeout) {
   } catch (const std::exception& e) {
     call.Fail(HttpFailure::kCannotConnect, "cannot connect to " + call.peer + ": " + e.what());
   }
-  if (call.failure != HttpFailure::kNone) return Fail(std::move(call.error));
+  if (call.failure != HttpFailure::kNone) return Fail(std::move(call.error), CodeOf(call.failure));
   return Ok();
 }
 

@@ -80,6 +80,7 @@ TEST(HttpClientTest, ASilentServerEndsTheCallAtTheDeadline) {
   ASSERT_FALSE(response);
   EXPECT_EQ(failure, HttpFailure::kNoAnswer);
   EXPECT_EQ(response.error().message(), "no answer from " + Peer(server.port()) + " within 300 ms");
+  EXPECT_TRUE(response.error().is(ErrorCode::kUnavailable));
   EXPECT_GE(took, 300ms);
   EXPECT_LT(took, 5s);  // bounded by the deadline, not by the server
 }
@@ -92,6 +93,7 @@ TEST(HttpClientTest, AClosedPortCannotBeConnected) {
   ASSERT_FALSE(response);
   EXPECT_EQ(failure, HttpFailure::kCannotConnect);
   EXPECT_EQ(response.error().message(), "cannot connect to " + Peer(port) + ": Connection refused");
+  EXPECT_TRUE(response.error().is(ErrorCode::kUnavailable));
   auto check = CheckTcpConnect("127.0.0.1", port, 2s);
   ASSERT_FALSE(check);
   EXPECT_EQ(check.error().message(), "cannot connect to " + Peer(port) + ": Connection refused");
