@@ -109,6 +109,15 @@ class FaultWalkTest : public ::testing::Test {
     EXPECT_TRUE(base.RoleTarget("running")) << where;
   }
 
+  // The mutations a healthy promotion makes.
+  int CountMutations() {
+    TempDir dir;
+    SetUpBase(dir.path());
+    FaultEnv env(PosixEnv());
+    Promote(&env, dir.path());
+    return env.mutations();
+  }
+
   TempDir dir_;
 };
 
@@ -125,14 +134,7 @@ TEST_F(FaultWalkTest, AHealthyRunMakesTheMutationsTheWalkCovers) {
 
 // A disk that fails from the nth mutation on (ENOSPC, EIO) loses nothing, for every n.
 TEST_F(FaultWalkTest, AFailingDiskLosesNothingAtAnyStep) {
-  int total = 0;
-  {
-    TempDir count_dir;
-    SetUpBase(count_dir.path());
-    FaultEnv env(PosixEnv());
-    Promote(&env, count_dir.path());
-    total = env.mutations();
-  }
+  const int total = CountMutations();
   ASSERT_GT(total, 0);
   for (int n = 1; n <= total; ++n) {
     TempDir dir;
@@ -150,14 +152,7 @@ TEST_F(FaultWalkTest, AFailingDiskLosesNothingAtAnyStep) {
 
 // A crash after the nth mutation (what was not synced is lost) loses nothing, for every n.
 TEST_F(FaultWalkTest, ACrashLosesNothingAtAnyStep) {
-  int total = 0;
-  {
-    TempDir count_dir;
-    SetUpBase(count_dir.path());
-    FaultEnv env(PosixEnv());
-    Promote(&env, count_dir.path());
-    total = env.mutations();
-  }
+  const int total = CountMutations();
   for (int n = 1; n <= total + 1; ++n) {
     TempDir dir;
     SetUpBase(dir.path());
