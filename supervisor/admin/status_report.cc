@@ -1,8 +1,9 @@
 #include "supervisor/admin/status_report.h"
 
-#include <fmt/format.h>
-
 #include <boost/json.hpp>
+#include <tuple>
+
+#include "core/prometheus.h"
 
 namespace yoke {
 namespace {
@@ -175,17 +176,16 @@ std::string StatusJson(const StatusInputs& in) {
 }
 
 std::string MetricsText(const StatusInputs& in) {
-  std::string out = proxy::RenderPrometheus(in.proxy);
+  PrometheusText out;
+  proxy::AddPrometheus(in.proxy, out);
   const PairCounts& t = in.pairs.total();
-  out +=
-      "# HELP yoke_evidence_pairs Pairs in the current evidence window, by kind.\n"
-      "# TYPE yoke_evidence_pairs gauge\n";
   for (auto [kind, value] : {std::pair{"all", t.pairs},
                              {"testing_5xx_running_not", t.testing_5xx_running_not},
                              {"testing_4xx_running_ok", t.testing_4xx_running_ok},
                              {"testing_better", t.testing_better},
                              {"testing_no_answer", t.testing_no_answer}}) {
-    out += fmt::format("yoke_evidence_pairs{{kind=\"{}\"}} {}\n", kind, value);
+    out.Gauge("yoke_evidence_pairs", "Pairs in the current evidence window, by kind.", value,
+              {{"kind", kind}});
   }
   if (in.supervisor) {
     const auto& s = *in.supervisor;
@@ -195,31 +195,26 @@ std::string MetricsText(const StatusInputs& in) {
           {"yoke_start_failures_total", "Instances that failed to start.", s.start_failures},
           {"yoke_artifacts_taken_in_total", "Artifacts taken in.", s.artifacts_taken_in},
           {"yoke_versions_archived_total", "Version folders archived.", s.versions_archived}}) {
-      out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, value);
+      out.Counter(name, help, value);
     }
-    out += fmt::format(
-        "# HELP yoke_up Whether a role has a healthy instance.\n"
-        "# TYPE yoke_up gauge\nyoke_up{{role=\"running\",version=\"{}\"}} {}\n"
-        "yoke_up{{role=\"testing\",version=\"{}\"}} {}\n",
-        s.running.version, s.running.up ? 1 : 0, s.testing.version, s.testing.up ? 1 : 0);
-    out +=
-        "# HELP yoke_log_lines_unusable Log lines of the current instance that the judge cannot "
-        "use.\n# TYPE yoke_log_lines_unusable gauge\n";
     for (auto [role, r] : {std::pair{"running", &s.running}, {"testing", &s.testing}}) {
-      out += fmt::format("yoke_log_lines_unusable{{role=\"{}\",kind=\"not_json\"}} {}\n", role,
-                         r->log_lines_not_json);
-      out += fmt::format("yoke_log_lines_unusable{{role=\"{}\",kind=\"no_level\"}} {}\n", role,
-                         r->log_lines_no_level);
+      out.Gauge("yoke_up", "Whether a role has a healthy instance.", r->up ? 1 : 0,
+                {{"role", role}, {"version", r->version}});
+    }
+    for (auto [role, r] : {std::pair{"running", &s.running}, {"testing", &s.testing}}) {
+      for (auto [kind, value] :
+           {std::pair{"not_json", r->log_lines_not_json}, {"no_level", r->log_lines_no_level}}) {
+        out.Gauge("yoke_log_lines_unusable",
+                  "Log lines of the current instance that the judge cannot use.", value,
+                  {{"role", role}, {"kind", kind}});
+      }
     }
   }
   if (in.meta) {
     const auto& m = *in.meta;
-    out += fmt::format(
-        "# HELP yoke_meta_queued Commits meta's remote does not have yet.\n"
-        "# TYPE yoke_meta_queued gauge\nyoke_meta_queued {}\n"
-        "# HELP yoke_meta_remote_up Whether the last fetch from meta's remote worked.\n"
-        "# TYPE yoke_meta_remote_up gauge\nyoke_meta_remote_up {}\n",
-        m.queued, m.remote_ok ? 1 : 0);
+    out.Gauge("yoke_meta_queued", "Commits meta's remote does not have yet.", m.queued);
+    out.Gauge("yoke_meta_remote_up", "Whether the last fetch from meta's remote worked.",
+              m.remote_ok ? 1 : 0);
     for (auto [name, help, value] :
          {std::tuple{"yoke_meta_commits_total", "Commits made to meta.", m.commits},
           {"yoke_meta_pushes_total", "Pushes to meta's remote that landed.", m.pushes},
@@ -229,10 +224,10 @@ std::string MetricsText(const StatusInputs& in) {
           {"yoke_meta_bad_records_total", "Meta records that did not parse.", m.bad_records},
           {"yoke_meta_artifact_failures_total", "Release artifacts that failed their checks.",
            m.artifact_failures}}) {
-      out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, value);
+      out.Counter(name, help, value);
     }
   }
-  return out;
+  return out.Text();
 }
 
 }  // namespace yoke
