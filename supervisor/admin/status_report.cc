@@ -25,13 +25,12 @@ std::string Utf8(std::string_view text) {
       valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
     }
     if (valid && n > 1) {  // no overlong forms, surrogates or code points past U+10FFFF
+      static constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};  // by length
       uint32_t cp = c & (0x7F >> n);
-      for (size_t k = 1; k < n; ++k)
+      for (size_t k = 1; k < n; ++k) {
         cp = cp << 6 | (static_cast<unsigned char>(text[i + k]) & 0x3F);
-      valid = cp >= (n == 2   ? 0x80u
-                     : n == 3 ? 0x800u
-                              : 0x10000u) &&
-              cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+      }
+      valid = cp >= kSmallest[n] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
     }
     if (valid) {
       out.append(text.substr(i, n));

@@ -137,12 +137,15 @@ TEST(StatusReportTest, ProxyModeShowsUpstreamsOnly) {
 TEST(StatusReportTest, RoutesThatAreNotUtf8AreReplaced) {
   StatusInputs in;
   Pair p;
-  p.route = "/caf\xC3\xA9/\xFF";
+  p.route = "/caf\xC3\xA9/\xFF\xC0\xAF";  // \xC0\xAF: an overlong '/'
   p.running_status = 200;
   p.testing_status = 200;
   in.pairs.Add(p);
   json::object s = json::parse(StatusJson(in)).as_object();
-  EXPECT_TRUE(s.at("evidence").at("routes").as_object().contains("/caf\xC3\xA9/\xEF\xBF\xBD"))
+  EXPECT_TRUE(s.at("evidence")
+                  .at("routes")
+                  .as_object()
+                  .contains("/caf\xC3\xA9/\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"))
       << StatusJson(in);
 }
 
