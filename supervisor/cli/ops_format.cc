@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 
 #include "core/record_text.h"
@@ -76,6 +77,12 @@ std::string Fraction(uint64_t count, uint64_t total) {
 // A count from /status (a double: status.proto says why), as an integer.
 std::string N(double count) { return fmt::format("{:.0f}", count); }
 
+// Seconds from /status for HumanDuration: a value from the network, so NaN, negative and huge
+// values are clamped rather than converted (which would be undefined).
+int64_t Seconds(double seconds) {
+  return std::isfinite(seconds) && seconds > 0 ? static_cast<int64_t>(std::min(seconds, 1e15)) : 0;
+}
+
 std::string RoleLine(bool present, const RoleStatus& role) {
   if (!present) return "none";
   if (!role.host().empty()) {  // `yoke proxy`: only an upstream address
@@ -85,7 +92,7 @@ std::string RoleLine(bool present, const RoleStatus& role) {
                      std::to_string(role.instance()) + "  port " + std::to_string(role.port()) +
                      "  pid " + std::to_string(role.pid());
   if (role.up()) {
-    line += "  up " + HumanDuration(static_cast<int64_t>(role.uptime_s()));
+    line += "  up " + HumanDuration(Seconds(role.uptime_s()));
   } else {
     line += "  down (starting, or not healthy)";
   }
@@ -397,8 +404,8 @@ StatusOr<std::string> FormatStatus(std::string_view status_json) {
     return Fail("the admin API's /status answer does not read: " + parsed.error().message());
   }
 
-  std::string out = fmt::format("{}: yoke up {}\n", s.service(),
-                                HumanDuration(static_cast<int64_t>(s.uptime_s())));
+  std::string out =
+      fmt::format("{}: yoke up {}\n", s.service(), HumanDuration(Seconds(s.uptime_s())));
   Table roles;
   roles.Add({"running", RoleLine(s.has_running(), s.running())});
   roles.Add({"testing", RoleLine(s.has_testing(), s.testing())});

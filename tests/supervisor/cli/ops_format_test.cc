@@ -272,6 +272,11 @@ TEST(OpsFormatTest, StatusViewIgnoresUnknownKeys) {
   EXPECT_NE(text->find("  reading  wait\n  window   3 s of 60 s minimum\n"), std::string::npos)
       << *text;
   EXPECT_FALSE(FormatStatus(R"({"service":"hello","uptime_s":"soon"})"));
+  // Numbers out of range are shown clamped, not converted blindly.
+  auto huge = FormatStatus(R"({"service":"hello","uptime_s":1e300,
+    "running":{"version":"1.0.0","up":true,"uptime_s":-5}})");
+  ASSERT_TRUE(huge) << huge.error().message();
+  EXPECT_NE(huge->find("up 0s"), std::string::npos) << *huge;
 }
 
 // With no yoke answering, the base folder's view: links, records, the journal.
