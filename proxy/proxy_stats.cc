@@ -1,29 +1,12 @@
 #include "proxy/proxy_stats.h"
 
-#include <fmt/format.h>
+#include <algorithm>
+#include <tuple>
 
 namespace yoke::proxy {
 namespace {
 
 constexpr auto kRelaxed = std::memory_order_relaxed;
-
-void RenderHistogram(std::string& out, const char* name, const char* help,
-                     const HistogramSnapshot& h) {
-  out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
-  uint64_t cumulative = 0;
-  for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
-    cumulative += h.counts[i];
-    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, kLatencyBuckets[i], cumulative);
-  }
-  cumulative += h.counts.back();
-  out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, cumulative,
-                     name, h.sum_seconds, name, h.count);
-}
-
-void RenderCounter(std::string& out, const char* name, const char* help, uint64_t value,
-                   const char* type = "counter") {
-  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
-}
 
 }  // namespace
 
@@ -81,53 +64,44 @@ ProxyStats ProxyCounters::Snapshot() const {
   return s;
 }
 
-std::string RenderPrometheus(const ProxyStats& s) {
-  std::string out;
-  RenderCounter(out, "yoke_proxy_connections_accepted_total", "Client connections accepted.",
-                s.connections_accepted);
-  RenderCounter(out, "yoke_proxy_connections_open", "Client connections open now.",
-                s.connections_open, "gauge");
-  RenderCounter(out, "yoke_proxy_connections_refused_total",
-                "Client connections closed at once: over max_connections.", s.connections_refused);
-  RenderCounter(out, "yoke_proxy_requests_total", "User requests received.", s.requests);
-  out +=
-      "# HELP yoke_proxy_responses_total User responses by status class.\n"
-      "# TYPE yoke_proxy_responses_total counter\n";
+void AddPrometheus(const ProxyStats& s, PrometheusText& out) {
+  out.Counter("yoke_proxy_connections_accepted_total", "Client connections accepted.",
+              s.connections_accepted);
+  out.Gauge("yoke_proxy_connections_open", "Client connections open now.", s.connections_open);
+  out.Counter("yoke_proxy_connections_refused_total",
+              "Client connections closed at once: over max_connections.", s.connections_refused);
+  out.Counter("yoke_proxy_requests_total", "User requests received.", s.requests);
   for (int cls = 1; cls <= 5; ++cls) {
-    out += fmt::format("yoke_proxy_responses_total{{class=\"{}xx\"}} {}\n", cls,
-                       s.responses_by_class[cls]);
+    const std::string label = std::to_string(cls) + "xx";
+    out.Counter("yoke_proxy_responses_total", "User responses by status class.",
+                s.responses_by_class[cls], {{"class", label}});
   }
-  out +=
-      "# HELP yoke_proxy_rejected_total Requests the proxy answered itself, by reason.\n"
-      "# TYPE yoke_proxy_rejected_total counter\n";
-  out += fmt::format("yoke_proxy_rejected_total{{reason=\"bad_request\"}} {}\n", s.bad_requests);
-  out += fmt::format("yoke_proxy_rejected_total{{reason=\"body_too_large\"}} {}\n", s.too_large);
-  out += fmt::format("yoke_proxy_rejected_total{{reason=\"headers_too_large\"}} {}\n",
-                     s.headers_too_large);
-  out += fmt::format("yoke_proxy_rejected_total{{reason=\"upstream_unreachable\"}} {}\n",
-                     s.upstream_unreachable);
-  out += fmt::format("yoke_proxy_rejected_total{{reason=\"upstream_timeout\"}} {}\n",
-                     s.upstream_timeouts);
-  RenderCounter(out, "yoke_proxy_client_timeouts_total", "Slow or idle clients dropped.",
-                s.client_timeouts);
-  RenderCounter(out, "yoke_proxy_mirror_sent_total", "Copies sent to testing.", s.mirror_sent);
-  RenderCounter(out, "yoke_proxy_mirror_in_flight", "Copies awaiting testing's answer.",
-                s.mirror_in_flight, "gauge");
-  RenderCounter(out, "yoke_proxy_mirror_failed_total", "Copies testing did not answer.",
-                s.mirror_failed);
-  out +=
-      "# HELP yoke_proxy_mirror_dropped_total Requests not mirrored, by reason.\n"
-      "# TYPE yoke_proxy_mirror_dropped_total counter\n";
+  for (auto [reason, value] : {std::pair{"bad_request", s.bad_requests},
+                               {"body_too_large", s.too_large},
+                               {"headers_too_large", s.headers_too_large},
+                               {"upstream_unreachable", s.upstream_unreachable},
+                               {"upstream_timeout", s.upstream_timeouts}}) {
+    out.Counter("yoke_proxy_rejected_total", "Requests the proxy answered itself, by reason.",
+                value, {{"reason", reason}});
+  }
+  out.Counter("yoke_proxy_client_timeouts_total", "Slow or idle clients dropped.",
+              s.client_timeouts);
+  out.Counter("yoke_proxy_mirror_sent_total", "Copies sent to testing.", s.mirror_sent);
+  out.Gauge("yoke_proxy_mirror_in_flight", "Copies awaiting testing's answer.", s.mirror_in_flight);
+  out.Counter("yoke_proxy_mirror_failed_total", "Copies testing did not answer.", s.mirror_failed);
   for (MirrorDrop reason : kAllMirrorDrops) {
-    out += fmt::format("yoke_proxy_mirror_dropped_total{{reason=\"{}\"}} {}\n",
-                       MirrorDropName(reason), s.mirror_dropped[static_cast<size_t>(reason)]);
+    out.Counter("yoke_proxy_mirror_dropped_total", "Requests not mirrored, by reason.",
+                s.mirror_dropped[static_cast<size_t>(reason)],
+                {{"reason", MirrorDropName(reason)}});
   }
-  RenderCounter(out, "yoke_proxy_pairs_total", "Pairs handed to the judge.", s.pairs);
-  RenderHistogram(out, "yoke_proxy_running_latency_seconds",
-                  "Time to the full response from running.", s.running_latency);
-  RenderHistogram(out, "yoke_proxy_testing_latency_seconds",
-                  "Time to the full response from testing (mirrored copies).", s.testing_latency);
-  return out;
+  out.Counter("yoke_proxy_pairs_total", "Pairs handed to the judge.", s.pairs);
+  for (auto [name, help, h] :
+       {std::tuple{"yoke_proxy_running_latency_seconds", "Time to the full response from running.",
+                   &s.running_latency},
+        {"yoke_proxy_testing_latency_seconds",
+         "Time to the full response from testing (mirrored copies).", &s.testing_latency}}) {
+    out.Histogram(name, help, kLatencyBuckets, h->counts, h->sum_seconds, h->count);
+  }
 }
 
 }  // namespace yoke::proxy

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/mirror_policy.h"
+#include "core/prometheus.h"
 
 namespace yoke::proxy {
 
@@ -71,7 +72,7 @@ struct ProxyCounters {
   ProxyStats Snapshot() const;
 };
 
-// Prometheus text exposition of `stats`, every name prefixed `yoke_proxy_`.
-std::string RenderPrometheus(const ProxyStats& stats);
+// Adds `stats` to a /metrics rendering, every name prefixed `yoke_proxy_`.
+void AddPrometheus(const ProxyStats& stats, PrometheusText& out);
 
 }  // namespace yoke::proxy

@@ -1,191 +1,243 @@
 #include "supervisor/admin/status_report.h"
 
-#include <fmt/format.h>
+#include <cassert>
+#include <string_view>
+#include <tuple>
 
-#include <boost/json.hpp>
+#include "core/prometheus.h"
+#include "core/record_text.h"
 
 namespace yoke {
 namespace {
 
-namespace json = boost::json;
-
-json::object Counts(const PairCounts& c) {
-  return json::object{{"pairs", c.pairs},
-                      {"testing_5xx_running_not", c.testing_5xx_running_not},
-                      {"testing_4xx_running_ok", c.testing_4xx_running_ok},
-                      {"testing_better", c.testing_better},
-                      {"testing_no_answer", c.testing_no_answer},
-                      {"running_errors", c.running_errors},
-                      {"testing_errors", c.testing_errors},
-                      {"running_4xx", c.running_4xx},
-                      {"testing_4xx", c.testing_4xx},
-                      {"same_status", c.same_status}};
+// Text from outside (request paths folded into routes, log lines, files, git's messages) may hold
+// bytes that are not UTF-8, which a proto3 string may not: each such byte becomes U+FFFD, as a
+// browser would show it.
+std::string Utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool valid = n > 0 && i + n <= text.size();
+    for (size_t k = 1; valid && k < n; ++k) {
+      valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    }
+    if (valid && n > 1) {  // no overlong forms, surrogates or code points past U+10FFFF
+      static constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};  // by length
+      uint32_t cp = c & (0x7F >> n);
+      for (size_t k = 1; k < n; ++k) {
+        cp = cp << 6 | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+      }
+      valid = cp >= kSmallest[n] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
+    }
+    if (valid) {
+      out.append(text.substr(i, n));
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
 }
 
-json::value Role(const std::optional<SupervisorSnapshot>& sup, bool running,
-                 const std::optional<Upstream>& upstream) {
-  json::object role;
+void SetCounts(const PairCounts& c, PairCountsStatus* out) {
+  out->set_pairs(c.pairs);
+  out->set_testing_5xx_running_not(c.testing_5xx_running_not);
+  out->set_testing_4xx_running_ok(c.testing_4xx_running_ok);
+  out->set_testing_better(c.testing_better);
+  out->set_testing_no_answer(c.testing_no_answer);
+  out->set_running_errors(c.running_errors);
+  out->set_testing_errors(c.testing_errors);
+  out->set_running_4xx(c.running_4xx);
+  out->set_testing_4xx(c.testing_4xx);
+  out->set_same_status(c.same_status);
+}
+
+void SetRole(const std::optional<SupervisorSnapshot>& sup, bool running,
+             const std::optional<Upstream>& upstream, StatusReport* report) {
   if (sup) {
     const auto& r = running ? sup->running : sup->testing;
-    if (r.version.empty()) return nullptr;
-    role = {{"version", r.version},
-            {"up", r.up},
-            {"port", r.port},
-            {"pid", r.pid},
-            {"instance", r.instance}};
-    if (r.up) role["uptime_s"] = r.uptime_s;
-    role["log_lines"] = {{"read", r.log_lines},
-                         {"not_json", r.log_lines_not_json},
-                         {"no_level", r.log_lines_no_level}};
-    return role;
+    if (r.version.empty()) return;
+    RoleStatus* role = running ? report->mutable_running() : report->mutable_testing();
+    role->set_version(r.version);
+    role->set_up(r.up);
+    role->set_port(r.port);
+    role->set_pid(r.pid);
+    role->set_instance(r.instance);
+    if (r.up) role->set_uptime_s(r.uptime_s);
+    LogLinesStatus* lines = role->mutable_log_lines();
+    lines->set_read(r.log_lines);
+    lines->set_not_json(r.log_lines_not_json);
+    lines->set_no_level(r.log_lines_no_level);
+    return;
   }
-  if (!upstream) return nullptr;
-  return json::object{{"host", upstream->host}, {"port", upstream->port}};
+  if (!upstream) return;
+  RoleStatus* role = running ? report->mutable_running() : report->mutable_testing();
+  role->set_host(upstream->host);
+  role->set_port(upstream->port);
 }
 
 // One route gate of the judge's last look, with the figures of its test (docs/judge.md).
-json::object RouteGate(const GateResult& g) {
-  return json::object{{"outcome", std::string(GateOutcomeName(g.outcome))},
-                      {"testing_count", g.testing_count},
-                      {"testing_total", g.testing_total},
-                      {"running_count", g.running_count},
-                      {"running_total", g.running_total},
-                      {"testing_rate", g.testing_rate},
-                      {"running_rate", g.running_rate},
-                      {"margin", g.margin},
-                      {"z", g.z},
-                      {"p_value", g.p_value},
-                      {"adjusted_p", g.adjusted_p},
-                      {"detail", g.detail}};
+void SetRouteGate(const GateResult& g, RouteGateStatus* out) {
+  out->set_outcome(std::string(GateOutcomeName(g.outcome)));
+  out->set_testing_count(g.testing_count);
+  out->set_testing_total(g.testing_total);
+  out->set_running_count(g.running_count);
+  out->set_running_total(g.running_total);
+  out->set_testing_rate(g.testing_rate);
+  out->set_running_rate(g.running_rate);
+  out->set_margin(g.margin);
+  out->set_z(g.z);
+  out->set_p_value(g.p_value);
+  out->set_adjusted_p(g.adjusted_p);
+  out->set_detail(Utf8(g.detail));
 }
 
-json::object SideLogs(const SupervisorSnapshot::SideLogs& logs) {
-  return json::object{
-      {"errors", logs.errors}, {"warnings", logs.warnings}, {"requests", logs.requests}};
+void SetSideLogs(const SupervisorSnapshot::SideLogs& logs, SideLogs* out) {
+  out->set_errors(logs.errors);
+  out->set_warnings(logs.warnings);
+  out->set_requests(logs.requests);
 }
 
-json::object Decisions(const DecisionList& list) {
-  json::array recent;
+void SetDecisions(const DecisionList& list, DecisionsStatus* out) {
+  out->set_total(list.total);
   for (const DecisionSummary& d : list.recent) {
-    json::object entry{{"id", d.id}};
+    DecisionSummaryStatus* entry = out->add_recent();
+    entry->set_id(Utf8(d.id));
     if (!d.error.empty()) {
-      entry["error"] = d.error;
-    } else {
-      const Decision& r = d.record;
-      entry["verdict"] = Verdict_Name(r.verdict());
-      entry["from_version"] = r.from_version();
-      entry["to_version"] = r.to_version();
-      entry["time"] = r.time();
-      entry["reason"] = r.reason();
-      entry["author"] = r.author();
+      entry->set_error(Utf8(d.error));
+      continue;
     }
-    recent.push_back(std::move(entry));
+    const Decision& r = d.record;
+    entry->set_verdict(r.verdict());
+    entry->set_from_version(Utf8(r.from_version()));
+    entry->set_to_version(Utf8(r.to_version()));
+    entry->set_time(Utf8(r.time()));
+    entry->set_reason(Utf8(r.reason()));
+    entry->set_author(Utf8(r.author()));
   }
-  return json::object{{"total", list.total}, {"recent", std::move(recent)}};
 }
 
 }  // namespace
 
-std::string StatusJson(const StatusInputs& in) {
+StatusReport BuildStatusReport(const StatusInputs& in) {
+  StatusReport report;
+  report.set_service(in.service);
+  report.set_uptime_s(static_cast<double>(in.uptime.count()));
+  SetRole(in.supervisor, true, in.upstreams.running, &report);
+  SetRole(in.supervisor, false, in.upstreams.testing, &report);
+
   const auto& p = in.proxy;
-  json::object mirror_dropped;
+  ProxyStatus* proxy = report.mutable_proxy();
+  proxy->set_requests(p.requests);
+  proxy->set_connections_open(p.connections_open);
+  for (int cls = 1; cls <= 5; ++cls) {
+    (*proxy->mutable_responses())[std::to_string(cls) + "xx"] = p.responses_by_class[cls];
+  }
+  proxy->set_upstream_unreachable(p.upstream_unreachable);
+  proxy->set_upstream_timeouts(p.upstream_timeouts);
+  proxy->set_bad_requests(p.bad_requests);
+  proxy->set_client_timeouts(p.client_timeouts);
+
+  MirrorStatus* mirror = report.mutable_mirror();
+  mirror->set_sent(p.mirror_sent);
+  mirror->set_in_flight(p.mirror_in_flight);
+  mirror->set_failed(p.mirror_failed);
   for (MirrorDrop reason : kAllMirrorDrops) {
-    mirror_dropped[std::string(MirrorDropName(reason))] =
+    (*mirror->mutable_dropped())[std::string(MirrorDropName(reason))] =
         p.mirror_dropped[static_cast<size_t>(reason)];
   }
-  json::object routes;
-  for (const auto& [route, counts] : in.pairs.routes()) routes[route] = Counts(counts);
-  if (in.supervisor) {
-    // Each route's own gates at the judge's last look: "judge_5xx", "judge_log_errors".
-    for (const GateResult& g : in.supervisor->judge_route_gates) {
-      auto it = routes.find(g.route);
-      if (it != routes.end()) it->value().as_object()["judge_" + g.name] = RouteGate(g);
-    }
-  }
-  json::object root{
-      {"service", in.service},
-      {"uptime_s", in.uptime.count()},
-      {"running", Role(in.supervisor, true, in.upstreams.running)},
-      {"testing", Role(in.supervisor, false, in.upstreams.testing)},
-      {"proxy",
-       {{"requests", p.requests},
-        {"connections_open", p.connections_open},
-        {"responses",
-         {{"1xx", p.responses_by_class[1]},
-          {"2xx", p.responses_by_class[2]},
-          {"3xx", p.responses_by_class[3]},
-          {"4xx", p.responses_by_class[4]},
-          {"5xx", p.responses_by_class[5]}}},
-        {"upstream_unreachable", p.upstream_unreachable},
-        {"upstream_timeouts", p.upstream_timeouts},
-        {"bad_requests", p.bad_requests},
-        {"client_timeouts", p.client_timeouts}}},
-      {"mirror",
-       {{"sent", p.mirror_sent},
-        {"in_flight", p.mirror_in_flight},
-        {"failed", p.mirror_failed},
-        {"dropped", mirror_dropped}}},
-      {"evidence",
-       {{"candidate", in.candidate}, {"total", Counts(in.pairs.total())}, {"routes", routes}}},
-  };
-  if (in.supervisor) {
-    const auto& s = *in.supervisor;
-    json::array gates;
-    for (const auto& g : s.judge_gates) {
-      gates.push_back({{"name", g.name}, {"outcome", g.outcome}, {"detail", g.detail}});
-    }
-    root["judge"] = {{"verdict", s.judge_verdict}, {"reason", s.judge_reason},
-                     {"window_s", s.window_s},     {"min_window_s", s.min_window_s},
-                     {"pairs", s.window_pairs},    {"min_pairs", s.min_pairs},
-                     {"promoting", s.promoting},   {"gates", std::move(gates)}};
-    json::array new_kinds;  // most frequent first
-    for (const auto& [kind, count] : s.new_error_kinds) {
-      new_kinds.push_back({{"kind", kind}, {"count", count}});
-    }
-    root["evidence"].as_object()["logs"] = {{"running", SideLogs(s.running_logs)},
-                                            {"testing", SideLogs(s.testing_logs)},
-                                            {"new_error_kinds", std::move(new_kinds)}};
-    root["decisions"] = Decisions(in.decisions);
-    root["pinned"] = s.pinned;
-    root["held"] = s.held;
-    root["supervisor"] = {{"instances_started", s.instances_started},
-                          {"running_crashes", s.running_crashes},
-                          {"start_failures", s.start_failures},
-                          {"artifacts_taken_in", s.artifacts_taken_in},
-                          {"versions_archived", s.versions_archived}};
-  }
+
+  EvidenceStatus* evidence = report.mutable_evidence();
+  evidence->set_candidate(in.candidate);
+  SetCounts(in.pairs.total(), evidence->mutable_total());
+  auto& routes = *evidence->mutable_routes();
+  for (const auto& [route, counts] : in.pairs.routes()) SetCounts(counts, &routes[Utf8(route)]);
   if (in.meta) {
     const auto& m = *in.meta;
-    root["meta"] = {{"repository", m.repository},
-                    {"url", m.url},
-                    {"channel_release", m.channel_release},
-                    {"queued", m.queued},
-                    {"remote_ok", m.remote_ok},
-                    {"commits", m.commits},
-                    {"pushes", m.pushes},
-                    {"fetches", m.fetches},
-                    {"fetch_failures", m.fetch_failures},
-                    {"push_failures", m.push_failures},
-                    {"bad_records", m.bad_records},
-                    {"candidates_offered", m.candidates_offered},
-                    {"artifact_failures", m.artifact_failures},
-                    {"last_error", m.last_error}};
+    MetaStatus* meta = report.mutable_meta();
+    meta->set_repository(Utf8(m.repository));
+    meta->set_url(Utf8(m.url));
+    meta->set_channel_release(Utf8(m.channel_release));
+    meta->set_queued(m.queued);
+    meta->set_remote_ok(m.remote_ok);
+    meta->set_commits(m.commits);
+    meta->set_pushes(m.pushes);
+    meta->set_fetches(m.fetches);
+    meta->set_fetch_failures(m.fetch_failures);
+    meta->set_push_failures(m.push_failures);
+    meta->set_bad_records(m.bad_records);
+    meta->set_candidates_offered(m.candidates_offered);
+    meta->set_artifact_failures(m.artifact_failures);
+    meta->set_last_error(Utf8(m.last_error));
   }
-  return json::serialize(root) + "\n";
+  if (!in.supervisor) return report;
+
+  const auto& s = *in.supervisor;
+  // Each route's own gates at the judge's last look: "judge_5xx", "judge_log_errors". A gate
+  // status.proto has no field for is left out.
+  for (const GateResult& g : s.judge_route_gates) {
+    auto it = routes.find(Utf8(g.route));
+    if (it == routes.end()) continue;
+    if (g.name == "5xx") SetRouteGate(g, it->second.mutable_judge_5xx());
+    if (g.name == "log_errors") SetRouteGate(g, it->second.mutable_judge_log_errors());
+  }
+  JudgeStatus* judge = report.mutable_judge();
+  judge->set_verdict(s.judge_verdict);
+  judge->set_reason(Utf8(s.judge_reason));
+  judge->set_window_s(s.window_s);
+  judge->set_min_window_s(s.min_window_s);
+  judge->set_pairs(s.window_pairs);
+  judge->set_min_pairs(s.min_pairs);
+  judge->set_promoting(s.promoting);
+  for (const auto& g : s.judge_gates) {
+    GateReading* gate = judge->add_gates();
+    gate->set_name(g.name);
+    gate->set_outcome(g.outcome);
+    gate->set_detail(Utf8(g.detail));
+  }
+  EvidenceLogs* logs = evidence->mutable_logs();
+  SetSideLogs(s.running_logs, logs->mutable_running());
+  SetSideLogs(s.testing_logs, logs->mutable_testing());
+  for (const auto& [kind, count] : s.new_error_kinds) {  // most frequent first
+    ErrorKindCount* k = logs->add_new_error_kinds();
+    k->set_kind(Utf8(kind));
+    k->set_count(count);
+  }
+  SetDecisions(in.decisions, report.mutable_decisions());
+  report.set_pinned(s.pinned);
+  report.set_held(s.held);
+  SupervisorCounters* counters = report.mutable_supervisor();
+  counters->set_instances_started(s.instances_started);
+  counters->set_running_crashes(s.running_crashes);
+  counters->set_start_failures(s.start_failures);
+  counters->set_artifacts_taken_in(s.artifacts_taken_in);
+  counters->set_versions_archived(s.versions_archived);
+
+  return report;
+}
+
+std::string StatusJson(const StatusInputs& in) {
+  StatusOr<std::string> json = PrintJsonRecord(BuildStatusReport(in));
+  // Printing a message built here only fails on a broken invariant: every string is UTF-8.
+  assert(json);
+  return json ? *json + "\n" : "{}\n";
 }
 
 std::string MetricsText(const StatusInputs& in) {
-  std::string out = proxy::RenderPrometheus(in.proxy);
+  PrometheusText out;
+  proxy::AddPrometheus(in.proxy, out);
   const PairCounts& t = in.pairs.total();
-  out +=
-      "# HELP yoke_evidence_pairs Pairs in the current evidence window, by kind.\n"
-      "# TYPE yoke_evidence_pairs gauge\n";
   for (auto [kind, value] : {std::pair{"all", t.pairs},
                              {"testing_5xx_running_not", t.testing_5xx_running_not},
                              {"testing_4xx_running_ok", t.testing_4xx_running_ok},
                              {"testing_better", t.testing_better},
                              {"testing_no_answer", t.testing_no_answer}}) {
-    out += fmt::format("yoke_evidence_pairs{{kind=\"{}\"}} {}\n", kind, value);
+    out.Gauge("yoke_evidence_pairs", "Pairs in the current evidence window, by kind.", value,
+              {{"kind", kind}});
   }
   if (in.supervisor) {
     const auto& s = *in.supervisor;
@@ -195,31 +247,26 @@ std::string MetricsText(const StatusInputs& in) {
           {"yoke_start_failures_total", "Instances that failed to start.", s.start_failures},
           {"yoke_artifacts_taken_in_total", "Artifacts taken in.", s.artifacts_taken_in},
           {"yoke_versions_archived_total", "Version folders archived.", s.versions_archived}}) {
-      out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, value);
+      out.Counter(name, help, value);
     }
-    out += fmt::format(
-        "# HELP yoke_up Whether a role has a healthy instance.\n"
-        "# TYPE yoke_up gauge\nyoke_up{{role=\"running\",version=\"{}\"}} {}\n"
-        "yoke_up{{role=\"testing\",version=\"{}\"}} {}\n",
-        s.running.version, s.running.up ? 1 : 0, s.testing.version, s.testing.up ? 1 : 0);
-    out +=
-        "# HELP yoke_log_lines_unusable Log lines of the current instance that the judge cannot "
-        "use.\n# TYPE yoke_log_lines_unusable gauge\n";
     for (auto [role, r] : {std::pair{"running", &s.running}, {"testing", &s.testing}}) {
-      out += fmt::format("yoke_log_lines_unusable{{role=\"{}\",kind=\"not_json\"}} {}\n", role,
-                         r->log_lines_not_json);
-      out += fmt::format("yoke_log_lines_unusable{{role=\"{}\",kind=\"no_level\"}} {}\n", role,
-                         r->log_lines_no_level);
+      out.Gauge("yoke_up", "Whether a role has a healthy instance.", r->up ? 1 : 0,
+                {{"role", role}, {"version", r->version}});
+    }
+    for (auto [role, r] : {std::pair{"running", &s.running}, {"testing", &s.testing}}) {
+      for (auto [kind, value] :
+           {std::pair{"not_json", r->log_lines_not_json}, {"no_level", r->log_lines_no_level}}) {
+        out.Gauge("yoke_log_lines_unusable",
+                  "Log lines of the current instance that the judge cannot use.", value,
+                  {{"role", role}, {"kind", kind}});
+      }
     }
   }
   if (in.meta) {
     const auto& m = *in.meta;
-    out += fmt::format(
-        "# HELP yoke_meta_queued Commits meta's remote does not have yet.\n"
-        "# TYPE yoke_meta_queued gauge\nyoke_meta_queued {}\n"
-        "# HELP yoke_meta_remote_up Whether the last fetch from meta's remote worked.\n"
-        "# TYPE yoke_meta_remote_up gauge\nyoke_meta_remote_up {}\n",
-        m.queued, m.remote_ok ? 1 : 0);
+    out.Gauge("yoke_meta_queued", "Commits meta's remote does not have yet.", m.queued);
+    out.Gauge("yoke_meta_remote_up", "Whether the last fetch from meta's remote worked.",
+              m.remote_ok ? 1 : 0);
     for (auto [name, help, value] :
          {std::tuple{"yoke_meta_commits_total", "Commits made to meta.", m.commits},
           {"yoke_meta_pushes_total", "Pushes to meta's remote that landed.", m.pushes},
@@ -229,10 +276,10 @@ std::string MetricsText(const StatusInputs& in) {
           {"yoke_meta_bad_records_total", "Meta records that did not parse.", m.bad_records},
           {"yoke_meta_artifact_failures_total", "Release artifacts that failed their checks.",
            m.artifact_failures}}) {
-      out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, value);
+      out.Counter(name, help, value);
     }
   }
-  return out;
+  return out.Text();
 }
 
 }  // namespace yoke

@@ -1,7 +1,8 @@
 // What /status and /metrics say: the supervisor's view (roles, instances, counters, the judge's
 // reading), the proxy's counters, the evidence window and the newest decisions, rendered as
-// JSON and as Prometheus text. The status page (status_page.html) reads the JSON.
-// Pure functions of the snapshots passed in.
+// JSON (a StatusReport, proto/yoke/status.proto) and as Prometheus text (core/prometheus.h).
+// The status page (status_page.html) and `yoke status` read the JSON.
+// Pure functions of the snapshots passed in; thread-safety: free functions.
 #pragma once
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include "core/pair_stats.h"
 #include "core/upstream.h"
 #include "meta/sync.h"
+#include "proto/yoke/status.pb.h"
 #include "proxy/proxy_stats.h"
 #include "supervisor/daemon/supervisor.h"
 
@@ -32,6 +34,8 @@ struct StatusInputs {
 // How many decisions /status lists, newest first.
 inline constexpr size_t kStatusDecisions = 10;
 
+StatusReport BuildStatusReport(const StatusInputs& inputs);
+// BuildStatusReport as one line of JSON (core/record_text.h's PrintJsonRecord) and a newline.
 std::string StatusJson(const StatusInputs& inputs);
 std::string MetricsText(const StatusInputs& inputs);
 

@@ -3,13 +3,15 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <boost/json.hpp>
+#include <cmath>
 #include <ctime>
+
+#include "core/record_text.h"
+#include "proto/yoke/status.pb.h"
 
 namespace yoke {
 namespace {
 
-namespace json = boost::json;
 namespace fs = std::filesystem;
 
 // Rows of cells printed with every column but the last padded to its widest cell.
@@ -72,53 +74,25 @@ std::string Fraction(uint64_t count, uint64_t total) {
   return count > 0 ? std::to_string(count) : "-";
 }
 
-// --- JSON access that never throws: /status is read from a socket. ---
+// A count from /status (a double: status.proto says why), as an integer.
+std::string N(double count) { return fmt::format("{:.0f}", count); }
 
-const json::object* Obj(const json::value* v) { return v ? v->if_object() : nullptr; }
-
-const json::value* Field(const json::object* o, std::string_view key) {
-  if (!o) return nullptr;
-  auto it = o->find(key);
-  return it == o->end() ? nullptr : &it->value();
+// Seconds from /status for HumanDuration: a value from the network, so NaN, negative and huge
+// values are clamped rather than converted (which would be undefined).
+int64_t Seconds(double seconds) {
+  return std::isfinite(seconds) && seconds > 0 ? static_cast<int64_t>(std::min(seconds, 1e15)) : 0;
 }
 
-std::optional<int64_t> Int(const json::object* o, std::string_view key) {
-  const json::value* v = Field(o, key);
-  if (!v) return std::nullopt;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
-  if (v->is_double()) return static_cast<int64_t>(v->get_double());
-  return std::nullopt;
-}
-
-std::string Text(const json::object* o, std::string_view key) {
-  const json::value* v = Field(o, key);
-  if (!v) return {};
-  if (v->is_string()) return std::string(v->get_string());
-  if (auto n = Int(o, key)) return std::to_string(*n);
-  return {};
-}
-
-bool Bool(const json::object* o, std::string_view key) {
-  const json::value* v = Field(o, key);
-  return v && v->is_bool() && v->get_bool();
-}
-
-std::string Count(const json::object* o, std::string_view key) {
-  auto n = Int(o, key);
-  return n ? std::to_string(*n) : "?";
-}
-
-std::string RoleLine(const json::object* role) {
-  if (!role) return "none";
-  std::string line = VersionOrNone(Text(role, "version"));
-  if (!Text(role, "host").empty()) {  // `yoke proxy`: only an upstream address
-    return Text(role, "host") + ":" + Count(role, "port");
+std::string RoleLine(bool present, const RoleStatus& role) {
+  if (!present) return "none";
+  if (!role.host().empty()) {  // `yoke proxy`: only an upstream address
+    return role.host() + ":" + std::to_string(role.port());
   }
-  line += "  instance " + Count(role, "instance") + "  port " + Count(role, "port") + "  pid " +
-          Count(role, "pid");
-  if (Bool(role, "up")) {
-    line += "  up " + HumanDuration(Int(role, "uptime_s").value_or(0));
+  std::string line = VersionOrNone(role.version()) + "  instance " +
+                     std::to_string(role.instance()) + "  port " + std::to_string(role.port()) +
+                     "  pid " + std::to_string(role.pid());
+  if (role.up()) {
+    line += "  up " + HumanDuration(Seconds(role.uptime_s()));
   } else {
     line += "  down (starting, or not healthy)";
   }
@@ -127,32 +101,28 @@ std::string RoleLine(const json::object* role) {
 
 // The testing side of the evidence: the counts /status gives, in words. Optional counts
 // appear only when this yoke reports them.
-std::string TestingCounts(const json::object* c) {
+std::string TestingCounts(const PairCountsStatus& c) {
   std::vector<std::string> parts = {
-      "5xx where running was not " + Count(c, "testing_5xx_running_not"),
-      "4xx where running was 2xx/3xx " + Count(c, "testing_4xx_running_ok"),
-      "no answer " + Count(c, "testing_no_answer"),
+      "5xx where running was not " + N(c.testing_5xx_running_not()),
+      "4xx where running was 2xx/3xx " + N(c.testing_4xx_running_ok()),
+      "no answer " + N(c.testing_no_answer()),
   };
-  if (Field(c, "testing_errors")) parts.push_back("5xx or no answer " + Count(c, "testing_errors"));
-  if (Field(c, "testing_4xx")) parts.push_back("4xx " + Count(c, "testing_4xx"));
-  parts.push_back("better than running " + Count(c, "testing_better"));
+  if (c.has_testing_errors()) parts.push_back("5xx or no answer " + N(c.testing_errors()));
+  if (c.has_testing_4xx()) parts.push_back("4xx " + N(c.testing_4xx()));
+  parts.push_back("better than running " + N(c.testing_better()));
   return Join(parts, ", ");
 }
 
-std::string RunningCounts(const json::object* c) {
-  std::vector<std::string> parts = {"5xx " + Count(c, "running_errors")};
-  if (Field(c, "running_4xx")) parts.push_back("4xx " + Count(c, "running_4xx"));
+std::string RunningCounts(const PairCountsStatus& c) {
+  std::vector<std::string> parts = {"5xx " + N(c.running_errors())};
+  if (c.has_running_4xx()) parts.push_back("4xx " + N(c.running_4xx()));
   return Join(parts, ", ");
 }
 
-std::string Progress(std::optional<int64_t> value, std::optional<int64_t> minimum,
-                     std::string_view unit) {
-  if (!value) return "?";
-  std::string out = std::to_string(*value) + std::string(unit);
-  if (minimum) {
-    out += " of " + std::to_string(*minimum) + std::string(unit) + " minimum";
-    if (*value >= *minimum) out += " (reached)";
-  }
+std::string Progress(double value, double minimum, std::string_view unit) {
+  std::string out =
+      N(value) + std::string(unit) + " of " + N(minimum) + std::string(unit) + " minimum";
+  if (value >= minimum) out += " (reached)";
   return out;
 }
 
@@ -396,120 +366,114 @@ namespace {
 // /status's "meta" object: where the repository is and whom it follows, what the channel points
 // at, the commits and the queue, and what went wrong. An unreachable remote or a queue comes
 // first, as a warning line.
-std::string MetaLines(const json::object* meta) {
+std::string MetaLines(const MetaStatus& meta) {
   Table t;
-  const std::string url = Text(meta, "url");
-  const bool remote_ok = url.empty() || Bool(meta, "remote_ok");
-  const int64_t queued = Int(meta, "queued").value_or(0);
+  const std::string& url = meta.url();
+  const bool remote_ok = url.empty() || meta.remote_ok();
+  const double queued = meta.queued();
   std::vector<std::string> warnings;
   if (!remote_ok) warnings.push_back("the remote is unreachable");
-  if (queued > 0) warnings.push_back(fmt::format("{} commits are not on the remote yet", queued));
+  if (queued > 0) warnings.push_back(N(queued) + " commits are not on the remote yet");
   if (!warnings.empty()) t.Add({"warning", Join(warnings, "; ")});
-  t.Add({"repository", Text(meta, "repository")});
+  t.Add({"repository", meta.repository()});
   if (url.empty()) {
     t.Add({"remote", "none (embedded)"});
   } else {
     t.Add({"remote", url + (remote_ok ? " (answers)"
-                                      : " (unreachable: " + Count(meta, "fetch_failures") + " of " +
-                                            Count(meta, "fetches") + " fetches failed)")});
+                                      : " (unreachable: " + N(meta.fetch_failures()) + " of " +
+                                            N(meta.fetches()) + " fetches failed)")});
   }
-  const std::string release = Text(meta, "channel_release");
+  const std::string& release = meta.channel_release();
   t.Add({"channel", release.empty() ? "points at no release" : "release " + release});
-  t.Add({"commits", Count(meta, "commits") + " made" +
-                        (url.empty() ? std::string()
-                                     : ", " + Count(meta, "pushes") + " pushes, " +
-                                           std::to_string(queued) + " queued")});
-  t.Add({"records", Count(meta, "bad_records") + " bad (skipped), " +
-                        Count(meta, "candidates_offered") + " releases offered, " +
-                        Count(meta, "artifact_failures") + " artifact failures"});
-  if (!Text(meta, "last_error").empty()) t.Add({"last error", OneLine(Text(meta, "last_error"))});
+  t.Add({"commits",
+         N(meta.commits()) + " made" +
+             (url.empty() ? std::string()
+                          : ", " + N(meta.pushes()) + " pushes, " + N(queued) + " queued")});
+  t.Add({"records", N(meta.bad_records()) + " bad (skipped), " + N(meta.candidates_offered()) +
+                        " releases offered, " + N(meta.artifact_failures()) +
+                        " artifact failures"});
+  if (!meta.last_error().empty()) t.Add({"last error", OneLine(meta.last_error())});
   return t.Render("  ");
 }
 
 }  // namespace
 
 StatusOr<std::string> FormatStatus(std::string_view status_json) {
-  boost::system::error_code ec;
-  json::value parsed = json::parse(status_json, ec);
-  const json::object* root = ec ? nullptr : parsed.if_object();
-  if (!root) return Fail("the admin API's /status answer is not a JSON object");
-
-  std::string out = fmt::format("{}: yoke up {}\n", Text(root, "service"),
-                                HumanDuration(Int(root, "uptime_s").value_or(0)));
-  Table roles;
-  roles.Add({"running", RoleLine(Obj(Field(root, "running")))});
-  roles.Add({"testing", RoleLine(Obj(Field(root, "testing")))});
-  const json::object* judge = Obj(Field(root, "judge"));
-  if (!Text(judge, "promoting").empty()) {
-    roles.Add({"promoting", Text(judge, "promoting") + ": its new running instance is starting"});
+  StatusReport s;
+  if (Status parsed = ParseJsonRecord("/status", status_json, &s); !parsed) {
+    return Fail("the admin API's /status answer does not read: " + parsed.error().message());
   }
-  if (!Text(root, "pinned").empty()) {
-    std::string held = Text(root, "held");
-    roles.Add({"pinned", Text(root, "pinned") +
-                             (held.empty() ? "" : "; candidate " + held + " waits for unpin")});
+
+  std::string out =
+      fmt::format("{}: yoke up {}\n", s.service(), HumanDuration(Seconds(s.uptime_s())));
+  Table roles;
+  roles.Add({"running", RoleLine(s.has_running(), s.running())});
+  roles.Add({"testing", RoleLine(s.has_testing(), s.testing())});
+  const JudgeStatus& judge = s.judge();
+  if (!judge.promoting().empty()) {
+    roles.Add({"promoting", judge.promoting() + ": its new running instance is starting"});
+  }
+  if (!s.pinned().empty()) {
+    roles.Add(
+        {"pinned",
+         s.pinned() + (s.held().empty() ? "" : "; candidate " + s.held() + " waits for unpin")});
   }
   out += roles.Render();
 
-  const json::object* evidence = Obj(Field(root, "evidence"));
-  const json::object* total = Obj(Field(evidence, "total"));
-  std::string candidate = Text(evidence, "candidate");
+  const EvidenceStatus& evidence = s.evidence();
+  const PairCountsStatus& total = evidence.total();
+  const std::string& candidate = evidence.candidate();
   out += "\nevidence" + (candidate.empty() ? std::string() : " for " + candidate) + "\n";
   Table ev;
-  ev.Add({"pairs", Count(total, "pairs") + " (same status " + Count(total, "same_status") + ")"});
+  ev.Add({"pairs", N(total.pairs()) + " (same status " + N(total.same_status()) + ")"});
   ev.Add({"running", RunningCounts(total)});
   ev.Add({"testing", TestingCounts(total)});
   out += ev.Render("  ");
-  // Routes where testing did worse than running, the ones an operator looks at first.
+  // Routes where testing did worse than running, the ones an operator looks at first, by name.
+  const std::map<std::string, PairCountsStatus> routes(evidence.routes().begin(),
+                                                       evidence.routes().end());
   Table worse;
-  if (const json::object* routes = Obj(Field(evidence, "routes"))) {
-    for (const auto& [route, value] : *routes) {
-      const json::object* c = value.if_object();
-      int64_t t5 = Int(c, "testing_5xx_running_not").value_or(0);
-      int64_t t4 = Int(c, "testing_4xx_running_ok").value_or(0);
-      if (t5 == 0 && t4 == 0) continue;
-      if (worse.empty()) worse.Add({"route", "pairs", "testing 5xx", "testing 4xx"});
-      worse.Add({std::string(route), Count(c, "pairs"), std::to_string(t5), std::to_string(t4)});
-    }
+  for (const auto& [route, c] : routes) {
+    if (c.testing_5xx_running_not() == 0 && c.testing_4xx_running_ok() == 0) continue;
+    if (worse.empty()) worse.Add({"route", "pairs", "testing 5xx", "testing 4xx"});
+    worse.Add({route, N(c.pairs()), N(c.testing_5xx_running_not()), N(c.testing_4xx_running_ok())});
   }
   if (!worse.empty())
     out += "  routes where testing answered worse than running\n" + worse.Render("    ");
 
   out += "\njudge\n";
-  if (!judge) {
+  if (!s.has_judge()) {
     out += "  not judging here (yoke proxy)\n";
   } else {
     Table j;
-    std::string verdict = Text(judge, "verdict");
-    j.Add({"reading", verdict.empty() ? "no candidate" : verdict});
-    if (!Text(judge, "reason").empty()) j.Add({"reason", OneLine(Text(judge, "reason"))});
-    j.Add({"window", Progress(Int(judge, "window_s"), Int(judge, "min_window_s"), " s")});
-    j.Add({"pairs", Progress(Int(judge, "pairs"), Int(judge, "min_pairs"), "")});
+    j.Add({"reading", judge.verdict().empty() ? "no candidate" : judge.verdict()});
+    if (!judge.reason().empty()) j.Add({"reason", OneLine(judge.reason())});
+    j.Add({"window", Progress(judge.window_s(), judge.min_window_s(), " s")});
+    j.Add({"pairs", Progress(judge.pairs(), judge.min_pairs(), "")});
     out += j.Render("  ");
   }
 
-  const json::object* proxy = Obj(Field(root, "proxy"));
-  const json::object* mirror = Obj(Field(root, "mirror"));
-  if (proxy || mirror) {
-    const json::object* responses = Obj(Field(proxy, "responses"));
+  if (s.has_proxy() || s.has_mirror()) {
+    const ProxyStatus& proxy = s.proxy();
+    const MirrorStatus& mirror = s.mirror();
+    auto responses = proxy.responses().find("5xx");
     out += "\ntraffic\n";
     Table t;
-    t.Add({"proxy", Count(proxy, "requests") + " requests, 5xx " + Count(responses, "5xx") +
-                        ", upstream unreachable " + Count(proxy, "upstream_unreachable") +
-                        ", upstream timeouts " + Count(proxy, "upstream_timeouts") +
-                        ", bad requests " + Count(proxy, "bad_requests")});
-    int64_t dropped = 0;
-    if (const json::object* d = Obj(Field(mirror, "dropped"))) {
-      for (const auto& [reason, value] : *d) dropped += Int(d, reason).value_or(0);
-    }
-    t.Add({"mirror", Count(mirror, "sent") + " sent, " + Count(mirror, "in_flight") +
-                         " in flight, " + Count(mirror, "failed") + " failed, " +
-                         std::to_string(dropped) + " dropped"});
+    t.Add({"proxy", N(proxy.requests()) + " requests, 5xx " +
+                        N(responses == proxy.responses().end() ? 0 : responses->second) +
+                        ", upstream unreachable " + N(proxy.upstream_unreachable()) +
+                        ", upstream timeouts " + N(proxy.upstream_timeouts()) + ", bad requests " +
+                        N(proxy.bad_requests())});
+    double dropped = 0;
+    for (const auto& [reason, count] : mirror.dropped()) dropped += count;
+    t.Add({"mirror", N(mirror.sent()) + " sent, " + N(mirror.in_flight()) + " in flight, " +
+                         N(mirror.failed()) + " failed, " + N(dropped) + " dropped"});
     out += t.Render("  ");
   }
 
-  if (const json::object* meta = Obj(Field(root, "meta"))) {
-    out += "\nmeta\n" + MetaLines(meta);
-  } else if (judge) {  // `yoke proxy` has no meta to speak of
+  if (s.has_meta()) {
+    out += "\nmeta\n" + MetaLines(s.meta());
+  } else if (s.has_judge()) {  // `yoke proxy` has no meta to speak of
     out += "\nmeta\n  off (meta { enabled: false })\n";
   }
   return out;

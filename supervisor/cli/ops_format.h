@@ -69,8 +69,9 @@ std::string FormatExtracted(const std::vector<ArchiveEntry>& written,
 // The admin API's GET /status JSON as a human reads it: running and testing, the evidence
 // window so far, the judge's reading against its minimums, proxy and mirror counters, and meta
 // (repository or remote, the channel's release, commits and queue, a warning line when the
-// remote is unreachable or commits are queued, the last error). Fails when the text is not the
-// JSON object /status answers with.
+// remote is unreachable or commits are queued, the last error). The text is parsed as a
+// StatusReport (proto/yoke/status.proto), ignoring keys it does not know; fails when it is not
+// a JSON object or a known key holds the wrong type.
 StatusOr<std::string> FormatStatus(std::string_view status_json);
 
 // What the base folder says when no yoke answers.

@@ -1,8 +1,11 @@
 #include "supervisor/admin/status_report.h"
 
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+
+#include "core/record_text.h"
 
 namespace yoke {
 namespace {
@@ -83,6 +86,67 @@ TEST(StatusReportTest, UnusableLogLinesAreCountedPerRole) {
       << metrics;
   EXPECT_NE(metrics.find("yoke_log_lines_unusable{role=\"running\",kind=\"no_level\"} 0"),
             std::string::npos);
+}
+
+// /status reads back through its schema to the message the admin API built: what `yoke status`
+// parses is what was written.
+TEST(StatusReportTest, StatusJsonReadsBackThroughTheSchema) {
+  StatusInputs in;
+  in.service = "hello";
+  SupervisorSnapshot snap;
+  snap.running.version = "1.0.0";
+  snap.running.up = true;
+  snap.running.uptime_s = 30;
+  snap.judge_gates = {{"5xx", "wait", "3 of 300 pairs"}};
+  snap.pinned = "1.0.0";
+  in.supervisor = snap;
+  MetaSnapshot meta;
+  meta.repository = "/srv/meta";
+  meta.queued = 2;
+  in.meta = meta;
+  StatusReport written = BuildStatusReport(in);
+  StatusReport read;
+  ASSERT_TRUE(ParseJsonRecord("/status", StatusJson(in), &read));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(written, read))
+      << written.DebugString() << "\n"
+      << read.DebugString();
+  EXPECT_FALSE(read.has_testing());
+  EXPECT_EQ(read.meta().queued(), 2);
+}
+
+// Under `yoke proxy` a role is its upstream only (no "up", so the page says "upstream"), an
+// empty role and the supervisor's sections are left out, and counts are JSON numbers.
+TEST(StatusReportTest, ProxyModeShowsUpstreamsOnly) {
+  StatusInputs in;
+  in.service = "p";
+  Upstream upstream;
+  upstream.port = 8080;
+  in.upstreams.running = upstream;
+  json::object s = json::parse(StatusJson(in)).as_object();
+  EXPECT_EQ(json::serialize(s.at("running")), R"({"version":"","port":8080,"host":"127.0.0.1"})");
+  for (const char* key :
+       {"testing", "judge", "decisions", "pinned", "held", "supervisor", "meta"}) {
+    EXPECT_FALSE(s.contains(key)) << key;
+  }
+  EXPECT_TRUE(s.at("proxy").at("responses").at("5xx").is_number());
+  EXPECT_TRUE(s.at("evidence").at("total").at("testing_errors").is_number());
+}
+
+// A route that is not UTF-8 (request targets may hold any byte) is still in /status, each bad
+// byte shown as U+FFFD.
+TEST(StatusReportTest, RoutesThatAreNotUtf8AreReplaced) {
+  StatusInputs in;
+  Pair p;
+  p.route = "/caf\xC3\xA9/\xFF\xC0\xAF";  // \xC0\xAF: an overlong '/'
+  p.running_status = 200;
+  p.testing_status = 200;
+  in.pairs.Add(p);
+  json::object s = json::parse(StatusJson(in)).as_object();
+  EXPECT_TRUE(s.at("evidence")
+                  .at("routes")
+                  .as_object()
+                  .contains("/caf\xC3\xA9/\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"))
+      << StatusJson(in);
 }
 
 }  // namespace

@@ -263,6 +263,22 @@ TEST(OpsFormatTest, StatusViewShowsMeta) {
   EXPECT_EQ(FormatStatus(R"({"service":"p"})")->find("meta"), std::string::npos);
 }
 
+// A newer yoke's /status still reads: keys this schema does not know are ignored. A known key
+// holding the wrong type does not read.
+TEST(OpsFormatTest, StatusViewIgnoresUnknownKeys) {
+  auto text = FormatStatus(R"({"service":"hello","uptime_s":5,"new_section":{"x":[1,2]},
+    "judge":{"verdict":"wait","window_s":3,"min_window_s":60,"new_gate_field":true}})");
+  ASSERT_TRUE(text) << text.error().message();
+  EXPECT_NE(text->find("  reading  wait\n  window   3 s of 60 s minimum\n"), std::string::npos)
+      << *text;
+  EXPECT_FALSE(FormatStatus(R"({"service":"hello","uptime_s":"soon"})"));
+  // Numbers out of range are shown clamped, not converted blindly.
+  auto huge = FormatStatus(R"({"service":"hello","uptime_s":1e300,
+    "running":{"version":"1.0.0","up":true,"uptime_s":-5}})");
+  ASSERT_TRUE(huge) << huge.error().message();
+  EXPECT_NE(huge->find("up 0s"), std::string::npos) << *huge;
+}
+
 // With no yoke answering, the base folder's view: links, records, the journal.
 TEST(OpsFormatTest, BaseViewWhenYokeIsNotRunning) {
   BaseView view;
