@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <system_error>
 
@@ -102,12 +104,17 @@ Status ZipFolder(const std::filesystem::path& folder, const std::string& top_nam
       return Fail("cannot finish " + tmp.string() + ": " + archive_error_string(zip.get()));
     }
   }
-  // The zip's bytes reach the disk before its name does: a crash leaves no half archive.
-  if (int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
+  // The zip's bytes reach the disk before its name does: a crash leaves no half archive, and
+  // the version folder is removed only after this succeeded.
   std::error_code ec;
+  int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+  const bool synced = fd >= 0 && ::fsync(fd) == 0;
+  const int err = errno;
+  if (fd >= 0) ::close(fd);
+  if (!synced) {
+    std::filesystem::remove(tmp, ec);
+    return Fail("cannot fsync " + tmp.string() + ": " + std::strerror(err), ErrorCodeOfErrno(err));
+  }
   std::filesystem::rename(tmp, zip_path, ec);
   if (ec) return Fail("cannot rename " + tmp.string() + ": " + ec.message());
   return Ok();

@@ -137,12 +137,16 @@ std::optional<fs::path> BaseFolder::RoleTarget(const std::string& role) const {
 StatusOr<fs::path> BaseFolder::ArchiveVersion(const std::string& version) const {
   fs::path dir = VersionDir(version);
   auto info = env_->Stat(dir);
+  if (!info && !info.error().is(ErrorCode::kNotFound)) return std::unexpected(info.error());
   if (!info || !info->is_directory()) return NotFound("no version folder " + dir.string());
   fs::path zip;
   for (int n = 1;; ++n) {
+    if (n > 9999) return Conflict("too many archives of version " + version);
     zip = paths::ArchiveDir(root_) / paths::ArchiveFileName(identifier_, version, n);
     auto existing = env_->Stat(zip);
-    if (!existing && existing.error().is(ErrorCode::kNotFound)) break;
+    if (existing) continue;
+    if (existing.error().is(ErrorCode::kNotFound)) break;
+    return std::unexpected(existing.error());
   }
   // libarchive writes the zip itself (to a temporary name it renames); the folder goes only
   // once the zip is whole and synced.

@@ -12,8 +12,8 @@ using base_paths::IsDecisionId;
 
 std::vector<fs::path> ListDecisionFiles(Env& env, const fs::path& dir) {
   struct File {
-    std::string stamp;     // the UTC time the name starts with
-    int64_t mtime_ns = 0;  // read only to order decisions of the same second
+    std::string stamp;  // the UTC time the name starts with
+    int64_t mtime_ns;   // orders decisions of the same second
     fs::path path;
   };
   std::vector<File> files;
@@ -22,30 +22,16 @@ std::vector<fs::path> ListDecisionFiles(Env& env, const fs::path& dir) {
   for (const std::string& name : *names) {
     // Skips WriteFileAtomic's `.tmp` files and anything an operator hid.
     if (!base_paths::DecisionIdOf(name)) continue;
-    files.push_back({name.substr(0, name.find('-')), 0, dir / name});
-  }
-  // The status page asks every second: stat only files that share their second with another.
-  std::sort(files.begin(), files.end(),
-            [](const File& a, const File& b) { return a.stamp > b.stamp; });
-  for (auto group = files.begin(); group != files.end();) {
-    auto next =
-        std::find_if(group, files.end(), [&](const File& f) { return f.stamp != group->stamp; });
-    if (next - group > 1) {
-      for (auto f = group; f != next; ++f) {
-        if (auto info = env.Stat(f->path)) f->mtime_ns = info->mtime_ns;
-      }
-      std::sort(group, next, [](const File& a, const File& b) {
-        return std::tie(a.mtime_ns, a.path) > std::tie(b.mtime_ns, b.path);
-      });
-    }
-    group = next;
-  }
-  std::vector<fs::path> paths;
-  for (File& file : files) {
     // Only regular files: a link or folder planted in decisions/ is not a decision.
-    auto info = env.Stat(file.path);
-    if (info && info->is_regular()) paths.push_back(std::move(file.path));
+    auto info = env.Stat(dir / name);
+    if (!info || !info->is_regular()) continue;
+    files.push_back({name.substr(0, name.find('-')), info->mtime_ns, dir / name});
   }
+  std::sort(files.begin(), files.end(), [](const File& a, const File& b) {
+    return std::tie(a.stamp, a.mtime_ns, a.path) > std::tie(b.stamp, b.mtime_ns, b.path);
+  });
+  std::vector<fs::path> paths;
+  for (File& file : files) paths.push_back(std::move(file.path));
   return paths;
 }
 

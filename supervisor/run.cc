@@ -66,13 +66,23 @@ StatusOr<std::string> EnsureToken(Env& env, const std::filesystem::path& path) {
     }
     std::string hex;
     for (unsigned char b : bytes) hex += fmt::format("{:02x}", b);
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return Fail("cannot create admin token " + path.string());
+    // Whole or absent, as the Env's atomic write, but mode 0600 from the start: a crash must
+    // not leave an empty token that stops every later start.
+    std::filesystem::path tmp = path;
+    tmp += ".tmp";
+    ::unlink(tmp.c_str());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return Fail("cannot create admin token " + tmp.string());
     hex += "\n";
     bool ok =
         ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) && ::fsync(fd) == 0;
     ::close(fd);
-    if (!ok) return Fail("cannot write admin token " + path.string());
+    if (!ok) {
+      ::unlink(tmp.c_str());
+      return Fail("cannot write admin token " + tmp.string());
+    }
+    YOKE_RETURN_IF_ERROR(env.Rename(tmp, path));
+    YOKE_RETURN_IF_ERROR(env.SyncDir(path.parent_path()));
     token = env.ReadFile(path);
   }
   if (!token) return std::unexpected(token.error());

@@ -118,8 +118,9 @@ int VersionsCommand(const std::string& config_path) {
         state = InstanceState(record);
       }
       std::string role_mark;
-      if (running && fs::equivalent(*running, dir)) role_mark = "  <- running";
-      if (testing && fs::equivalent(*testing, dir)) role_mark = "  <- testing";
+      std::error_code ec;  // a link the daemon just moved on is no mark, not a crash
+      if (running && fs::equivalent(*running, dir, ec)) role_mark = "  <- running";
+      if (testing && fs::equivalent(*testing, dir, ec)) role_mark = "  <- testing";
       std::cout << "  " << dir.filename().string() << "  port " << record.port() << "  pid "
                 << record.pid() << "  " << state;
       if (!record.error().empty()) std::cout << "  error: " << record.error();

@@ -50,10 +50,9 @@ void Supervisor::StartDue(Slot& slot, SteadyTime now) {
     return;
   }
   instance->dir = *dir;
-  instance->started = now;
   InstanceRecord& record = instance->record;
   record.set_version(version);
-  record.set_number(static_cast<uint32_t>(std::stoul(dir->filename().string())));
+  record.set_number(base_paths::InstanceNumber(dir->filename().string()));
   record.set_role(slot.role);
   record.set_started_at(WallTimeText());
   slot.instance = std::move(instance);
@@ -97,7 +96,14 @@ void Supervisor::StartDue(Slot& slot, SteadyTime now) {
     }
   }
 
-  fs::path artifact = fs::absolute(*base_.ArtifactOf(version));
+  auto found = base_.ArtifactOf(version);
+  std::error_code ec;
+  fs::path artifact = found ? fs::absolute(*found, ec) : fs::path();
+  if (!found || ec) {
+    OnInstanceFailed(slot, "the artifact of " + version + " is gone from " + inst.dir.string(),
+                     /*exited=*/false, now);
+    return;
+  }
   auto argv = ExpandCommand(config_.command(), {{"artifact", artifact.string()},
                                                 {"port", std::to_string(*port)},
                                                 {"instance_dir", inst.dir.string()},

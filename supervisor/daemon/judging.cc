@@ -1,19 +1,13 @@
 // The Supervisor's judging window: reading the instances' logs, opening a window for a
 // candidate, asking the judge, and recording decisions.
-#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
-#include <thread>
 
 #include "base-layout/text_record.h"
-#include "core/command.h"
 #include "core/config_check.h"
 #include "core/config_settings.h"
-#include "core/ports.h"
-#include "core/properties.h"
 #include "core/version.h"
 #include "supervisor/daemon/supervisor.h"
 

@@ -8,15 +8,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
-#include <thread>
 
 #include "base-layout/text_record.h"
 #include "core/command.h"
-#include "core/config_check.h"
 #include "core/config_settings.h"
-#include "core/ports.h"
-#include "core/properties.h"
 #include "core/version.h"
 
 namespace yoke {

@@ -146,7 +146,6 @@ class Supervisor {
     std::filesystem::path dir;
     std::unique_ptr<ChildProcess> child;
     Phase phase = Phase::kStarting;
-    SteadyTime started;
     SteadyTime up_since;
     SteadyTime health_deadline;
     SteadyTime next_probe;
