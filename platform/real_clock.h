@@ -1,4 +1,5 @@
-// The system clocks behind the Clock interface. Only the composition root (supervisor/run.cc) constructs one.
+// The system clocks behind the Clock interface. Only the composition root (supervisor/run.cc)
+// constructs one.
 #pragma once
 
 #include <thread>
