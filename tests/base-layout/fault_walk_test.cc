@@ -76,8 +76,12 @@ class FaultWalkTest : public ::testing::Test {
     const bool dropped = fs::exists(root / "hello-2.0.0.sh");
     auto taken = base.ArtifactOf("2.0.0");
     EXPECT_NE(dropped, taken.has_value()) << where << ": 2.0.0 must be in one place";
-    if (taken) EXPECT_EQ(ReadAll(*taken), "v2") << where;
-    if (dropped) EXPECT_EQ(ReadAll(root / "hello-2.0.0.sh"), "v2") << where;
+    if (taken) {
+      EXPECT_EQ(ReadAll(*taken), "v2") << where;
+    }
+    if (dropped) {
+      EXPECT_EQ(ReadAll(root / "hello-2.0.0.sh"), "v2") << where;
+    }
     EXPECT_TRUE(base.ArtifactOf("1.0.0") || base.NewestArchiveOf("1.0.0"))
         << where << ": 1.0.0 is neither a folder nor an archive";
     Journal journal;
