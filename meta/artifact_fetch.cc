@@ -7,7 +7,7 @@
 
 #include "platform/http_client.h"
 
-namespace yoke {
+namespace yoke::meta {
 namespace {
 
 namespace fs = std::filesystem;
@@ -129,4 +129,4 @@ StatusOr<FileDigest> FetchArtifact(const std::string& uri, const fs::path& to, u
   return sink.Finish(to);
 }
 
-}  // namespace yoke
+}  // namespace yoke::meta

@@ -11,9 +11,9 @@
 #include "core/status.h"
 #include "meta/digest.h"
 
-namespace yoke {
+namespace yoke::meta {
 
 StatusOr<FileDigest> FetchArtifact(const std::string& uri, const std::filesystem::path& to,
                                    uint64_t max_bytes, std::chrono::seconds timeout);
 
-}  // namespace yoke
+}  // namespace yoke::meta

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <fstream>
 
-namespace yoke {
+namespace yoke::meta {
 namespace {
 
 std::string Hex(const unsigned char* bytes, size_t n) {
@@ -75,4 +75,4 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-}  // namespace yoke
+}  // namespace yoke::meta

@@ -10,7 +10,7 @@
 
 #include "core/status.h"
 
-namespace yoke {
+namespace yoke::meta {
 
 class Sha256 {
  public:
@@ -35,4 +35,4 @@ std::string HmacSha256Hex(std::string_view key, std::string_view data);
 // Compares in time that does not depend on where the strings differ.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
-}  // namespace yoke
+}  // namespace yoke::meta

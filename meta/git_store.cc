@@ -11,7 +11,7 @@
 #include <random>
 #include <thread>
 
-namespace yoke {
+namespace yoke::meta {
 namespace {
 
 void InitLibgit2() {
@@ -538,4 +538,4 @@ StatusOr<std::vector<CommitInfo>> GitStore::Log(size_t limit) const {
   return log;
 }
 
-}  // namespace yoke
+}  // namespace yoke::meta

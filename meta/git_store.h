@@ -25,7 +25,7 @@
 struct git_repository;
 struct git_remote;
 
-namespace yoke {
+namespace yoke::meta {
 
 struct FileChange {
   std::string path;                    // inside the repository, '/'-separated
@@ -109,4 +109,4 @@ class GitStore {
   std::string url_;  // origin's address; empty: no remote
 };
 
-}  // namespace yoke
+}  // namespace yoke::meta

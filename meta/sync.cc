@@ -13,7 +13,7 @@
 #include "meta/layout.h"
 #include "meta/records.h"
 
-namespace yoke {
+namespace yoke::meta {
 namespace {
 
 namespace fs = std::filesystem;
@@ -475,4 +475,4 @@ void MetaSync::Offer(const Release& release) {
   status_error_.clear();
 }
 
-}  // namespace yoke
+}  // namespace yoke::meta

@@ -31,7 +31,7 @@
 #include "proto/yoke/config.pb.h"
 #include "proto/yoke/records.pb.h"
 
-namespace yoke {
+namespace yoke::meta {
 
 struct MetaSyncOptions {
   MetaSettings settings;  // project and host already filled in
@@ -129,4 +129,4 @@ class MetaSync {
   std::thread thread_;
 };
 
-}  // namespace yoke
+}  // namespace yoke::meta

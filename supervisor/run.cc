@@ -154,12 +154,12 @@ int RunDaemon(const std::string& config_path) {
     spdlog::error("{}", st.error().message());
     return kExitFailure;
   }
-  std::unique_ptr<MetaSync> meta;
+  std::unique_ptr<meta::MetaSync> meta;
   std::string host = HostName();
   Supervisor* supervisor_ptr = nullptr;
   std::string webhook_secret;
   if (config->meta().enabled()) {
-    MetaSyncOptions options;
+    meta::MetaSyncOptions options;
     options.settings = MetaSettingsOf(*config);
     host = options.settings.host();
     options.service = config->service();
@@ -172,7 +172,7 @@ int RunDaemon(const std::string& config_path) {
       return version == s.running.version || version == s.testing.version ||
              version == s.promoting || version == s.held;
     };
-    meta = std::make_unique<MetaSync>(std::move(options), &clock);
+    meta = std::make_unique<meta::MetaSync>(std::move(options), &clock);
     if (!config->meta().webhook_secret_file().empty()) {
       auto secret = env.ReadFile(config->meta().webhook_secret_file());
       if (!secret) {

@@ -88,8 +88,8 @@ AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view
     if (!handlers.webhook) return {404, "text/plain", "no webhook: set meta.webhook_secret_file\n"};
     if (method != "POST") return {405, "text/plain", "use POST\n"};
     // GitHub's form: X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>.
-    const std::string expected = "sha256=" + HmacSha256Hex(handlers.webhook_secret, body);
-    if (handlers.webhook_secret.empty() || !ConstantTimeEquals(signature, expected)) {
+    const std::string expected = "sha256=" + meta::HmacSha256Hex(handlers.webhook_secret, body);
+    if (handlers.webhook_secret.empty() || !meta::ConstantTimeEquals(signature, expected)) {
       spdlog::warn("admin API: webhook with a missing or wrong X-Hub-Signature-256 refused");
       return {401, "text/plain", "a valid X-Hub-Signature-256 is required\n"};
     }
@@ -102,7 +102,7 @@ AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view
     if (method != "POST") return {405, "text/plain", "use POST\n"};
     constexpr std::string_view kBearer = "Bearer ";
     if (!authorization.starts_with(kBearer) || handlers.token.empty() ||
-        !ConstantTimeEquals(authorization.substr(kBearer.size()), handlers.token)) {
+        !meta::ConstantTimeEquals(authorization.substr(kBearer.size()), handlers.token)) {
       return {401, "text/plain", "a valid admin token is required (Authorization: Bearer ...)\n"};
     }
     boost::system::error_code ec;

@@ -26,9 +26,9 @@ struct StatusInputs {
   UpstreamSnapshot upstreams;
   proxy::ProxyStats proxy;
   PairStats pairs;
-  std::string candidate;             // the version the evidence window is for
-  DecisionList decisions;            // the newest decisions in the base (yoke run only)
-  std::optional<MetaSnapshot> meta;  // absent without meta
+  std::string candidate;                   // the version the evidence window is for
+  DecisionList decisions;                  // the newest decisions in the base (yoke run only)
+  std::optional<meta::MetaSnapshot> meta;  // absent without meta
 };
 
 // How many decisions /status lists, newest first.

@@ -31,7 +31,7 @@ constexpr const char* kReadme =
     "Add releases with `yoke meta release add`, move channels with `yoke meta channel set`,\n"
     "check everything with `yoke meta validate`. Hosts write only under their own hosts/ path.\n";
 
-Author AuthorFor(const std::string& given) {
+meta::Author AuthorFor(const std::string& given) {
   std::string name = OperatorName(given);
   return {name, name + "@" + HostName()};
 }
@@ -145,15 +145,15 @@ std::optional<int> MetaCommands::Run() {
   return kExitUsage;
 }
 
-StatusOr<std::unique_ptr<GitStore>> MetaCommands::OpenRepo() const {
+StatusOr<std::unique_ptr<meta::GitStore>> MetaCommands::OpenRepo() const {
   // A supervisor's embedded repository may not exist before its first start: create it as the
   // supervisor would (bare, on the config's branch).
-  if (!embedded_branch_.empty()) return GitStore::OpenOrInit(repo_, embedded_branch_, true);
-  return GitStore::Open(repo_);
+  if (!embedded_branch_.empty()) return meta::GitStore::OpenOrInit(repo_, embedded_branch_, true);
+  return meta::GitStore::Open(repo_);
 }
 
 int MetaCommands::Init() {
-  auto store = GitStore::OpenOrInit(init_dir_, "main", bare_);
+  auto store = meta::GitStore::OpenOrInit(init_dir_, "main", bare_);
   if (!store) {
     std::cerr << "yoke meta init: " << store.error().message() << "\n";
     return kExitFailure;
@@ -180,10 +180,10 @@ int MetaCommands::ReleaseAdd() {
     return kExitUsage;
   }
   std::string uri = artifact_;
-  StatusOr<FileDigest> digest = Fail("");
+  StatusOr<meta::FileDigest> digest = Fail("");
   if (uri.starts_with("http://") || uri.starts_with("https://")) {
     fs::path tmp = fs::temp_directory_path() / ("yoke-release-" + std::to_string(::getpid()));
-    digest = FetchArtifact(uri, tmp, UINT64_MAX, std::chrono::seconds(600));
+    digest = meta::FetchArtifact(uri, tmp, UINT64_MAX, std::chrono::seconds(600));
     std::error_code ec;
     fs::remove(tmp, ec);
   } else {
@@ -191,7 +191,7 @@ int MetaCommands::ReleaseAdd() {
     std::error_code ec;
     fs::path absolute = fs::absolute(path, ec);
     if (!uri.starts_with("file://")) uri = absolute.string();
-    digest = DigestFile(absolute);
+    digest = meta::DigestFile(absolute);
   }
   if (!digest) {
     std::cerr << "yoke meta release add: " << digest.error().message() << "\n";

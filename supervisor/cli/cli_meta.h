@@ -24,7 +24,7 @@ class MetaCommands {
 
  private:
   // The repository named by --repo, or the config's <base>/meta.
-  StatusOr<std::unique_ptr<GitStore>> OpenRepo() const;
+  StatusOr<std::unique_ptr<meta::GitStore>> OpenRepo() const;
   int Init();
   int ReleaseAdd();
   int ChannelSet();

@@ -344,7 +344,7 @@ StatusOr<std::unique_ptr<DecisionSource>> MakeDecisionSource(const Config& confi
   // clone) at the branch its HEAD names, as `yoke meta` reads it.
   const bool own = choice.repo.empty();
   const std::string repo = own ? base_paths::MetaDir(config.base_dir()).string() : choice.repo;
-  auto store = GitStore::Open(repo, own ? m.branch() : "");
+  auto store = meta::GitStore::Open(repo, own ? m.branch() : "");
   if (!store) {
     std::string why = store.error().message();
     if (own && !config.meta().enabled()) {

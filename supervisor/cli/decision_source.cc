@@ -28,7 +28,7 @@ DecisionListing FolderDecisionSource::List(size_t limit) const {
   return listing;
 }
 
-MetaDecisionSource::MetaDecisionSource(std::unique_ptr<GitStore> store, std::string dir)
+MetaDecisionSource::MetaDecisionSource(std::unique_ptr<meta::GitStore> store, std::string dir)
     : store_(std::move(store)), dir_(std::move(dir)) {
   assert(store_);
 }

@@ -67,13 +67,13 @@ class FolderDecisionSource : public DecisionSource {
 class MetaDecisionSource : public DecisionSource {
  public:
   // REQUIRES: `store` is not null.
-  MetaDecisionSource(std::unique_ptr<GitStore> store, std::string dir);
+  MetaDecisionSource(std::unique_ptr<meta::GitStore> store, std::string dir);
   // "/srv/hello/meta (branch main) hello/prod/hosts/web-3/hello/decisions"
   std::string Describe() const override;
   DecisionListing List(size_t limit = 0) const override;
 
  private:
-  std::unique_ptr<GitStore> store_;
+  std::unique_ptr<meta::GitStore> store_;
   std::string dir_;
 };
 

@@ -65,8 +65,8 @@ class MetaRunTest : public ::testing::Test {
     ASSERT_EQ(set.code, 0) << set.output;
   }
 
-  std::unique_ptr<GitStore> Remote() {
-    auto store = GitStore::Open(remote_.string(), "main");
+  std::unique_ptr<meta::GitStore> Remote() {
+    auto store = meta::GitStore::Open(remote_.string(), "main");
     EXPECT_TRUE(store);
     return std::move(*store);
   }
@@ -159,7 +159,7 @@ TEST_F(MetaRunTest, SkipsBadRecordsAndStartsNothingOnAShaMismatch) {
   // A release whose sha256 is wrong.
   fs::path artifact = dir_.path() / "builds" / "hello-2.0.0.sh";
   WriteAll(artifact, "#!/bin/sh\nexec " + FixtureBinary().string() + " \"$@\"\n");
-  auto digest = DigestFile(artifact);
+  auto digest = meta::DigestFile(artifact);
   ASSERT_TRUE(digest);
   ASSERT_TRUE(Remote()->Commit(
       {{"hello/releases/2.0.0.txtpb", "version: \"2.0.0\"\nartifact { uri: \"" + artifact.string() +
@@ -275,8 +275,9 @@ TEST(MetaWebhook, BadSignatureIsRefusedAndAGoodOneFetches) {
   EXPECT_FALSE(ReadStatus(HttpGet(yoke.admin_port(), "/status").body).has_testing());
 
   HttpClient client(yoke.admin_port());
-  auto res = client.Request(http::verb::post, "/webhook", body,
-                            {{"X-Hub-Signature-256", "sha256=" + HmacSha256Hex("s3cret", body)}});
+  auto res =
+      client.Request(http::verb::post, "/webhook", body,
+                     {{"X-Hub-Signature-256", "sha256=" + meta::HmacSha256Hex("s3cret", body)}});
   ASSERT_TRUE(res);
   EXPECT_EQ(res->result_int(), 202);
   EXPECT_TRUE(yoke.WaitForRole("testing", "2.0.0", 1, 20s)) << yoke.Log();
@@ -337,7 +338,7 @@ TEST(MetaTwoHosts, FiftyDecisionsEachAllLandOnce) {
   ASSERT_EQ(done2, 50);
 
   auto pins = [&](const std::string& host) {
-    auto store = GitStore::Open(remote.string(), "main");
+    auto store = meta::GitStore::Open(remote.string(), "main");
     auto entries =
         meta::ReadDecisions(**store, meta::DecisionsDir("hello", "prod", host, "hello"), nullptr);
     int n = 0;
@@ -345,7 +346,7 @@ TEST(MetaTwoHosts, FiftyDecisionsEachAllLandOnce) {
     return n;
   };
   auto commits = [&](const std::string& host) {
-    auto store = GitStore::Open(remote.string(), "main");
+    auto store = meta::GitStore::Open(remote.string(), "main");
     auto log = (*store)->Log(100000);
     int n = 0;
     for (const auto& c : *log) n += c.message.starts_with("hello on " + host + ": pin 1.0.0");

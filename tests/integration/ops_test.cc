@@ -196,7 +196,7 @@ TEST_F(OpsCliTest, DecisionsFromMetaMatchTheBase) {
   EXPECT_EQ(Cli({"decisions", "--repo", repo}).exit, 2);
 
   {
-    auto store = GitStore::Open(repo, "main");
+    auto store = meta::GitStore::Open(repo, "main");
     ASSERT_TRUE(store) << store.error().message();
     ASSERT_TRUE(
         (*store)->Commit({{dir + "/20000101T000000Z-0.1-to-0.2.txtpb", "verdict: PROMOTE\nx: 1\n"}},

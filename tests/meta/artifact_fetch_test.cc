@@ -63,14 +63,14 @@ TEST_F(ArtifactFetchTest, FetchesFromAPathFileUriAndHttp) {
   testing::WriteAll(dir_.path() / "src", "abc");
   for (std::string uri :
        {(dir_.path() / "src").string(), "file://" + (dir_.path() / "src").string()}) {
-    auto got = FetchArtifact(uri, to_, 3, 5s);
+    auto got = meta::FetchArtifact(uri, to_, 3, 5s);
     ASSERT_TRUE(got) << got.error().message();
     EXPECT_EQ(got->sha256, abc_sha);
     EXPECT_EQ(got->size, 3u);
   }
   OneShotServer server("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc");
-  auto got = FetchArtifact("http://127.0.0.1:" + std::to_string(server.port()) + "/a/shop.jar", to_,
-                           3, 5s);
+  auto got = meta::FetchArtifact(
+      "http://127.0.0.1:" + std::to_string(server.port()) + "/a/shop.jar", to_, 3, 5s);
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_EQ(got->sha256, abc_sha);
   EXPECT_EQ(testing::ReadAll(to_), "abc");
@@ -81,7 +81,7 @@ TEST_F(ArtifactFetchTest, ReportsWhatWentWrong) {
   {
     OneShotServer server("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
     auto got =
-        FetchArtifact("http://127.0.0.1:" + std::to_string(server.port()) + "/x", to_, 3, 5s);
+        meta::FetchArtifact("http://127.0.0.1:" + std::to_string(server.port()) + "/x", to_, 3, 5s);
     ASSERT_FALSE(got);
     EXPECT_NE(got.error().message().find("answered 404"), std::string::npos)
         << got.error().message();
@@ -89,19 +89,19 @@ TEST_F(ArtifactFetchTest, ReportsWhatWentWrong) {
   {
     OneShotServer server("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789");
     auto got =
-        FetchArtifact("http://127.0.0.1:" + std::to_string(server.port()) + "/x", to_, 3, 5s);
+        meta::FetchArtifact("http://127.0.0.1:" + std::to_string(server.port()) + "/x", to_, 3, 5s);
     ASSERT_FALSE(got);
     EXPECT_NE(got.error().message().find("larger than its release says"), std::string::npos)
         << got.error().message();
   }
-  auto refused =
-      FetchArtifact("http://127.0.0.1:" + std::to_string(testing::FreePort()) + "/x", to_, 3, 5s);
+  auto refused = meta::FetchArtifact(
+      "http://127.0.0.1:" + std::to_string(testing::FreePort()) + "/x", to_, 3, 5s);
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message().find("cannot connect"), std::string::npos);
-  auto https = FetchArtifact("https://example.com/x", to_, 3, 5s);
+  auto https = meta::FetchArtifact("https://example.com/x", to_, 3, 5s);
   ASSERT_FALSE(https);
   EXPECT_NE(https.error().message().find("https is not supported"), std::string::npos);
-  EXPECT_FALSE(FetchArtifact((dir_.path() / "missing").string(), to_, 3, 5s));
+  EXPECT_FALSE(meta::FetchArtifact((dir_.path() / "missing").string(), to_, 3, 5s));
 }
 
 }  // namespace

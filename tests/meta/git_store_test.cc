@@ -17,9 +17,9 @@ namespace fs = std::filesystem;
 using testing::ReadAll;
 using testing::TempDir;
 
-const Author kAlice{"alice", "alice@example.com"};
+const meta::Author kAlice{"alice", "alice@example.com"};
 
-std::unique_ptr<GitStore> Must(StatusOr<std::unique_ptr<GitStore>> store) {
+std::unique_ptr<meta::GitStore> Must(StatusOr<std::unique_ptr<meta::GitStore>> store) {
   EXPECT_TRUE(store) << store.error().message();
   return std::move(*store);
 }
@@ -31,7 +31,7 @@ class GitStoreTest : public ::testing::Test {
 
 // What is committed can be read back from the tip, listed, and seen in the log.
 TEST_F(GitStoreTest, CommitsAndReadsBackFromTheTip) {
-  auto store = Must(GitStore::OpenOrInit((dir_.path() / "r").string(), "main", true));
+  auto store = Must(meta::GitStore::OpenOrInit((dir_.path() / "r").string(), "main", true));
   EXPECT_EQ(*store->Tip(), "");
   EXPECT_FALSE(*store->ReadFile("a/b.txt"));
   auto first = store->Commit({{"a/b.txt", "one"}, {"a/c/d.txt", "two"}}, "first", kAlice);
@@ -55,7 +55,7 @@ TEST_F(GitStoreTest, CommitsAndReadsBackFromTheTip) {
 // editing is left alone.
 TEST_F(GitStoreTest, WorkingTreeFollowsCommits) {
   fs::path repo = dir_.path() / "clone";
-  auto store = Must(GitStore::OpenOrInit(repo.string(), "main", false));
+  auto store = Must(meta::GitStore::OpenOrInit(repo.string(), "main", false));
   ASSERT_TRUE(store->Commit({{"x/one.txt", "1"}}, "one", kAlice));
   EXPECT_EQ(ReadAll(repo / "x/one.txt"), "1");
   ASSERT_TRUE(store->Commit({{"x/two.txt", "2"}}, "two", kAlice));
@@ -69,9 +69,9 @@ TEST_F(GitStoreTest, WorkingTreeFollowsCommits) {
 // Two writers on one repository (the supervisor and `yoke meta`) never lose a commit.
 TEST_F(GitStoreTest, TwoWritersOnOneRepositoryLoseNothing) {
   const std::string repo = (dir_.path() / "r").string();
-  Must(GitStore::OpenOrInit(repo, "main", true));
+  Must(meta::GitStore::OpenOrInit(repo, "main", true));
   auto write = [&](const std::string& who) {
-    auto store = Must(GitStore::Open(repo, "main"));
+    auto store = Must(meta::GitStore::Open(repo, "main"));
     for (int i = 0; i < 40; ++i) {
       auto c = store->Commit({{who + "/" + std::to_string(i), who}}, who, kAlice);
       ASSERT_TRUE(c) << c.error().message();
@@ -80,7 +80,7 @@ TEST_F(GitStoreTest, TwoWritersOnOneRepositoryLoseNothing) {
   std::thread a(write, "a"), b(write, "b");
   a.join();
   b.join();
-  auto store = Must(GitStore::Open(repo, "main"));
+  auto store = Must(meta::GitStore::Open(repo, "main"));
   EXPECT_EQ(store->ListFiles("")->size(), 80u);
   EXPECT_EQ(store->Log(1000)->size(), 80u);
 }
@@ -89,9 +89,9 @@ TEST_F(GitStoreTest, TwoWritersOnOneRepositoryLoseNothing) {
 // re-applies its commits on the new tip, and then lands. Nothing is lost or doubled.
 TEST_F(GitStoreTest, ReappliesLocalCommitsOnTheRemoteTip) {
   const std::string remote = (dir_.path() / "remote.git").string();
-  Must(GitStore::OpenOrInit(remote, "main", true));
-  auto a = Must(GitStore::OpenOrInit((dir_.path() / "a").string(), "main", true));
-  auto b = Must(GitStore::OpenOrInit((dir_.path() / "b").string(), "main", true));
+  Must(meta::GitStore::OpenOrInit(remote, "main", true));
+  auto a = Must(meta::GitStore::OpenOrInit((dir_.path() / "a").string(), "main", true));
+  auto b = Must(meta::GitStore::OpenOrInit((dir_.path() / "b").string(), "main", true));
   ASSERT_TRUE(a->SetRemote("file://" + remote));
   ASSERT_TRUE(b->SetRemote("file://" + remote));
   ASSERT_TRUE(a->Fetch());  // an empty remote is fine
@@ -114,7 +114,7 @@ TEST_F(GitStoreTest, ReappliesLocalCommitsOnTheRemoteTip) {
   ASSERT_TRUE(b->Fetch());
   EXPECT_EQ(*b->Ahead(), 0u);
 
-  auto r = Must(GitStore::Open(remote, "main"));
+  auto r = Must(meta::GitStore::Open(remote, "main"));
   EXPECT_EQ(*r->ListFiles(""), (std::vector<std::string>{"hosts/a/1", "hosts/b/1", "hosts/b/2"}));
   auto log = *r->Log(100);
   ASSERT_EQ(log.size(), 3u);
@@ -129,7 +129,7 @@ TEST_F(GitStoreTest, ReappliesLocalCommitsOnTheRemoteTip) {
 
 // A remote that is not there is an error, not a crash, and the local commits stay.
 TEST_F(GitStoreTest, UnreachableRemoteIsAnError) {
-  auto a = Must(GitStore::OpenOrInit((dir_.path() / "a").string(), "main", true));
+  auto a = Must(meta::GitStore::OpenOrInit((dir_.path() / "a").string(), "main", true));
   ASSERT_TRUE(a->SetRemote("file://" + (dir_.path() / "nowhere").string()));
   ASSERT_TRUE(a->Commit({{"f", "1"}}, "one", kAlice));
   EXPECT_FALSE(a->Fetch());

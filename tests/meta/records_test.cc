@@ -10,13 +10,13 @@
 namespace yoke::meta {
 namespace {
 
-const Author kBob{"bob", "bob@example.com"};
+const meta::Author kBob{"bob", "bob@example.com"};
 const std::string kSha(64, 'a');
 
 class RecordsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = GitStore::OpenOrInit((dir_.path() / "meta").string(), "main", true);
+    auto store = meta::GitStore::OpenOrInit((dir_.path() / "meta").string(), "main", true);
     ASSERT_TRUE(store);
     store_ = std::move(*store);
   }
@@ -29,7 +29,7 @@ class RecordsTest : public ::testing::Test {
     return r;
   }
   testing::TempDir dir_;
-  std::unique_ptr<GitStore> store_;
+  std::unique_ptr<meta::GitStore> store_;
 };
 
 // A record that does not parse names its path, line and column.

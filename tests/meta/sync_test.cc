@@ -24,20 +24,20 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using testing::WaitUntil;
 
-const Author kOperator{"op", "op@example.com"};
+const meta::Author kOperator{"op", "op@example.com"};
 
 class MetaSyncTest : public ::testing::Test {
  protected:
   void SetUp() override {
     remote_ = dir_.path() / "remote.git";
-    ASSERT_TRUE(GitStore::OpenOrInit(remote_.string(), "main", true));
+    ASSERT_TRUE(meta::GitStore::OpenOrInit(remote_.string(), "main", true));
   }
 
-  std::unique_ptr<MetaSync> MakeSync(const std::string& host, const std::string& url) {
+  std::unique_ptr<meta::MetaSync> MakeSync(const std::string& host, const std::string& url) {
     fs::path base = dir_.path() / host;
     fs::create_directories(base / "decisions");
     fs::create_directories(base / "state");
-    MetaSyncOptions options;
+    meta::MetaSyncOptions options;
     options.settings.set_url(url);
     options.settings.set_project("shop");
     options.settings.set_host(host);
@@ -51,14 +51,14 @@ class MetaSyncTest : public ::testing::Test {
       std::lock_guard lock(mu_);
       return current_.contains(v);
     };
-    auto sync = std::make_unique<MetaSync>(std::move(options), &clock_);
+    auto sync = std::make_unique<meta::MetaSync>(std::move(options), &clock_);
     auto started = sync->Start();
     EXPECT_TRUE(started) << started.error().message();
     return sync;
   }
 
   // Writes a decision into a host's base, as the supervisor does, and tells meta.
-  void Decide(MetaSync& sync, const std::string& host, int n) {
+  void Decide(meta::MetaSync& sync, const std::string& host, int n) {
     Decision d;
     d.set_service("shop");
     d.set_host(host);
@@ -73,8 +73,8 @@ class MetaSyncTest : public ::testing::Test {
     sync.Notify("1.0.0", "");
   }
 
-  std::unique_ptr<GitStore> Remote() {
-    auto store = GitStore::Open(remote_.string(), "main");
+  std::unique_ptr<meta::GitStore> Remote() {
+    auto store = meta::GitStore::Open(remote_.string(), "main");
     EXPECT_TRUE(store);
     return std::move(*store);
   }
@@ -163,7 +163,7 @@ TEST_F(MetaSyncTest, HandsACheckedArtifactToTheIntakeAndRefusesABadOne) {
   fs::path artifact = dir_.path() / "build" / "shop-2.0.0.sh";
   fs::create_directories(artifact.parent_path());
   testing::WriteAll(artifact, "#!/bin/sh\necho hi\n");
-  auto digest = DigestFile(artifact);
+  auto digest = meta::DigestFile(artifact);
   ASSERT_TRUE(digest);
   auto remote = Remote();
   Release good;

@@ -156,7 +156,7 @@ TEST(AdminWebhookTest, ChecksTheSignatureBeforeFetching) {
   handlers.webhook = [&] { ++fetches; };
   handlers.webhook_secret = "shh";
   const std::string body = R"({"ref":"refs/heads/main"})";
-  const std::string good = "sha256=" + HmacSha256Hex("shh", body);
+  const std::string good = "sha256=" + meta::HmacSha256Hex("shh", body);
   EXPECT_EQ(HandleAdminRequest(handlers, "POST", "/webhook", "", body, "").status, 401u);
   EXPECT_EQ(HandleAdminRequest(handlers, "POST", "/webhook", "", body, "sha256=00").status, 401u);
   EXPECT_EQ(HandleAdminRequest(handlers, "POST", "/webhook", "", body + " ", good).status, 401u);

@@ -100,7 +100,7 @@ TEST(StatusReportTest, StatusJsonReadsBackThroughTheSchema) {
   snap.judge_gates = {{"5xx", "wait", "3 of 300 pairs"}};
   snap.pinned = "1.0.0";
   in.supervisor = snap;
-  MetaSnapshot meta;
+  meta::MetaSnapshot meta;
   meta.repository = "/srv/meta";
   meta.queued = 2;
   in.meta = meta;

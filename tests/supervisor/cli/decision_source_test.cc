@@ -87,7 +87,7 @@ TEST_F(DecisionSourceTest, FindsByIdPathOrUniquePrefix) {
 class MetaDecisionSourceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = GitStore::OpenOrInit(Repo(), "main", /*bare=*/true);
+    auto store = meta::GitStore::OpenOrInit(Repo(), "main", /*bare=*/true);
     ASSERT_TRUE(store) << store.error().message();
     store_ = std::move(*store);
   }
@@ -95,13 +95,13 @@ class MetaDecisionSourceTest : public ::testing::Test {
   std::string Dir(const std::string& host = "web-3") const {
     return meta::DecisionsDir("hello", "prod", host, "hello");
   }
-  void Commit(std::vector<FileChange> changes) {
+  void Commit(std::vector<meta::FileChange> changes) {
     auto commit = store_->Commit(changes, "test: decisions", {"yoke web-3", "yoke@web-3"});
     ASSERT_TRUE(commit) << commit.error().message();
   }
   // A source over its own handle on the repository, as `yoke decisions --meta` opens it.
   MetaDecisionSource Source(const std::string& host = "web-3") const {
-    auto store = GitStore::Open(Repo(), "main");
+    auto store = meta::GitStore::Open(Repo(), "main");
     EXPECT_TRUE(store) << store.error().message();
     return MetaDecisionSource(std::move(*store), Dir(host));
   }
@@ -111,7 +111,7 @@ class MetaDecisionSourceTest : public ::testing::Test {
     return ids;
   }
   testing::TempDir dir_;
-  std::unique_ptr<GitStore> store_;
+  std::unique_ptr<meta::GitStore> store_;
 };
 
 // One host's decisions, newest first by the time in the name (a ".2" of the same second first),
