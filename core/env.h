@@ -39,6 +39,7 @@ class Env {
  public:
   virtual ~Env() = default;
 
+  // Only a regular file (links followed): a FIFO, a device or a folder is kInvalid, at once.
   virtual StatusOr<std::string> ReadFile(const std::filesystem::path& path) = 0;
   // All of `content` or nothing, durably: written to `path`.tmp, fsynced, renamed over `path`,
   // and the folder fsynced. A crash at any point leaves the old file or the new one.

@@ -57,8 +57,14 @@ class PosixFileLock : public FileLock {
 class Posix : public Env {
  public:
   StatusOr<std::string> ReadFile(const fs::path& path) override {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a FIFO planted where a record belongs must not block the open.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return ErrnoError("cannot read", path, errno);
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);  // a FIFO would block, /dev/zero never end: only regular files are read
+      return Invalid("cannot read " + path.string() + ": not a regular file");
+    }
     std::string content;
     char buffer[65536];
     while (true) {

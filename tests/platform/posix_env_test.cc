@@ -1,6 +1,7 @@
 #include "platform/posix_env.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "tests/fakes/process_harness.h"
 #include "tests/fakes/temp_dir.h"
@@ -27,6 +28,24 @@ TEST(PosixEnvTest, ErrorsCarryTheirKind) {
   EXPECT_TRUE(env.ReadFile(dir.path() / "file" / "below").error().is(ErrorCode::kNotFound));
   ASSERT_TRUE(env.Symlink("file", dir.path() / "link"));
   EXPECT_TRUE(env.Symlink("file", dir.path() / "link").error().is(ErrorCode::kConflict));
+}
+
+// Worst files where a record belongs: a FIFO nobody writes to, an endless device behind a link,
+// a folder. Each is refused at once (the FIFO must not block the loop), never read.
+TEST(PosixEnvTest, ReadsOnlyRegularFiles) {
+  TempDir dir;
+  Env& env = *PosixEnv();
+  ASSERT_EQ(::mkfifo((dir.path() / "fifo").c_str(), 0600), 0);
+  ASSERT_TRUE(env.Symlink("/dev/zero", dir.path() / "zero"));
+  ASSERT_TRUE(env.CreateDirs(dir.path() / "folder"));
+  for (const char* name : {"fifo", "zero", "folder"}) {
+    auto read = env.ReadFile(dir.path() / name);
+    ASSERT_FALSE(read) << name;
+    EXPECT_TRUE(read.error().is(ErrorCode::kInvalid)) << name << ": " << read.error().message();
+  }
+  WriteAll(dir.path() / "record", "ok");
+  ASSERT_TRUE(env.Symlink("record", dir.path() / "link"));
+  EXPECT_EQ(*env.ReadFile(dir.path() / "link"), "ok");  // a link to a regular file is read
 }
 
 // An atomic write replaces the whole file and leaves no temporary behind; a link is reported
