@@ -3,9 +3,13 @@
 // libgit2 calls with its own error adapter; they share the RAII wrappers at the top.
 #include "meta/git_store.h"
 
+#include <fcntl.h>
 #include <git2.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -331,7 +335,22 @@ StatusOr<bool> GitStore::MoveBranch(const std::string& new_tip, const std::strin
   git_reference* raw = nullptr;
   int rc;
   if (old_tip.empty()) {
+    // libgit2 checks that a new ref is absent before it takes the ref's lock, so two writers
+    // creating the branch at once could both succeed and one commit would vanish. yoke's
+    // writers (the supervisor, `yoke meta`) take this lock and look again under it.
+    const std::string lock_path = std::string(git_repository_path(repo_)) + "yoke-branch.lock";
+    int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || ::flock(fd, LOCK_EX) != 0) {
+      if (fd >= 0) ::close(fd);
+      return Fail("cannot lock " + lock_path + ": " + std::strerror(errno));
+    }
+    auto now = RefTarget(repo_, ref);
+    if (now && !now->empty()) {
+      ::close(fd);
+      return false;  // another writer created it: start again from its tip
+    }
     rc = git_reference_create(&raw, repo_, ref.c_str(), &target, 0, why.c_str());
+    ::close(fd);
   } else {
     YOKE_ASSIGN_OR_RETURN(git_oid expected, FromHex(old_tip));
     rc =
