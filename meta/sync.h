@@ -30,6 +30,7 @@
 #include "meta/git_store.h"
 #include "proto/yoke/config.pb.h"
 #include "proto/yoke/records.pb.h"
+#include "proto/yoke/status.pb.h"
 
 namespace yoke::meta {
 
@@ -42,23 +43,6 @@ struct MetaSyncOptions {
   std::string yoke_version;
   // True when the supervisor runs, tests, holds or is promoting `version`.
   std::function<bool(const std::string& version)> is_current;
-};
-
-struct MetaSnapshot {
-  std::string repository;
-  std::string url;
-  std::string channel_release;  // what the followed channel points at
-  uint64_t queued = 0;          // commits the remote lacks
-  uint64_t commits = 0;
-  uint64_t fetches = 0;
-  uint64_t fetch_failures = 0;
-  uint64_t push_failures = 0;
-  uint64_t pushes = 0;
-  uint64_t bad_records = 0;
-  uint64_t candidates_offered = 0;
-  uint64_t artifact_failures = 0;
-  bool remote_ok = true;
-  std::string last_error;
 };
 
 class MetaSync {
@@ -75,7 +59,8 @@ class MetaSync {
   void Notify(const std::string& running, const std::string& testing);
   // A webhook arrived: fetch now rather than at the next interval.
   void FetchNow();
-  MetaSnapshot Snapshot() const;
+  // What /status shows of meta (status.proto's MetaStatus).
+  MetaStatus Snapshot() const;
 
   // YOKE_CHANNEL, YOKE_RELEASE_SOURCES and YOKE_SOURCE_<REPO> (the release's githashes), and
   // YOKE_FLAG_<NAME> for each of the channel's flags.
@@ -114,7 +99,7 @@ class MetaSync {
   std::string since_;                             // GUARDED_BY(mu_)
   std::string status_error_;                      // GUARDED_BY(mu_)
   std::optional<ServicePolicy> policy_override_;  // GUARDED_BY(mu_)
-  MetaSnapshot snapshot_;                         // GUARDED_BY(mu_)
+  MetaStatus snapshot_;                           // GUARDED_BY(mu_)
 
   // The loop thread's own.
   std::set<std::string> bad_seen_;      // "path@blob" already reported

@@ -169,8 +169,8 @@ int RunDaemon(const std::string& config_path) {
     options.yoke_version = YOKE_VERSION_STRING;
     options.is_current = [&supervisor_ptr](const std::string& version) {
       auto s = supervisor_ptr->Snapshot();
-      return version == s.running.version || version == s.testing.version ||
-             version == s.promoting || version == s.held;
+      return version == s.running().version() || version == s.testing().version() ||
+             version == s.judge().promoting() || version == s.held();
     };
     meta = std::make_unique<meta::MetaSync>(std::move(options), &clock);
     if (!config->meta().webhook_secret_file().empty()) {
@@ -217,7 +217,7 @@ int RunDaemon(const std::string& config_path) {
   AdminHandlers handlers;
   handlers.status_json = [&] {
     StatusInputs in = inputs();
-    in.decisions = RecentDecisions(env, base.DecisionsDir(), kStatusDecisions);  // not /metrics
+    in.decisions = ReadDecisionFolder(env, base.DecisionsDir(), kStatusDecisions);  // not /metrics
     return StatusJson(in);
   };
   handlers.metrics_text = [&] { return MetricsText(inputs()); };

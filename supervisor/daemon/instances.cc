@@ -129,7 +129,7 @@ void Supervisor::StartDue(Slot& slot, SteadyTime now) {
   for (const auto& word : spec.argv) record.add_argv(word);
   for (const auto& [k, v] : spec.extra_env) (*record.mutable_env())[k] = v;
 
-  ++counters_.instances_started;
+  counters_.set_instances_started(counters_.instances_started() + 1);
   auto child = deps_.launcher->Launch(spec);
   if (!child) {
     OnInstanceFailed(slot, "cannot be executed: " + child.error().message(), /*exited=*/false, now);
@@ -158,7 +158,8 @@ void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
     std::string when = inst.phase == Phase::kStarting ? "during startup" : "while up";
     spdlog::error("{} instance {}/{:04} (pid {}) exited {} with {}", slot.role, version,
                   inst.record.number(), inst.record.pid(), when, exit->Describe());
-    if (inst.phase == Phase::kUp && slot.role == std::string(kRunning)) ++counters_.running_crashes;
+    if (inst.phase == Phase::kUp && slot.role == std::string(kRunning))
+      counters_.set_running_crashes(counters_.running_crashes() + 1);
     OnInstanceFailed(
         slot,
         "exited " + when + " with " + exit->Describe() + "; see " + (inst.dir / "stderr").string(),
@@ -203,7 +204,7 @@ void Supervisor::OnInstanceFailed(Slot& slot, const std::string& why, bool exite
   const std::string version = VersionOf(slot);
   std::unique_ptr<Instance> inst = std::move(slot.instance);
   const bool was_up = inst->phase == Phase::kUp;
-  if (!inst->child || !was_up) ++counters_.start_failures;
+  if (!inst->child || !was_up) counters_.set_start_failures(counters_.start_failures() + 1);
   inst->record.set_error(why);
   if (inst->record.stopped_at().empty() && !inst->child)
     inst->record.set_stopped_at(WallTimeText());

@@ -83,8 +83,8 @@ class MetaSyncTest : public ::testing::Test {
   std::map<std::string, int> RemoteDecisions() {
     auto remote = Remote();
     std::map<std::string, int> seen;
-    auto decisions = meta::ReadDecisions(*remote, "", nullptr);
-    for (const auto& d : *decisions) seen[d.path] = 0;
+    auto decisions = meta::ReadDecisions(*remote, "");
+    for (const auto& d : decisions->entries) seen[d.path] = 0;
     auto log = remote->Log(100000);
     for (const auto& c : *log) {
       if (c.message.find(": reject ") != std::string::npos) ++seen["commits"];
@@ -115,11 +115,11 @@ TEST_F(MetaSyncTest, TwoHostsPushingAtOnceLoseNothing) {
   ASSERT_TRUE(WaitUntil(
       [&] {
         auto seen = RemoteDecisions();
-        return seen.size() == 101 && h1->Snapshot().queued == 0 && h2->Snapshot().queued == 0;
+        return seen.size() == 101 && h1->Snapshot().queued() == 0 && h2->Snapshot().queued() == 0;
       },
       60s))
       << "remote has " << RemoteDecisions().size() - 1 << " decisions; h1 queued "
-      << h1->Snapshot().queued << ", h2 queued " << h2->Snapshot().queued;
+      << h1->Snapshot().queued() << ", h2 queued " << h2->Snapshot().queued();
   EXPECT_EQ(RemoteDecisions()["commits"], 100);
   // Each host's status is in the remote too.
   auto status = meta::Read<HostStatus>(*Remote(), meta::StatusPath("shop", "prod", "h2", "shop"));
@@ -137,23 +137,23 @@ TEST_F(MetaSyncTest, QueuesWhileTheRemoteIsAwayAndDeliversOnce) {
   fs::path away = dir_.path() / "away.git";
   fs::rename(remote_, away);
   for (int i = 2; i <= 4; ++i) Decide(*sync, "h1", i);
-  ASSERT_TRUE(WaitUntil([&] { return sync->Snapshot().queued >= 3; }, 20s))
-      << sync->Snapshot().queued;
-  EXPECT_FALSE(sync->Snapshot().remote_ok);
+  ASSERT_TRUE(WaitUntil([&] { return sync->Snapshot().queued() >= 3; }, 20s))
+      << sync->Snapshot().queued();
+  EXPECT_FALSE(sync->Snapshot().remote_ok());
 
   // Restart the supervisor's meta while the remote is still away.
   sync->Stop();
   sync.reset();
   sync = MakeSync("h1", "file://" + remote_.string());
-  EXPECT_GE(sync->Snapshot().queued, 3) << "a restart must not report an empty queue";
+  EXPECT_GE(sync->Snapshot().queued(), 3) << "a restart must not report an empty queue";
   Decide(*sync, "h1", 5);
   fs::rename(away, remote_);
-  ASSERT_TRUE(
-      WaitUntil([&] { return RemoteDecisions().size() == 6 && sync->Snapshot().queued == 0; }, 40s))
-      << RemoteDecisions().size() - 1 << " decisions; queued " << sync->Snapshot().queued;
+  ASSERT_TRUE(WaitUntil(
+      [&] { return RemoteDecisions().size() == 6 && sync->Snapshot().queued() == 0; }, 40s))
+      << RemoteDecisions().size() - 1 << " decisions; queued " << sync->Snapshot().queued();
   EXPECT_EQ(RemoteDecisions()["commits"], 5);
   // queued reaches 0 only after the push was confirmed by a fetch, so the remote counts as back.
-  EXPECT_TRUE(sync->Snapshot().remote_ok);
+  EXPECT_TRUE(sync->Snapshot().remote_ok());
 }
 
 // A channel pointing at a new release gets its artifact checked and dropped into the base for
@@ -199,10 +199,10 @@ TEST_F(MetaSyncTest, HandsACheckedArtifactToTheIntakeAndRefusesABadOne) {
   ASSERT_TRUE(
       meta::SetChannel(*remote, "shop", "prod", "stable", "3.0.0", std::nullopt, kOperator));
   sync->Notify("2.0.0", "");
-  ASSERT_TRUE(WaitUntil([&] { return sync->Snapshot().artifact_failures == 1; }, 20s));
+  ASSERT_TRUE(WaitUntil([&] { return sync->Snapshot().artifact_failures() == 1; }, 20s));
   EXPECT_FALSE(fs::exists(dir_.path() / "h1" / "shop-3.0.0.sh"));
-  EXPECT_NE(sync->Snapshot().last_error.find("sha256"), std::string::npos)
-      << sync->Snapshot().last_error;
+  EXPECT_NE(sync->Snapshot().last_error().find("sha256"), std::string::npos)
+      << sync->Snapshot().last_error();
   ASSERT_TRUE(WaitUntil(
       [&] {
         auto status =

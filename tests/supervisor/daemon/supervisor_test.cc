@@ -94,18 +94,19 @@ TEST_F(SupervisorTest, FirstVersionRunsAndALaterOneIsTested) {
   DropAndSettle("hello-1.0.0");
   Tick();
   auto snap = supervisor_->Snapshot();
-  EXPECT_EQ(snap.running.version, "1.0.0");
-  EXPECT_TRUE(snap.running.up);
+  EXPECT_EQ(snap.running().version(), "1.0.0");
+  EXPECT_TRUE(snap.running().up());
   EXPECT_TRUE(fs::is_symlink(dir_.path() / "running"));
   DropAndSettle("hello-2.0.0");
   Tick();
   snap = supervisor_->Snapshot();
-  EXPECT_EQ(snap.running.version, "1.0.0");
-  EXPECT_EQ(snap.testing.version, "2.0.0");
-  EXPECT_TRUE(snap.testing.up);
-  EXPECT_NE(snap.testing.port, snap.running.port);
+  EXPECT_EQ(snap.running().version(), "1.0.0");
+  EXPECT_EQ(snap.testing().version(), "2.0.0");
+  EXPECT_TRUE(snap.testing().up());
+  EXPECT_NE(snap.testing().port(), snap.running().port());
   EXPECT_EQ(launcher_.children[1]->spec.extra_env.at("YOKE_ROLE"), "testing");
-  EXPECT_EQ(launcher_.children[1]->spec.extra_env.at("PORT"), std::to_string(snap.testing.port));
+  EXPECT_EQ(launcher_.children[1]->spec.extra_env.at("PORT"),
+            std::to_string(snap.testing().port()));
 }
 
 // A crashing running instance is restarted after 500, 1000, 2000, 2000 ms: never a spin.
@@ -123,7 +124,7 @@ TEST_F(SupervisorTest, RestartsCrashedRunningWithBackoff) {
     EXPECT_EQ(launcher_.starts, starts + 1) << "not restarted after " << delay.count() << " ms";
     Tick();  // healthy again
   }
-  EXPECT_EQ(supervisor_->Snapshot().running_crashes, 4u);
+  EXPECT_EQ(supervisor_->Snapshot().supervisor().running_crashes(), 4u);
 }
 
 // A start that cannot exec is recorded in the instance folder and retried after backoff.
@@ -141,7 +142,7 @@ TEST_F(SupervisorTest, RecordsFailedStartAndRetries) {
   Tick(Millis(500));
   EXPECT_EQ(launcher_.starts, 2);
   Tick();
-  EXPECT_TRUE(supervisor_->Snapshot().running.up);
+  EXPECT_TRUE(supervisor_->Snapshot().running().up());
 }
 
 // A candidate that never becomes healthy is stopped, rejected with a decision, and archived.
@@ -152,9 +153,9 @@ TEST_F(SupervisorTest, RejectsCandidateThatNeverBecomesHealthy) {
   probe_.healthy = false;
   DropAndSettle("hello-2.0.0");
   Tick(Millis(2999));
-  EXPECT_EQ(supervisor_->Snapshot().testing.version, "2.0.0");
+  EXPECT_EQ(supervisor_->Snapshot().testing().version(), "2.0.0");
   Tick(Millis(1));
-  EXPECT_EQ(supervisor_->Snapshot().testing.version, "");
+  EXPECT_EQ(supervisor_->Snapshot().testing().version(), "");
   EXPECT_EQ(launcher_.children[1]->signals, std::vector<int>{SIGTERM});
   Tick();
   EXPECT_TRUE(fs::exists(dir_.path() / "archive" / "hello-2.0.0.zip"));
@@ -176,7 +177,7 @@ TEST_F(SupervisorTest, SupersedesCandidateAndKillsAfterGrace) {
   Tick();
   launcher_.children[1]->exit_on_sigterm = false;
   DropAndSettle("hello-3.0.0");
-  EXPECT_EQ(supervisor_->Snapshot().testing.version, "3.0.0");
+  EXPECT_EQ(supervisor_->Snapshot().testing().version(), "3.0.0");
   Tick(Millis(4000));
   EXPECT_EQ(launcher_.children[1]->signals, std::vector<int>{SIGTERM});
   Tick(Millis(1000));
@@ -205,9 +206,9 @@ TEST_F(SupervisorTest, FailedPromotionStaysOnTheOldRunning) {
   EXPECT_EQ(*done.get(), "promoting 2.0.0");
   Tick();
   auto snap = supervisor_->Snapshot();
-  EXPECT_EQ(snap.running.version, "1.0.0");
-  EXPECT_TRUE(snap.running.up);
-  EXPECT_EQ(snap.promoting, "");
+  EXPECT_EQ(snap.running().version(), "1.0.0");
+  EXPECT_TRUE(snap.running().up());
+  EXPECT_EQ(snap.judge().promoting(), "");
   std::vector<Decision> decisions;
   for (const auto& path : Decisions()) {
     Decision d;
@@ -246,7 +247,7 @@ TEST_F(SupervisorTest, RollbackRefusesAVersionThatIsNotOne) {
     EXPECT_NE(answer.error().message().find("not a version"), std::string::npos) << bad;
   }
   EXPECT_TRUE(Decisions().empty());
-  EXPECT_EQ(supervisor_->Snapshot().running.version, "1.0.0");
+  EXPECT_EQ(supervisor_->Snapshot().running().version(), "1.0.0");
 }
 
 // A promotion that works: fresh running instance, the old one drained and its version archived.
@@ -261,9 +262,9 @@ TEST_F(SupervisorTest, PromotionReplacesRunningAndArchivesTheOldVersion) {
   Tick();  // it is healthy: switch, and the old running drains (no traffic: at once)
   Tick();  // the old running is told to stop and exits
   auto snap = supervisor_->Snapshot();
-  EXPECT_EQ(snap.running.version, "2.0.0");
-  EXPECT_TRUE(snap.running.up);
-  EXPECT_EQ(snap.testing.version, "");
+  EXPECT_EQ(snap.running().version(), "2.0.0");
+  EXPECT_TRUE(snap.running().up());
+  EXPECT_EQ(snap.testing().version(), "");
   Tick();
   EXPECT_TRUE(fs::exists(dir_.path() / "archive" / "hello-1.0.0.zip"));
   EXPECT_TRUE(fs::is_directory(dir_.path() / "versions/2.0.0/instances/0002-running"));
@@ -298,7 +299,7 @@ TEST_F(SupervisorTest, AppliesMetasPolicyOverrideWhenAWindowOpens) {
   Tick();
   Tick();
   ASSERT_TRUE(traffic.last.testing) << "2.0.0 is not up";
-  EXPECT_EQ(supervisor_->Snapshot().min_window_s, 7);
+  EXPECT_EQ(supervisor_->Snapshot().judge().min_window_s(), 7);
   ASSERT_TRUE(traffic.last.mirror);
   EXPECT_FALSE(traffic.last.mirror->enabled);
 
@@ -308,7 +309,7 @@ TEST_F(SupervisorTest, AppliesMetasPolicyOverrideWhenAWindowOpens) {
   Tick();
   Tick();
   ASSERT_TRUE(traffic.last.testing && traffic.last.testing->version == "3.0.0");
-  EXPECT_EQ(supervisor_->Snapshot().min_window_s, config_.judge().min_window_s());
+  EXPECT_EQ(supervisor_->Snapshot().judge().min_window_s(), config_.judge().min_window_s());
   EXPECT_FALSE(traffic.last.mirror);
 }
 
@@ -323,21 +324,21 @@ TEST_F(SupervisorTest, PinHoldsNewVersionsAndUnpinTestsTheHeldOne) {
   Tick();
   ASSERT_EQ(pinned.wait_for(std::chrono::seconds(0)), std::future_status::ready);
   EXPECT_EQ(*pinned.get(), "pinned 1.0.0");
-  EXPECT_EQ(supervisor_->Snapshot().testing.version, "");
+  EXPECT_EQ(supervisor_->Snapshot().testing().version(), "");
   DropAndSettle("hello-3.0.0");
   auto snap = supervisor_->Snapshot();
-  EXPECT_EQ(snap.pinned, "1.0.0");
-  EXPECT_EQ(snap.held, "3.0.0");
-  EXPECT_EQ(snap.testing.version, "");
+  EXPECT_EQ(snap.pinned(), "1.0.0");
+  EXPECT_EQ(snap.held(), "3.0.0");
+  EXPECT_EQ(snap.testing().version(), "");
   const int starts = launcher_.starts;
   auto unpinned = supervisor_->RequestVerdict(ManualAction::kUnpin, "over", "ada");
   Tick();
   EXPECT_EQ(*unpinned.get(), "unpinned; testing 3.0.0");
   Tick();
   snap = supervisor_->Snapshot();
-  EXPECT_EQ(snap.pinned, "");
-  EXPECT_EQ(snap.testing.version, "3.0.0");
-  EXPECT_TRUE(snap.testing.up);
+  EXPECT_EQ(snap.pinned(), "");
+  EXPECT_EQ(snap.testing().version(), "3.0.0");
+  EXPECT_TRUE(snap.testing().up());
   EXPECT_EQ(launcher_.starts, starts + 1);
 }
 
@@ -354,10 +355,10 @@ TEST_F(SupervisorTest, ResumesRolesFromTheJournal) {
   Tick();
   Tick();
   auto snap = supervisor_->Snapshot();
-  EXPECT_EQ(snap.running.version, "1.0.0");
-  EXPECT_EQ(snap.testing.version, "2.0.0");
-  EXPECT_EQ(snap.running.instance, 2u);
-  EXPECT_EQ(snap.testing.instance, 2u);
+  EXPECT_EQ(snap.running().version(), "1.0.0");
+  EXPECT_EQ(snap.testing().version(), "2.0.0");
+  EXPECT_EQ(snap.running().instance(), 2u);
+  EXPECT_EQ(snap.testing().instance(), 2u);
 }
 
 }  // namespace
