@@ -9,6 +9,7 @@
 #include "base-layout/paths.h"
 #include "core/artifact_name.h"
 #include "core/record_text.h"
+#include "core/version.h"
 #include "meta/artifact_fetch.h"
 #include "meta/layout.h"
 #include "meta/records.h"
@@ -395,6 +396,12 @@ void MetaSync::Follow() {
   if (!channel) return NoteBadRecord(channel_path, channel.error().message());
   if (!*channel || (*channel)->release().empty()) return;
   const std::string version = (*channel)->release();
+  // It names a record in meta, a drop and a version folder in the base: nothing but a version.
+  if (!IsValidVersionString(version)) {
+    return NoteBadRecord(channel_path, channel_path + ": release \"" + version +
+                                           "\" is not a version (letters, digits, '.', '_', "
+                                           "'+' and '-', at most 128)");
+  }
   {
     std::lock_guard lock(mu_);
     snapshot_.set_channel_release(version);
@@ -405,6 +412,10 @@ void MetaSync::Follow() {
   if (!*release) {
     return NoteBadRecord(release_path, channel_path + ": points at release " + version +
                                            ", which has no record " + release_path);
+  }
+  if ((*release)->version() != version) {
+    return NoteBadRecord(release_path, release_path + ":1:1: version \"" + (*release)->version() +
+                                           "\" does not match the file name");
   }
 
   // Versions this host rejected, read again only when the branch moved.
@@ -429,53 +440,82 @@ void MetaSync::Follow() {
   const std::string offer = version + "@" + store_->BlobId(release_path);
   if (offer == offered_) return;
   offered_ = offer;
-  Offer(**release);
+  if (!Offer(**release)) offered_.clear();
 }
 
-void MetaSync::Offer(const Release& release) {
+bool MetaSync::Offer(const Release& release) {
   const std::string& version = release.version();
   const Artifact& artifact = release.artifact();
   const std::string drop_name = options_.identifier + "-" + version + ExtensionOf(artifact.uri());
   const fs::path staging_dir = base_paths::FetchDir(options_.base);
   const fs::path staging = staging_dir / (drop_name + ".part");
-  std::error_code ec;
-  fs::create_directories(staging_dir, ec);
-  spdlog::info("meta: channel {} points at {}: fetching {}", options_.settings.channel(), version,
-               artifact.uri());
-  std::string problem;
-  auto fetched =
-      FetchArtifact(artifact.uri(), staging, artifact.size() ? artifact.size() : UINT64_MAX,
-                    std::chrono::seconds(600));
-  if (!fetched) {
-    problem = fetched.error().message();
-  } else if (artifact.size() != 0 && fetched->size != artifact.size()) {
-    problem = fmt::format("artifact {} has {} bytes; release {} says {}", artifact.uri(),
-                          fetched->size, version, artifact.size());
-  } else if (fetched->sha256 != artifact.sha256()) {
-    problem = fmt::format("artifact {} has sha256 {}; release {} says {}", artifact.uri(),
-                          fetched->sha256, version,
-                          artifact.sha256().empty() ? "nothing" : artifact.sha256());
+  Env& env = *options_.env;
+  if (auto made = env.CreateDirs(staging_dir); !made) {
+    SetError(made.error().message());
+    return true;
   }
+  // No room: nothing is fetched, it is said once, and the next pass asks again.
+  if (auto full = options_.no_room && artifact.size() > 0 ? options_.no_room(artifact.size())
+                                                          : std::nullopt) {
+    const std::string offer = version + "@" + artifact.sha256();
+    if (waiting_for_room_ != offer) {
+      waiting_for_room_ = offer;
+      spdlog::warn("meta: release {} waits: {}", version, *full);
+      std::lock_guard lock(mu_);
+      snapshot_.set_artifact_failures(snapshot_.artifact_failures() + 1);
+      snapshot_.set_last_error(*full);
+      status_error_ = "release " + version + ": " + *full;
+    }
+    return false;
+  }
+  waiting_for_room_.clear();
+  FileDigest digest;
+  // What is wrong with the release's artifact, or "" once it is fetched and checked.
+  auto fetch = [&]() -> std::string {
+    if (artifact.size() == 0) {
+      return "release " + version + " gives no artifact size; an empty artifact is refused";
+    }
+    spdlog::info("meta: channel {} points at {}: fetching {}", options_.settings.channel(), version,
+                 artifact.uri());
+    auto fetched =
+        FetchArtifact(artifact.uri(), staging, artifact.size(), std::chrono::seconds(600));
+    if (!fetched) return fetched.error().message();
+    if (fetched->size != artifact.size()) {
+      return fmt::format("artifact {} has {} bytes; release {} says {}", artifact.uri(),
+                         fetched->size, version, artifact.size());
+    }
+    if (fetched->sha256 != artifact.sha256()) {
+      return fmt::format("artifact {} has sha256 {}; release {} says {}", artifact.uri(),
+                         fetched->sha256, version,
+                         artifact.sha256().empty() ? "nothing" : artifact.sha256());
+    }
+    digest = *fetched;
+    return "";
+  };
+  const std::string problem = fetch();
   if (!problem.empty()) {
-    fs::remove(staging, ec);
+    (void)env.Remove(staging);
     spdlog::error("meta: release {} not started: {}", version, problem);
     std::lock_guard lock(mu_);
     snapshot_.set_artifact_failures(snapshot_.artifact_failures() + 1);
     snapshot_.set_last_error(problem);
     status_error_ = "release " + version + ": " + problem;
-    return;
+    return true;
   }
+  // The download is synced (FetchArtifact); its name in the base is, once the base is synced.
   const fs::path drop = options_.base / drop_name;
-  fs::rename(staging, drop, ec);
-  if (ec) {
-    SetError("cannot move " + staging.string() + " to " + drop.string() + ": " + ec.message());
-    return;
+  Status moved = env.Rename(staging, drop);
+  if (moved) moved = env.SyncDir(options_.base);
+  if (!moved) {
+    SetError("cannot hand " + drop.string() + " to the intake: " + moved.error().message());
+    return true;
   }
   spdlog::info("meta: release {} checked (sha256 {}, {} bytes) and handed to the intake as {}",
-               version, fetched->sha256, fetched->size, drop.string());
+               version, digest.sha256, digest.size, drop.string());
   std::lock_guard lock(mu_);
   snapshot_.set_candidates_offered(snapshot_.candidates_offered() + 1);
   status_error_.clear();
+  return true;
 }
 
 }  // namespace yoke::meta

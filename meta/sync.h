@@ -43,6 +43,9 @@ struct MetaSyncOptions {
   std::string yoke_version;
   // True when the supervisor runs, tests, holds or is promoting `version`.
   std::function<bool(const std::string& version)> is_current;
+  // Why an artifact of `bytes` may not be fetched into the base now (free space below the
+  // floor), or nothing. Unset: always room.
+  std::function<std::optional<std::string>(uint64_t bytes)> no_room;
 };
 
 class MetaSync {
@@ -76,7 +79,9 @@ class MetaSync {
   void CommitStatus();
   void PushQueued();
   void Follow();
-  void Offer(const Release& release);
+  // Fetches, checks and hands the release's artifact to the intake. Returns false when it
+  // could not for now (no room above the free-space floor): the next pass tries again.
+  bool Offer(const Release& release);
   void NoteBadRecord(const std::string& path, const std::string& message);
   void SetError(const std::string& error);
   HostStatus CurrentStatus() const;
@@ -107,6 +112,7 @@ class MetaSync {
   size_t base_decisions_in_meta_ = 0;   // base decision files last found all in meta
   std::string status_in_meta_;          // the host status last found or put in meta
   std::string offered_;                 // "<version>@<release blob>" handed to the intake
+  std::string waiting_for_room_;        // an offer refused for space, said once
   std::string rejected_tip_;            // the tip `rejected_` was read at
   std::set<std::string> rejected_;      // versions this host rejected
   SteadyTime next_push_{};

@@ -141,6 +141,12 @@ std::string MetricsText(const StatusInputs& in) {
           {"yoke_versions_archived_total", "Version folders archived.", s.versions_archived()}}) {
       out.Counter(name, help, value);
     }
+    const DiskStatus& disk = in.supervisor->disk();
+    out.Gauge("yoke_base_free_bytes", "Free bytes on the base folder's file system.",
+              disk.free_bytes());
+    out.Gauge("yoke_intake_paused_low_space",
+              "Whether the intake waits for free space (below intake.min_free_bytes/percent).",
+              disk.low() ? 1 : 0);
     const RoleStatus& running = in.supervisor->running();
     const RoleStatus& testing = in.supervisor->testing();
     for (auto [role, r] : {std::pair{"running", &running}, {"testing", &testing}}) {

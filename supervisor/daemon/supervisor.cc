@@ -272,10 +272,33 @@ void Supervisor::SwitchToIncoming(const std::string& to, SteadyTime now) {
   journal_dirty_ = true;
 }
 
+void Supervisor::CheckFreeSpace() {
+  auto space = base_.env().FreeSpace(base_.root());
+  if (!space) return;  // unknown: the floor does not stop the intake
+  const uint64_t floor = FreeSpaceFloor(config_, space->total);
+  const bool low = space->available < floor;
+  if (low != disk_.low()) {
+    if (low) {
+      spdlog::warn(
+          "free space in {} is {} bytes, below the floor of {} (intake.min_free_bytes, "
+          "min_free_percent): no new candidate is taken in until space is freed",
+          base_.root().string(), space->available, floor);
+    } else {
+      spdlog::info("free space in {} is {} bytes, above the floor of {} again: intake resumes",
+                   base_.root().string(), space->available, floor);
+    }
+  }
+  disk_.set_free_bytes(space->available);
+  disk_.set_total_bytes(space->total);
+  disk_.set_floor_bytes(floor);
+  disk_.set_low(low);
+}
+
 void Supervisor::TakeInDrops(SteadyTime now) {
   const auto settle = Millis(config_.intake().settle_ms());
   std::map<fs::path, Settling> still_settling;
   std::map<fs::path, Settling> still_ignored;
+  CheckFreeSpace();
   for (const Drop& drop : base_.ScanDrops()) {
     auto ignored = ignored_drops_.find(drop.path);
     if (ignored != ignored_drops_.end() && ignored->second.size == drop.size &&
@@ -292,6 +315,16 @@ void Supervisor::TakeInDrops(SteadyTime now) {
       continue;
     }
     if (now - it->second.since < settle) {
+      still_settling.insert(*it);
+      continue;
+    }
+    if (drop.size == 0) {
+      spdlog::warn("artifact {} is empty: left where it is", drop.path.string());
+      still_ignored[drop.path] = it->second;
+      continue;
+    }
+    // Waits, settled, until space is freed: the candidate is taken in then.
+    if (disk_.low()) {
       still_settling.insert(*it);
       continue;
     }
@@ -419,6 +452,7 @@ void Supervisor::PublishSnapshot() {
     judge->set_pairs(deps_.evidence ? deps_.evidence->Stats().total().pairs : 0);
   }
   *snap.mutable_supervisor() = counters_;
+  *snap.mutable_disk() = disk_;
   // A role with no version is absent from /status.
   auto role = [this, now](const Slot& slot, RoleStatus* out) {
     out->set_version(VersionOf(slot));

@@ -210,6 +210,8 @@ class Supervisor {
   StatusReport snapshot_;  // GUARDED_BY(snapshot_mu_)
   void PublishSnapshot();
   SupervisorCounters counters_;  // the loop's own copy of the counters
+  DiskStatus disk_;              // the base's free space at the last intake
+  void CheckFreeSpace();
 };
 
 }  // namespace yoke

@@ -43,6 +43,7 @@ TEST(ConfigCheckTest, ReportsEachProblemWithItsField) {
       {"health { http_path: \"health\" }", "health", "start with '/'"},
       {"json_log_glob: \"/abs/*.log\"", "json_log_glob", "relative"},
       {"log { level: \"loud\" }", "log", "level"},
+      {"intake { min_free_percent: 101 }", "intake", "0-100"},
   };
   for (const Case& c : cases) {
     auto problems = CheckConfig(Parse(std::string(kGood) + c.extra));

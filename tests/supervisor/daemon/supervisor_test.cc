@@ -9,6 +9,7 @@
 #include "platform/posix_env.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_process.h"
+#include "tests/fakes/fault_env.h"
 #include "tests/fakes/process_harness.h"
 #include "tests/fakes/temp_dir.h"
 
@@ -39,7 +40,7 @@ class SupervisorTest : public ::testing::Test {
 
   void StartSupervisor() {
     supervisor_ = std::make_unique<Supervisor>(
-        config_, BaseFolder(dir_.path(), "hello", PosixEnv()),
+        config_, BaseFolder(dir_.path(), "hello", &env_),
         SupervisorDeps{&clock_, &launcher_, &probe_, [](uint16_t) { return true; }, "host1"});
     ASSERT_TRUE(supervisor_->Start());
   }
@@ -63,6 +64,7 @@ class SupervisorTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  testing::FaultEnv env_{PosixEnv()};  // the real disk, with free space the test may set
   FakeClock clock_;
   FakeLauncher launcher_;
   FakeProbe probe_;
@@ -86,6 +88,40 @@ TEST_F(SupervisorTest, TakesInOnlyAfterTheFileStopsChanging) {
   EXPECT_FALSE(fs::exists(dir_.path() / "hello-1.0.0"));
   EXPECT_EQ(launcher_.children[0]->spec.argv[0],
             (dir_.path() / "versions" / "1.0.0" / "hello-1.0.0").string());
+}
+
+// Below the free-space floor a settled candidate waits where it is, /status says why, and it is
+// taken in once space is freed. An empty artifact is never taken in.
+TEST_F(SupervisorTest, WaitsForFreeSpaceAndRefusesAnEmptyArtifact) {
+  constexpr uint64_t kGiB = uint64_t{1} << 30;
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  ASSERT_EQ(launcher_.starts, 1);
+  EXPECT_FALSE(supervisor_->Snapshot().disk().low());
+
+  env_.SetFreeBytes(kGiB / 2, 100 * kGiB);  // the floor: min(1 GiB, 5 GiB)
+  DropAndSettle("hello-2.0.0");
+  for (int i = 0; i < 5; ++i) Tick(Millis(1000));
+  EXPECT_EQ(launcher_.starts, 1);
+  EXPECT_TRUE(fs::exists(dir_.path() / "hello-2.0.0"));
+  DiskStatus disk = supervisor_->Snapshot().disk();
+  EXPECT_TRUE(disk.low());
+  EXPECT_EQ(disk.floor_bytes(), kGiB);
+  EXPECT_EQ(disk.free_bytes(), kGiB / 2);
+
+  env_.SetFreeBytes(10 * kGiB, 100 * kGiB);
+  Tick();
+  Tick();
+  EXPECT_EQ(launcher_.starts, 2);
+  EXPECT_EQ(supervisor_->Snapshot().testing().version(), "2.0.0");
+  EXPECT_FALSE(supervisor_->Snapshot().disk().low());
+
+  WriteAll(dir_.path() / "hello-3.0.0", "");
+  for (int i = 0; i < 4; ++i) Tick(Millis(1000));
+  EXPECT_EQ(launcher_.starts, 2);
+  EXPECT_TRUE(fs::exists(dir_.path() / "hello-3.0.0"));
+  EXPECT_FALSE(fs::exists(dir_.path() / "versions" / "3.0.0"));
 }
 
 // The first version runs; a later one is started as testing beside it on its own port.
