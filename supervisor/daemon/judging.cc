@@ -260,12 +260,30 @@ void Supervisor::WriteDecision(const RecordDecision& what) {
   for (int n = 1; n < 1000; ++n) {
     path = base_.DecisionsDir() / base_paths::DecisionFileName(stamp, from_version, to_version, n);
     auto existing = base_.env().Stat(path);
-    if (!existing && existing.error().is(ErrorCode::kNotFound)) break;
+    const bool pending = std::any_of(unwritten_decisions_.begin(), unwritten_decisions_.end(),
+                                     [&](const auto& d) { return d.first == path; });
+    if (!existing && existing.error().is(ErrorCode::kNotFound) && !pending) break;
   }
-  if (auto st = WriteTextRecord(base_.env(), path, decision); !st) {
-    spdlog::error("cannot write decision: {}", st.error().message());
+  unwritten_decisions_.push_back({path, std::move(decision)});
+  WriteDecisions();
+}
+
+void Supervisor::WriteDecisions() {
+  while (!unwritten_decisions_.empty()) {
+    const auto& [path, decision] = unwritten_decisions_.front();
+    if (auto st = WriteTextRecord(base_.env(), path, decision); !st) {
+      // Kept and written again at the next tick: a full disk must not lose a decision.
+      if (!decision_write_failing_) {
+        spdlog::error("cannot write decision (kept, retried every tick): {}", st.error().message());
+      }
+      decision_write_failing_ = true;
+      return;
+    }
+    if (decision_write_failing_) spdlog::info("decision written: {}", path.string());
+    decision_write_failing_ = false;
+    unwritten_decisions_.erase(unwritten_decisions_.begin());
+    decision_written_ = true;
   }
-  decision_written_ = true;
 }
 
 }  // namespace yoke

@@ -142,6 +142,7 @@ void Supervisor::Tick() {
   StartDue(testing_, now);
   StartDue(incoming_, now);
   JudgeCandidate(now);
+  WriteDecisions();
   WriteJournal();
   PublishSnapshot();
 }
@@ -404,9 +405,15 @@ void Supervisor::WriteJournal() {
   journal.set_held(state.held);
   for (const auto& inst : stopping_) *journal.add_stopping() = inst->record;
   if (auto st = WriteTextRecord(base_.env(), base_.JournalPath(), journal); !st) {
-    spdlog::error("cannot write journal: {}", st.error().message());
+    // The old journal stays whole; this one is written again at the next tick.
+    if (!journal_write_failing_) {
+      spdlog::error("cannot write journal (retried every tick): {}", st.error().message());
+    }
+    journal_write_failing_ = true;
     return;
   }
+  if (journal_write_failing_) spdlog::info("journal written again");
+  journal_write_failing_ = false;
   journal_dirty_ = false;
 }
 

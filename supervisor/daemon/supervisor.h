@@ -178,6 +178,7 @@ class Supervisor {
   void PublishUpstreams();
   void WriteInstanceRecord(const Instance& instance);
   void WriteJournal();
+  void WriteDecisions();  // those not written yet, oldest first
   // Writes the decision into the base; with the judge's figures when it asks for them.
   void WriteDecision(const RecordDecision& decision);
   std::string WallTimeText() const;
@@ -204,7 +205,12 @@ class Supervisor {
   uint16_t last_port_ = 0;
   bool journal_dirty_ = false;
   bool decision_written_ = false;  // since meta was last told
-  std::string meta_told_;          // running and testing, as meta was last told
+  bool journal_write_failing_ = false;
+  bool decision_write_failing_ = false;
+  // Decisions whose write failed (a full disk), with the name each was given: written at the
+  // next tick, in order, never dropped.
+  std::vector<std::pair<std::filesystem::path, Decision>> unwritten_decisions_;
+  std::string meta_told_;  // running and testing, as meta was last told
 
   mutable std::mutex snapshot_mu_;
   StatusReport snapshot_;  // GUARDED_BY(snapshot_mu_)

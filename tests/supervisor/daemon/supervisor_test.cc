@@ -124,6 +124,36 @@ TEST_F(SupervisorTest, WaitsForFreeSpaceAndRefusesAnEmptyArtifact) {
   EXPECT_FALSE(fs::exists(dir_.path() / "versions" / "3.0.0"));
 }
 
+// A decision whose write fails (a full disk) is kept and written at a later tick, once; the
+// journal likewise. Nothing the loop decided is lost.
+TEST_F(SupervisorTest, ADecisionThatCannotBeWrittenIsWrittenLater) {
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  probe_.healthy = false;
+  DropAndSettle("hello-2.0.0");
+  Tick(Millis(2999));
+  env_.FailFrom(env_.mutations() + 1);  // the disk is full from here on
+  Tick(Millis(1));                      // the candidate is rejected
+  EXPECT_EQ(supervisor_->Snapshot().testing().version(), "");
+  Tick();
+  EXPECT_TRUE(Decisions().empty());
+  EXPECT_GT(env_.failures(), 0);
+  env_.FailFrom(0);  // space freed
+  Tick();
+  auto decisions = Decisions();
+  ASSERT_EQ(decisions.size(), 1u);
+  Decision decision;
+  ASSERT_TRUE(ReadTextRecord(*PosixEnv(), decisions[0], &decision));
+  EXPECT_EQ(decision.verdict(), Verdict::REJECT);
+  Journal journal;
+  ASSERT_TRUE(ReadTextRecord(*PosixEnv(), dir_.path() / "state" / "journal.txtpb", &journal));
+  EXPECT_EQ(journal.running().version(), "1.0.0");
+  EXPECT_FALSE(journal.has_testing());
+  Tick();
+  EXPECT_EQ(Decisions().size(), 1u);
+}
+
 // The first version runs; a later one is started as testing beside it on its own port.
 TEST_F(SupervisorTest, FirstVersionRunsAndALaterOneIsTested) {
   StartSupervisor();
