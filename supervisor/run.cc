@@ -161,7 +161,11 @@ int RunDaemon(const std::string& config_path) {
         webhook_secret.pop_back();
     }
   }
+  // Zips unused versions on a thread of its own; outlives the supervisor, which submits to it.
+  Archiver archiver([base](const std::string& version) { return base.ArchiveVersion(version); },
+                    Archiver::Mode::kBackground);
   SupervisorDeps deps{&clock, launcher.get(), probe.get(), IsPortFree, host};
+  deps.archiver = &archiver;
   deps.traffic = &proxy;
   deps.evidence = &evidence;
   if (meta) {

@@ -49,7 +49,15 @@ Supervisor::Supervisor(Config config, BaseFolder base, SupervisorDeps deps)
       testing_{LifecycleSlot::kTesting, kTesting, nullptr, {}},
       incoming_{LifecycleSlot::kIncoming, kRunning, nullptr, {}},
       judge_settings_(JudgeSettingsFrom(config_)),
-      log_format_(LogFormatFrom(config_)) {}
+      log_format_(LogFormatFrom(config_)),
+      archiver_(deps_.archiver) {
+  if (!archiver_) {
+    own_archiver_ = std::make_unique<Archiver>(
+        [base = base_](const std::string& version) { return base.ArchiveVersion(version); },
+        Archiver::Mode::kInline);
+    archiver_ = own_archiver_.get();
+  }
+}
 
 Supervisor::~Supervisor() = default;
 
@@ -131,6 +139,7 @@ Status Supervisor::Start() {
 
 void Supervisor::Tick() {
   SteadyTime now = deps_.clock->Now();
+  CollectArchives();
   HandleManualVerdicts(now);
   TakeInDrops(now);
   PollLogs();
@@ -170,6 +179,12 @@ void Supervisor::HandleManualVerdicts(SteadyTime now) {
       // An archived version comes back before the rollback is decided; a refused one never does.
       if (auto st = lifecycle_.Check(verdict); !st) {
         request.done.set_value(std::unexpected(st.error()));
+        continue;
+      }
+      // Its folder is being zipped: the rollback waits for the archive, then restores from it.
+      if (archiver_->Busy(request.version)) {
+        std::lock_guard lock(manual_mu_);
+        manual_.push_back(std::move(request));
         continue;
       }
       if (!base_.ArtifactOf(request.version)) {
@@ -324,8 +339,8 @@ void Supervisor::TakeInDrops(SteadyTime now) {
       still_ignored[drop.path] = it->second;
       continue;
     }
-    // Waits, settled, until space is freed: the candidate is taken in then.
-    if (disk_.low()) {
+    // Waits, settled, until space is freed, or until its version's old folder is archived.
+    if (disk_.low() || archiver_->Busy(drop.version)) {
       still_settling.insert(*it);
       continue;
     }
@@ -372,17 +387,24 @@ bool Supervisor::IsReferenced(const std::string& version) const {
 
 void Supervisor::ArchiveIfUnused(const std::string& version) {
   if (version.empty() || IsReferenced(version)) return;
-  auto zip = base_.ArchiveVersion(version);
-  if (!zip && zip.error().is(ErrorCode::kNotFound)) return;  // archived already, or never taken in
-  if (!zip) {
-    spdlog::error("cannot archive version {}: {}", version, zip.error().message());
-    return;
-  }
-  counters_.set_versions_archived(counters_.versions_archived() + 1);
-  spdlog::info("archived version {} to {}", version, zip->string());
-  for (const fs::path& gone : base_.EnforceDiskBudget(config_.disk_budget_bytes())) {
-    spdlog::warn("disk budget {} bytes exceeded: deleted oldest archive {}",
-                 config_.disk_budget_bytes(), gone.string());
+  archiver_->Submit(version);
+  CollectArchives();
+}
+
+void Supervisor::CollectArchives() {
+  for (Archiver::Result& done : archiver_->TakeResults()) {
+    const auto& zip = done.zip;
+    if (!zip && zip.error().is(ErrorCode::kNotFound)) continue;  // archived already, or never in
+    if (!zip) {
+      spdlog::error("cannot archive version {}: {}", done.version, zip.error().message());
+      continue;
+    }
+    counters_.set_versions_archived(counters_.versions_archived() + 1);
+    spdlog::info("archived version {} to {}", done.version, zip->string());
+    for (const fs::path& gone : base_.EnforceDiskBudget(config_.disk_budget_bytes())) {
+      spdlog::warn("disk budget {} bytes exceeded: deleted oldest archive {}",
+                   config_.disk_budget_bytes(), gone.string());
+    }
   }
 }
 

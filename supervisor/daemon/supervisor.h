@@ -37,6 +37,7 @@
 #include "proto/yoke/records.pb.h"
 #include "proto/yoke/state.pb.h"
 #include "proto/yoke/status.pb.h"
+#include "supervisor/daemon/archiver.h"
 #include "supervisor/daemon/log_tailer.h"
 
 namespace yoke {
@@ -58,6 +59,9 @@ struct SupervisorDeps {
   // The judge and mirror settings meta overrides for this service; read when a window opens.
   // May be null.
   std::function<std::optional<ServicePolicy>()> policy_override{};
+  // Where unused versions are zipped (yoke run: a background Archiver over the base). Null: the
+  // supervisor archives inline, within its tick (tests that step the loop).
+  Archiver* archiver = nullptr;
 };
 
 class Supervisor {
@@ -172,6 +176,7 @@ class Supervisor {
   void SwitchToIncoming(const std::string& to, SteadyTime now);
   void Stop(std::unique_ptr<Instance> instance, SteadyTime now);
   void ArchiveIfUnused(const std::string& version);
+  void CollectArchives();  // the archiver's finished jobs: counters, log, disk budget
   bool IsReferenced(const std::string& version) const;
 
   // Tells the proxy where running and testing are now: only healthy instances get traffic.
@@ -215,8 +220,10 @@ class Supervisor {
   mutable std::mutex snapshot_mu_;
   StatusReport snapshot_;  // GUARDED_BY(snapshot_mu_)
   void PublishSnapshot();
-  SupervisorCounters counters_;  // the loop's own copy of the counters
-  DiskStatus disk_;              // the base's free space at the last intake
+  SupervisorCounters counters_;             // the loop's own copy of the counters
+  DiskStatus disk_;                         // the base's free space at the last intake
+  std::unique_ptr<Archiver> own_archiver_;  // when deps_.archiver is null
+  Archiver* archiver_;
   void CheckFreeSpace();
 };
 

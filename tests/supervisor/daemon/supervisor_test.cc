@@ -4,6 +4,10 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
 
 #include "base-layout/text_record.h"
 #include "platform/posix_env.h"
@@ -122,6 +126,74 @@ TEST_F(SupervisorTest, WaitsForFreeSpaceAndRefusesAnEmptyArtifact) {
   EXPECT_EQ(launcher_.starts, 2);
   EXPECT_TRUE(fs::exists(dir_.path() / "hello-3.0.0"));
   EXPECT_FALSE(fs::exists(dir_.path() / "versions" / "3.0.0"));
+}
+
+// Archiving runs beside the loop: while a rejected candidate's folder is being zipped (held up
+// here until the test lets it go), ticks go on, a crash of running is restarted, a new drop of
+// the version being archived waits, and a rollback to it waits for the zip, then restores it.
+TEST_F(SupervisorTest, ArchivingNeverHoldsUpTheLoop) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  int zips_started = 0;
+  BaseFolder base(dir_.path(), "hello", PosixEnv());
+  Archiver archiver(
+      [&](const std::string& version) {
+        {
+          std::unique_lock lock(mu);
+          ++zips_started;
+          cv.notify_all();
+          cv.wait(lock, [&] { return release; });
+        }
+        return base.ArchiveVersion(version);
+      },
+      Archiver::Mode::kBackground);
+  SupervisorDeps deps{&clock_, &launcher_, &probe_, [](uint16_t) { return true; }, "host1"};
+  deps.archiver = &archiver;
+  supervisor_ = std::make_unique<Supervisor>(config_, base, deps);
+  ASSERT_TRUE(supervisor_->Start());
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  probe_.healthy = false;
+  DropAndSettle("hello-2.0.0");
+  Tick(Millis(3000));  // not healthy in time: rejected, and its folder goes to the archiver
+  probe_.healthy = true;
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return zips_started == 1; }));
+  }
+  EXPECT_TRUE(archiver.Busy("2.0.0"));
+
+  // The loop goes on: running crashes and is restarted after its backoff.
+  const int starts = launcher_.starts;
+  launcher_.children[0]->exit = ExitInfo{1, 0};
+  Tick();
+  Tick(Millis(500));
+  EXPECT_EQ(launcher_.starts, starts + 1);
+  Tick();
+  // A new artifact of the version being archived waits where it is.
+  DropAndSettle("hello-2.0.0");
+  Tick(Millis(1000));
+  EXPECT_TRUE(fs::exists(dir_.path() / "hello-2.0.0"));
+  // A rollback to it waits for the zip.
+  auto rollback = supervisor_->RequestVerdict(ManualAction::kRollback, "back", "op", "2.0.0");
+  Tick();
+  EXPECT_NE(rollback.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  for (int i = 0; i < 200 && archiver.Busy("2.0.0"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(archiver.Busy("2.0.0"));
+  Tick();
+  EXPECT_EQ(supervisor_->Snapshot().supervisor().versions_archived(), 1);
+  ASSERT_EQ(rollback.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  auto answer = rollback.get();
+  EXPECT_TRUE(answer) << answer.error().message();
 }
 
 // A decision whose write fails (a full disk) is kept and written at a later tick, once; the
