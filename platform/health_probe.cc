@@ -56,6 +56,12 @@ std::unique_ptr<HealthProbe> MakeHealthProbe() { return std::make_unique<RealPro
 bool IsPortFree(uint16_t port) {
   Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return false;
+  // As a server binds (SO_REUSEADDR): a port an old instance served on, with connections still
+  // in TIME_WAIT, is free for the next one; one something listens on is not (Linux refuses a
+  // bind beside a listener even with SO_REUSEADDR). Without it, fast promotions used up the
+  // whole port range for a minute.
+  int on = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);

@@ -27,7 +27,8 @@ class HealthProbe {
 
 std::unique_ptr<HealthProbe> MakeHealthProbe();
 
-// True when nothing listens on `port` on any address and yoke may give it to an instance.
+// True when nothing listens on `port` on any address and yoke may give it to an instance:
+// a bind with SO_REUSEADDR, as servers bind, so TIME_WAIT connections do not hold a port.
 bool IsPortFree(uint16_t port);
 
 }  // namespace yoke

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <iostream>
 
 #include "base-layout/text_record.h"
 #include "platform/posix_env.h"
@@ -100,6 +101,39 @@ TEST_F(JudgeRunTest, PromotesAGoodCandidateWithoutFailingARequest) {
       << metrics;
   std::string status = HttpGet(yoke_.admin_port(), "/status").body;
   EXPECT_NE(status.find("\"running\":{\"version\":\"2.0.0\""), std::string::npos) << status;
+}
+
+// Twenty promotions in a row under steady load from keep-alive and one-shot clients: each
+// candidate is judged and promoted, its new running instance takes over, and not one user
+// request fails across all of them.
+TEST_F(JudgeRunTest, TwentyPromotionsInARowFailNoRequest) {
+  yoke_.StartYoke();
+  yoke_.DropScript("1.0.0", "");
+  ASSERT_TRUE(yoke_.WaitForRole("running", "1.0.0")) << yoke_.Log();
+  const std::vector<std::string> targets = {"/version", "/items", "/orders/17"};
+  LoadGenerator keep_alive(yoke_.proxy_port(), targets, 2, 5000000, 600s);
+  LoadGenerator one_shot(yoke_.proxy_port(), targets, 2, 5000000, 600s, /*one_shot=*/true);
+  for (int n = 1; n <= 20; ++n) {
+    const std::string version = "1." + std::to_string(n) + ".0";
+    yoke_.DropScript(version, "");
+    auto decision = WaitForDecision(yoke_.base(), version, 60s);
+    ASSERT_TRUE(decision) << "promotion " << n << "\n" << yoke_.Log();
+    ASSERT_EQ(decision->verdict(), Verdict::PROMOTE) << version << ": " << Gates(*decision);
+    ASSERT_TRUE(yoke_.WaitForRole("running", version, 2, 30s)) << version << "\n" << yoke_.Log();
+  }
+  const uint64_t before = keep_alive.answered() + one_shot.answered();
+  ASSERT_TRUE(
+      WaitUntil([&] { return keep_alive.answered() + one_shot.answered() > before + 200; }, 10s));
+  keep_alive.Stop();
+  one_shot.Stop();
+  EXPECT_EQ(HttpGet(yoke_.proxy_port(), "/version").body, "1.20.0");
+  EXPECT_EQ(keep_alive.failed(), 0u) << keep_alive.FailureReport();
+  EXPECT_EQ(one_shot.failed(), 0u) << one_shot.FailureReport();
+  EXPECT_GT(keep_alive.answered(), 1000u);
+  EXPECT_GT(one_shot.answered(), 1000u);
+  std::cout << "20 promotions: " << keep_alive.answered() << " keep-alive and "
+            << one_shot.answered() << " one-shot requests answered, "
+            << keep_alive.failed() + one_shot.failed() << " failed\n";
 }
 
 // A candidate that answers 404 on a route running serves is rejected, naming the route.

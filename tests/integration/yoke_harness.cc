@@ -14,7 +14,8 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 LoadGenerator::LoadGenerator(uint16_t port, std::vector<std::string> targets, int threads,
-                             uint64_t max_requests, std::chrono::seconds max_duration) {
+                             uint64_t max_requests, std::chrono::seconds max_duration,
+                             bool one_shot) {
   auto deadline = std::chrono::steady_clock::now() + max_duration;
   for (int t = 0; t < threads; ++t) {
     threads_.emplace_back([=, this] {
@@ -40,7 +41,7 @@ LoadGenerator::LoadGenerator(uint16_t port, std::vector<std::string> targets, in
           }
           std::lock_guard lock(mu_);
           ++statuses_[res->result_int()];
-          if (!res->keep_alive()) client = std::make_unique<HttpClient>(port);
+          if (one_shot || !res->keep_alive()) client = std::make_unique<HttpClient>(port);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(1));  // pacing, not waiting
       }

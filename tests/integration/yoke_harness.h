@@ -25,9 +25,12 @@ namespace yoke::testing {
 // Bounded: it stops by itself after `max_requests` or `max_duration`.
 class LoadGenerator {
  public:
+  // Keep-alive clients (a connection reused while the server keeps it), or with `one_shot` a
+  // new connection for every request.
   LoadGenerator(uint16_t port, std::vector<std::string> targets, int threads = 2,
                 uint64_t max_requests = 500000,
-                std::chrono::seconds max_duration = std::chrono::seconds(120));
+                std::chrono::seconds max_duration = std::chrono::seconds(120),
+                bool one_shot = false);
   ~LoadGenerator();
   void Stop();
   uint64_t answered() const { return answered_; }

@@ -3,7 +3,11 @@
 // ends the probe at its timeout, and a TCP check needs only the connection.
 #include "platform/health_probe.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -66,6 +70,35 @@ TEST_F(HealthProbeTest, TcpCheckAndClosedPort) {
     EXPECT_FALSE(result.healthy) << path;
     EXPECT_NE(result.detail.find("Connection refused"), std::string::npos) << result.detail;
   }
+}
+
+// A port something listens on is not free; once the listener is gone it is, even while a
+// connection it served sits in TIME_WAIT (the server closed first, as an old instance does).
+TEST(PortCheckTest, ListenerTakesAPortTimeWaitDoesNot) {
+  auto fd = [](int domain_type) { return ::socket(AF_INET, domain_type | SOCK_CLOEXEC, 0); };
+  int listener = fd(SOCK_STREAM);
+  int on = 1;
+  ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const uint16_t port = ntohs(addr.sin_port);
+  EXPECT_FALSE(IsPortFree(port));
+
+  int client = fd(SOCK_STREAM);
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  int served = ::accept(listener, nullptr, nullptr);
+  ASSERT_GE(served, 0);
+  ::close(served);  // the server side closes first: its end goes to TIME_WAIT
+  char byte;
+  EXPECT_EQ(::read(client, &byte, 1), 0);  // the client sees the close
+  ::close(client);
+  ::close(listener);
+  EXPECT_TRUE(IsPortFree(port));
 }
 
 }  // namespace
