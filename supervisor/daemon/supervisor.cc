@@ -137,6 +137,7 @@ void Supervisor::Tick() {
   WatchSlot(testing_, now);
   WatchSlot(incoming_, now);
   ReapStopping(now);
+  ContainOrphans(now, /*force=*/false);
   StartDue(running_, now);
   StartDue(testing_, now);
   StartDue(incoming_, now);
@@ -395,9 +396,13 @@ void Supervisor::Shutdown() {
   // Bounded: every instance gets SIGKILL at its grace deadline, and a killed process exits.
   const auto deadline =
       deps_.clock->Now() + Millis(config_.stop_grace_ms()) + std::chrono::seconds(5);
-  while (!stopping_.empty() && deps_.clock->Now() < deadline) {
+  // Done when every instance is gone and no process any of them left (an orphan that left its
+  // session) is alive either.
+  while (deps_.clock->Now() < deadline) {
     ReapStopping(deps_.clock->Now());
-    if (!stopping_.empty()) deps_.clock->SleepFor(Millis(20));
+    size_t strays = ContainOrphans(deps_.clock->Now(), /*force=*/true);
+    if (stopping_.empty() && strays == 0) break;
+    deps_.clock->SleepFor(Millis(20));
   }
   journal_dirty_ = true;
   WriteJournal();

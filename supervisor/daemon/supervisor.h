@@ -154,6 +154,16 @@ class Supervisor {
     std::unique_ptr<LogTailer> tail;
     LogCounts logs;  // everything this instance logged, its startup apart
     bool killed = false;
+    // Its leader exited 0 while starting and `pid_file` is set: waiting for the daemon's pid.
+    bool awaiting_pid_file = false;
+    bool adopted = false;  // its main process came from the pid file
+  };
+  // A live orphan reparented to yoke that no instance's session claims (a process that left
+  // its instance's session by setsid, whose instance is gone): stopped like an instance.
+  struct Stray {
+    uint64_t start_ticks = 0;
+    SteadyTime kill_at;
+    bool killed = false;
   };
   // The process side of a lifecycle slot; which version it holds is the lifecycle's.
   struct Slot {
@@ -202,6 +212,13 @@ class Supervisor {
   void WatchSlot(Slot& slot, SteadyTime now);
   void StartDue(Slot& slot, SteadyTime now);
   void ReapStopping(SteadyTime now);
+  // Reaps exited orphans and stops live ones no instance claims (SIGTERM, SIGKILL after
+  // stop_grace_ms). Returns how many live unclaimed ones are left. `force`: also while an
+  // instance waits for its pid file (shutdown).
+  size_t ContainOrphans(SteadyTime now, bool force);
+  // An instance whose leader exited 0 while starting, with `pid_file` set: adopts the pid in
+  // it. False while there is none yet.
+  bool AdoptFromPidFile(Instance& inst);
 
   // Hands an event to the lifecycle and carries out the actions it returns, in order; a Reply
   // goes to `reply` when there is one.
@@ -247,6 +264,7 @@ class Supervisor {
   std::mutex manual_mu_;
   std::vector<ManualRequest> manual_;  // GUARDED_BY(manual_mu_)
   std::list<std::unique_ptr<Instance>> stopping_;
+  std::map<pid_t, Stray> strays_;
   std::map<std::filesystem::path, Settling> settling_;
   std::map<std::filesystem::path, Settling> ignored_drops_;
   uint16_t last_port_ = 0;
