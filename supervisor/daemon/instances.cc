@@ -17,6 +17,7 @@
 #include "core/ports.h"
 #include "core/properties.h"
 #include "core/version.h"
+#include "supervisor/daemon/output_rotation.h"
 #include "supervisor/daemon/supervisor.h"
 
 namespace yoke {
@@ -138,7 +139,8 @@ void Supervisor::StartDue(Slot& slot, SteadyTime now) {
     return;
   }
   inst.child = std::move(*child);
-  inst.tail = std::make_unique<LogTailer>(inst.dir, config_.json_log_glob(), log_format_);
+  inst.tail = std::make_unique<LogTailer>(inst.dir, config_.json_log_glob(), log_format_,
+                                          config_.max_json_log_files());
   record.set_pid(inst.child->pid());
   record.set_start_ticks(ProcessStartTicks(inst.child->pid()).value_or(0));
   inst.health_deadline = now + Millis(config_.health().timeout_ms());
@@ -189,6 +191,10 @@ void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
         /*exited=*/true, now);
     return;
   }
+  if (inst.phase == Phase::kUp) {
+    CheckUp(slot, now);
+    return;
+  }
   if (inst.phase != Phase::kStarting) return;
   // Probe on the interval, and once more at the deadline before giving up.
   if (now < inst.next_probe && now < inst.health_deadline) return;
@@ -198,6 +204,7 @@ void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
   if (probe.healthy) {
     inst.phase = Phase::kUp;
     inst.up_since = now;
+    inst.next_check = now + Millis(config_.health().check_interval_ms());
     inst.record.set_ready_at(WallTimeText());
     WriteInstanceRecord(inst);
     if (auto st = base_.PointRole(slot.role, inst.dir); !st)
@@ -221,6 +228,38 @@ void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
     return;
   }
   inst.next_probe = now + Millis(config_.health().interval_ms());
+}
+
+void Supervisor::CheckUp(Slot& slot, SteadyTime now) {
+  Instance& inst = *slot.instance;
+  const uint32_t interval = config_.health().check_interval_ms();
+  if (interval == 0 || now < inst.next_check || checked_this_tick_) return;
+  checked_this_tick_ = true;
+  ProbeResult probe =
+      deps_.probe->Check(static_cast<uint16_t>(inst.record.port()), config_.health().http_path(),
+                         Millis(config_.health().probe_timeout_ms()));
+  inst.next_check = now + Millis(interval);
+  if (probe.healthy) {
+    if (inst.check_failures > 0) {
+      spdlog::info("{} instance {}/{:04} answers its health check again", slot.role,
+                   inst.record.version(), inst.record.number());
+    }
+    inst.check_failures = 0;
+    return;
+  }
+  ++inst.check_failures;
+  ++counters_.health_check_failures;
+  const uint32_t threshold = std::max<uint32_t>(1, config_.health().failure_threshold());
+  spdlog::warn("{} instance {}/{:04} (pid {}) failed its health check ({} of {} in a row): {}",
+               slot.role, inst.record.version(), inst.record.number(), inst.record.pid(),
+               inst.check_failures, threshold, probe.detail);
+  if (inst.check_failures < threshold) return;
+  if (slot.role == std::string(kRunning)) ++counters_.running_crashes;
+  // Restarted like a crash: the lifecycle decides (a running version after its backoff).
+  OnInstanceFailed(slot,
+                   "stopped answering its health check: " + std::to_string(inst.check_failures) +
+                       " failed in a row (last: " + probe.detail + ")",
+                   /*exited=*/true, now);
 }
 
 void Supervisor::OnInstanceFailed(Slot& slot, const std::string& why, bool exited, SteadyTime now) {
@@ -370,6 +409,26 @@ size_t Supervisor::ContainOrphans(SteadyTime now, bool force) {
   }
   strays_ = std::move(still);
   return strays_.size();
+}
+
+void Supervisor::RotateOutputs() {
+  auto rotate = [this](const Instance& inst) {
+    if (inst.dir.empty() || !inst.child) return;
+    for (const char* name : {"stdout", "stderr"}) {
+      auto rotated =
+          RotateOutputFile(inst.dir / name, config_.output().max_bytes(), config_.output().keep());
+      if (!rotated) {
+        spdlog::warn("cannot rotate {} of {} instance {}/{:04}: {}", name, inst.record.role(),
+                     inst.record.version(), inst.record.number(), rotated.error().message());
+      } else if (*rotated) {
+        ++counters_.output_rotations;
+      }
+    }
+  };
+  for (const Slot* slot : {&running_, &testing_, &incoming_}) {
+    if (slot->instance) rotate(*slot->instance);
+  }
+  for (const auto& inst : stopping_) rotate(*inst);
 }
 
 void Supervisor::PublishUpstreams() {

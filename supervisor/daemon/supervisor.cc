@@ -130,6 +130,7 @@ Status Supervisor::Start() {
 
 void Supervisor::Tick() {
   SteadyTime now = deps_.clock->Now();
+  checked_this_tick_ = false;
   HandleManualVerdicts(now);
   TakeInDrops(now);
   PollLogs();
@@ -138,6 +139,7 @@ void Supervisor::Tick() {
   WatchSlot(incoming_, now);
   ReapStopping(now);
   ContainOrphans(now, /*force=*/false);
+  RotateOutputs();
   StartDue(running_, now);
   StartDue(testing_, now);
   StartDue(incoming_, now);

@@ -79,6 +79,8 @@ struct SupervisorSnapshot {
   uint64_t start_failures = 0;
   uint64_t artifacts_taken_in = 0;
   uint64_t versions_archived = 0;
+  uint64_t output_rotations = 0;       // stdout/stderr files of instances rotated
+  uint64_t health_check_failures = 0;  // failed checks of instances that were up
   // The judge's current reading of the candidate.
   std::string judge_verdict;  // "wait", "promote", "reject", or empty without a candidate
   std::string judge_reason;
@@ -156,7 +158,9 @@ class Supervisor {
     bool killed = false;
     // Its leader exited 0 while starting and `pid_file` is set: waiting for the daemon's pid.
     bool awaiting_pid_file = false;
-    bool adopted = false;  // its main process came from the pid file
+    bool adopted = false;         // its main process came from the pid file
+    SteadyTime next_check;        // once up: the next periodic health check
+    uint32_t check_failures = 0;  // periodic checks failed in a row
   };
   // A live orphan reparented to yoke that no instance's session claims (a process that left
   // its instance's session by setsid, whose instance is gone): stopped like an instance.
@@ -210,8 +214,15 @@ class Supervisor {
   void HandleManualVerdicts(SteadyTime now);
   std::optional<Upstream> UpstreamOf(const Slot& slot) const;
   void WatchSlot(Slot& slot, SteadyTime now);
+  // An instance that is up is checked every health.check_interval_ms; failure_threshold
+  // failures in a row count as a crash. At most one such check per tick, so a tick still blocks
+  // for at most one probe.
+  void CheckUp(Slot& slot, SteadyTime now);
   void StartDue(Slot& slot, SteadyTime now);
   void ReapStopping(SteadyTime now);
+  // Rotates the stdout and stderr of every instance past output.max_bytes
+  // (supervisor/daemon/output_rotation.h).
+  void RotateOutputs();
   // Reaps exited orphans and stops live ones no instance claims (SIGTERM, SIGKILL after
   // stop_grace_ms). Returns how many live unclaimed ones are left. `force`: also while an
   // instance waits for its pid file (shutdown).
@@ -265,6 +276,7 @@ class Supervisor {
   std::vector<ManualRequest> manual_;  // GUARDED_BY(manual_mu_)
   std::list<std::unique_ptr<Instance>> stopping_;
   std::map<pid_t, Stray> strays_;
+  bool checked_this_tick_ = false;  // a periodic health check ran in this tick
   std::map<std::filesystem::path, Settling> settling_;
   std::map<std::filesystem::path, Settling> ignored_drops_;
   uint16_t last_port_ = 0;
