@@ -157,9 +157,11 @@ StatusOr<std::filesystem::path> FindExecHelper();
 // descendants are reparented to it instead of init. Call once at start.
 Status BecomeChildSubreaper();
 
-// Sets every signal's disposition to its default and unblocks every signal of this thread; run
+// Puts every ignored signal back to its default and unblocks every signal of this thread; run
 // at start, before any thread exists, so that nothing inherited (an ignored SIGCHLD above all,
-// which makes the kernel reap children itself) changes how yoke sees its children.
+// which makes the kernel reap children itself) changes how yoke sees its children. Only
+// "ignored" and "default" survive an exec, so a handler found here is this process's own (a
+// sanitizer's) and is kept.
 void ResetSignalDispositions();
 
 // One line of /proc/<pid>/stat.

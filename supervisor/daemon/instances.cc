@@ -171,7 +171,8 @@ void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
       OnInstanceFailed(slot,
                        "exited with exit code 0 and no daemon's pid appeared in " +
                            (inst.dir / config_.pid_file()).string() + " within " +
-                           std::to_string(config_.health().timeout_ms()) + " ms",
+                           std::to_string(config_.health().timeout_ms()) + " ms (" +
+                           inst.pid_file_problem + ")",
                        /*exited=*/true, now);
       return;
     } else {
@@ -343,14 +344,20 @@ void Supervisor::ReapStopping(SteadyTime now) {
 
 bool Supervisor::AdoptFromPidFile(Instance& inst) {
   auto text = base_.env().ReadFile(inst.dir / config_.pid_file());
-  if (!text) return false;
+  if (!text) {
+    inst.pid_file_problem = text.error().message();
+    return false;
+  }
   char* end = nullptr;
   long pid = std::strtol(text->c_str(), &end, 10);
-  if (end == text->c_str() || pid <= 1 || pid > std::numeric_limits<pid_t>::max()) return false;
+  if (end == text->c_str() || pid <= 1 || pid > std::numeric_limits<pid_t>::max()) {
+    inst.pid_file_problem = "the pid file holds no pid";
+    return false;
+  }
   const pid_t leader = inst.record.pid();
   if (auto st = inst.child->Adopt(static_cast<pid_t>(pid)); !st) {
-    // Written but not yet ours (the daemon may still be forking); tried again next tick.
-    spdlog::debug("pid file {}: {}", config_.pid_file(), st.error().message());
+    // Perhaps not ours yet (the daemon may still be forking): tried again next tick.
+    inst.pid_file_problem = st.error().message();
     return false;
   }
   inst.adopted = true;

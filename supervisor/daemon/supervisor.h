@@ -158,9 +158,10 @@ class Supervisor {
     bool killed = false;
     // Its leader exited 0 while starting and `pid_file` is set: waiting for the daemon's pid.
     bool awaiting_pid_file = false;
-    bool adopted = false;         // its main process came from the pid file
-    SteadyTime next_check;        // once up: the next periodic health check
-    uint32_t check_failures = 0;  // periodic checks failed in a row
+    bool adopted = false;          // its main process came from the pid file
+    std::string pid_file_problem;  // why the pid file's pid was not adopted (yet)
+    SteadyTime next_check;         // once up: the next periodic health check
+    uint32_t check_failures = 0;   // periodic checks failed in a row
   };
   // A live orphan reparented to yoke that no instance's session claims (a process that left
   // its instance's session by setsid, whose instance is gone): stopped like an instance.

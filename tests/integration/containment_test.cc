@@ -207,6 +207,34 @@ TEST(ContainmentTest, BackgroundProcessesOfAnInstanceDoNotOutliveIt) {
   EXPECT_EQ(Pids(AliveOf(after)), "none") << yoke.Log();
 }
 
+// A pid file cannot point yoke at a process that is not the instance's: here it names yoke
+// itself, then garbage. The start fails at the health deadline with a reason, yoke goes on.
+TEST(ContainmentTest, PidFileNamingAStrangerIsRefused) {
+  YokeHarness yoke(
+      "pid_file: \"app.pid\"\nhealth { http_path: \"/health\" timeout_ms: 1000 "
+      "interval_ms: 50 }\n");
+  yoke.StartYoke();
+  yoke.DropFile("hello-1.0.0.sh",
+                "#!/bin/sh\ncase \"$PWD\" in\n  */0001-running) echo $PPID > app.pid ;;\n"
+                "  *) echo 'not a pid' > app.pid ;;\nesac\nexit 0\n");
+  ASSERT_TRUE(yoke.WaitForLog("no daemon's pid appeared in")) << yoke.Log();
+  ASSERT_TRUE(WaitUntil([&] { return yoke.ReadInstance("1.0.0", 2, "running").has_value(); }, 10s));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto second = yoke.ReadInstance("1.0.0", 2, "running");
+        return second && !second->error().empty();
+      },
+      10s))
+      << yoke.Log();
+  EXPECT_EQ(yoke.Log().find("adopted pid"), std::string::npos) << yoke.Log();
+  EXPECT_NE(yoke.Log().find("is not a child of yoke"), std::string::npos) << yoke.Log();
+  EXPECT_NE(yoke.Log().find("the pid file holds no pid"), std::string::npos) << yoke.Log();
+  EXPECT_EQ(HttpGet(yoke.admin_port(), "/status").status, 200);  // yoke goes on
+  auto status = yoke.StopYoke();
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
+}
+
 // yoke resets signal dispositions at start: started with SIGCHLD ignored (which would make the
 // kernel reap its children itself), it still sees how a killed instance ended.
 TEST(ContainmentTest, InheritedIgnoredSigchldIsReset) {
