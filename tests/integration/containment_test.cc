@@ -235,6 +235,35 @@ TEST(ContainmentTest, PidFileNamingAStrangerIsRefused) {
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
 }
 
+// A running instance that stops answering (here frozen with SIGSTOP, as a hung process) fails
+// its periodic health checks and is restarted like a crash; the frozen process is killed after
+// the grace period.
+TEST(ContainmentTest, HungRunningInstanceIsRestarted) {
+  YokeHarness yoke(
+      "health { http_path: \"/health\" timeout_ms: 5000 interval_ms: 50 probe_timeout_ms: 200 "
+      "check_interval_ms: 100 failure_threshold: 3 }\n");
+  Leftovers leftovers;
+  yoke.StartYoke();
+  yoke.DropScript("1.0.0", "");
+  auto first = yoke.WaitForRole("running", "1.0.0");
+  ASSERT_TRUE(first) << yoke.Log();
+  leftovers.Add(first->pid());
+  ASSERT_EQ(::kill(first->pid(), SIGSTOP), 0);
+  auto second = yoke.WaitForRole("running", "1.0.0", 2);
+  ASSERT_TRUE(second) << yoke.Log();
+  leftovers.Add(second->pid());
+  EXPECT_NE(yoke.Log().find("failed its health check (3 of 3 in a row)"), std::string::npos)
+      << yoke.Log();
+  EXPECT_NE(yoke.Log().find("stopped answering its health check: 3 failed in a row"),
+            std::string::npos)
+      << yoke.Log();
+  EXPECT_TRUE(WaitUntil([&] { return !ProcessAlive(first->pid()); }, 10s)) << yoke.Log();
+  EXPECT_EQ(HttpGet(yoke.proxy_port(), "/version").body, "1.0.0");
+  auto status = yoke.StopYoke();
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
+}
+
 // yoke resets signal dispositions at start: started with SIGCHLD ignored (which would make the
 // kernel reap its children itself), it still sees how a killed instance ended.
 TEST(ContainmentTest, InheritedIgnoredSigchldIsReset) {
