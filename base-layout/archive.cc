@@ -11,6 +11,8 @@
 #include <memory>
 #include <system_error>
 
+#include "core/env.h"
+
 namespace yoke {
 namespace {
 
@@ -80,8 +82,7 @@ std::string UnsafeEntryPath(std::string_view path) {
 
 Status ZipFolder(const std::filesystem::path& folder, const std::string& top_name,
                  const std::filesystem::path& zip_path) {
-  std::filesystem::path tmp = zip_path;
-  tmp += ".tmp";
+  const std::filesystem::path tmp = TempPathFor(zip_path);
   {
     ArchivePtr zip(archive_write_new(), archive_write_free);
     archive_write_set_format_zip(zip.get());

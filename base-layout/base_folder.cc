@@ -18,7 +18,34 @@ Status BaseFolder::Prepare() const {
                               paths::DecisionsDir(root_), paths::StateDir(root_)}) {
     YOKE_RETURN_IF_ERROR(env_->CreateDirs(dir));
   }
+  RemoveLeftovers();
   return Ok();
+}
+
+std::vector<fs::path> BaseFolder::RemoveLeftovers() const {
+  std::vector<fs::path> removed;
+  auto remove = [&](const fs::path& path) {
+    if (env_->RemoveAll(path)) removed.push_back(path);
+  };
+  // What a crash can leave: WriteFileAtomic's and the zip's temporary files, a version folder
+  // on its way out, a half restore, a half fetch.
+  std::vector<fs::path> dirs = {root_, paths::StateDir(root_), paths::DecisionsDir(root_),
+                                paths::ArchiveDir(root_), paths::FetchDir(root_)};
+  for (const std::string& version : ListVersions()) {
+    for (const fs::path& instance : ListInstanceDirs(version)) dirs.push_back(instance);
+  }
+  for (const fs::path& dir : dirs) {
+    auto names = env_->ListDir(dir);
+    if (!names) continue;
+    for (const std::string& name : *names) {
+      if (IsTempName(name) || (dir == paths::FetchDir(root_) && name.ends_with(".part")) ||
+          (dir == paths::StateDir(root_) && name.starts_with("restore-"))) {
+        remove(dir / name);
+      }
+    }
+  }
+  if (env_->Stat(paths::TrashDir(root_))) remove(paths::TrashDir(root_));
+  return removed;
 }
 
 std::vector<Drop> BaseFolder::ScanDrops() const {
@@ -152,9 +179,15 @@ StatusOr<fs::path> BaseFolder::ArchiveVersion(const std::string& version) const 
   // once the zip is whole and synced.
   YOKE_RETURN_IF_ERROR(ZipFolder(dir, version, zip));
   YOKE_RETURN_IF_ERROR(env_->SyncDir(paths::ArchiveDir(root_)));
-  if (auto removed = env_->RemoveAll(dir); !removed) {
-    return Fail("archived " + zip.string() + " but " + removed.error().message());
-  }
+  // Out of versions/ in one rename, then deleted: a crash leaves the whole folder or none in
+  // versions/, and the trash is emptied at the next start.
+  const fs::path trash = paths::Trash(root_, version);
+  (void)env_->RemoveAll(trash);
+  Status moved = env_->CreateDirs(paths::TrashDir(root_));
+  if (moved) moved = env_->Rename(dir, trash);
+  if (moved) moved = env_->SyncDir(paths::VersionsDir(root_));
+  if (!moved) return Fail("archived " + zip.string() + " but " + moved.error().message());
+  (void)env_->RemoveAll(trash);
   return zip;
 }
 
@@ -180,9 +213,11 @@ StatusOr<fs::path> BaseFolder::RestoreVersion(const std::string& version,
   fs::path staging = paths::RestoreStaging(root_, version);
   (void)env_->RemoveAll(staging);
   auto unzipped = UnzipTo(*zip, staging);
-  if (!unzipped) {
+  // The files reach the disk before the folder takes its name, and before the zip goes.
+  Status synced = unzipped ? env_->SyncTree(staging) : Status(std::unexpected(unzipped.error()));
+  if (!synced) {
     (void)env_->RemoveAll(staging);
-    return Fail("cannot restore " + zip->string() + ": " + unzipped.error().message());
+    return Fail("cannot restore " + zip->string() + ": " + synced.error().message());
   }
   YOKE_RETURN_IF_ERROR(env_->CreateDirs(paths::VersionsDir(root_)));
   Status moved = env_->Rename(staging / version, dir);
@@ -194,7 +229,8 @@ StatusOr<fs::path> BaseFolder::RestoreVersion(const std::string& version,
   } else if (make_executable) {
     YOKE_RETURN_IF_ERROR(env_->MakeExecutable(*artifact));
   }
-  (void)env_->Remove(*zip);  // the folder holds everything the zip did
+  // The folder holds everything the zip did.
+  if (env_->Remove(*zip)) (void)env_->SyncDir(paths::ArchiveDir(root_));
   return dir;
 }
 

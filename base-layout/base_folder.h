@@ -52,8 +52,13 @@ class BaseFolder {
   Env& env() const { return *env_; }
   const std::string& identifier() const { return identifier_; }
 
-  // Creates versions/, archive/, decisions/ and state/ when missing.
+  // Creates versions/, archive/, decisions/ and state/ when missing, and removes what a crash
+  // left (RemoveLeftovers).
   Status Prepare() const;
+  // Removes the temporary files of atomic writes and zips (`.<name>.tmp`) in the base, state/,
+  // decisions/, archive/ and every instance folder, half fetches (state/fetch/*.part), half
+  // restores (state/restore-*) and the trash (state/trash). Returns what it removed.
+  std::vector<std::filesystem::path> RemoveLeftovers() const;
 
   // Artifacts lying at the top of the base, oldest version first. Other files are ignored.
   std::vector<Drop> ScanDrops() const;

@@ -35,21 +35,22 @@ std::vector<fs::path> ListDecisionFiles(Env& env, const fs::path& dir) {
   return paths;
 }
 
-DecisionList RecentDecisions(Env& env, const fs::path& dir, size_t limit) {
-  DecisionList list;
+DecisionListing ReadDecisionFolder(Env& env, const fs::path& dir, size_t limit) {
+  DecisionListing listing;
   std::vector<fs::path> files = ListDecisionFiles(env, dir);
-  list.total = files.size();
-  if (files.size() > limit) files.resize(limit);
+  listing.total = files.size();
+  if (limit > 0 && files.size() > limit) files.resize(limit);
   for (const fs::path& file : files) {
-    DecisionSummary summary;
-    summary.id = file.stem().string();
-    if (auto st = ReadTextRecord(env, file, &summary.record); !st) {
-      summary.record.Clear();
-      summary.error = st.error().message();
+    DecisionEntry entry;
+    entry.id = file.stem().string();
+    entry.path = file.string();
+    if (auto st = ReadTextRecord(env, file, &entry.decision); !st) {
+      entry.decision.Clear();
+      entry.problem = st.error().message();
     }
-    list.recent.push_back(std::move(summary));
+    listing.entries.push_back(std::move(entry));
   }
-  return list;
+  return listing;
 }
 
 std::optional<std::string> DecisionText(Env& env, const fs::path& dir, std::string_view id) {

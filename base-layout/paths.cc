@@ -94,6 +94,10 @@ Path FetchDir(const Path& root) { return StateDir(root) / "fetch"; }
 Path RestoreStaging(const Path& root, std::string_view version) {
   return StateDir(root) / ("restore-" + std::string(version));
 }
+Path TrashDir(const Path& root) { return StateDir(root) / "trash"; }
+Path Trash(const Path& root, std::string_view version) {
+  return TrashDir(root) / std::string(version);
+}
 
 Path MetaDir(const Path& root) { return root / "meta"; }
 Path Log(const Path& root) { return root / "yoke.log"; }

@@ -66,6 +66,10 @@ Path Lock(const Path& root);
 Path AdminToken(const Path& root);
 Path FetchDir(const Path& root);
 Path RestoreStaging(const Path& root, std::string_view version);
+// Where an archived version folder is moved before it is deleted (state/trash/<version>): a
+// crash mid-delete leaves a folder that the next start empties, never a half version folder.
+Path Trash(const Path& root, std::string_view version);
+Path TrashDir(const Path& root);
 
 Path MetaDir(const Path& root);
 Path Log(const Path& root);

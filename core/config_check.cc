@@ -67,6 +67,10 @@ std::vector<ConfigProblem> CheckConfig(const Config& config) {
     }
   }
 
+  if (config.intake().min_free_percent() > 100) {
+    add({"intake", "min_free_percent"}, "intake.min_free_percent must be 0-100");
+  }
+
   if (!config.has_command() || config.command().empty()) {
     add({"command"}, "command is required, e.g. \"{artifact} --port {port}\"");
   } else {

@@ -1,5 +1,7 @@
 #include "core/config_settings.h"
 
+#include <algorithm>
+
 namespace yoke {
 
 JudgeSettings JudgeSettingsFrom(const Config& config) {
@@ -49,6 +51,15 @@ LogFormat LogFormatFrom(const Config& config) {
 LifecycleSettings LifecycleSettingsFrom(const Config& config) {
   const auto& b = config.restart_backoff();
   return {Millis(b.initial_ms()), Millis(b.max_ms()), Millis(b.reset_after_ms())};
+}
+
+uint64_t FreeSpaceFloor(const Config& config, uint64_t total_bytes) {
+  const Intake& intake = config.intake();
+  const uint64_t bytes = intake.min_free_bytes();
+  const uint64_t by_percent = total_bytes / 100 * intake.min_free_percent();
+  if (bytes == 0) return by_percent;
+  if (by_percent == 0) return bytes;
+  return std::min(bytes, by_percent);
 }
 
 }  // namespace yoke

@@ -12,5 +12,9 @@ namespace yoke {
 JudgeSettings JudgeSettingsFrom(const Config& config);
 LogFormat LogFormatFrom(const Config& config);
 LifecycleSettings LifecycleSettingsFrom(const Config& config);
+// The free space the base must keep for a new candidate to be taken in, on a file system of
+// `total_bytes`: the smaller of intake.min_free_bytes and intake.min_free_percent of the total
+// (a floor that is off counts as no floor).
+uint64_t FreeSpaceFloor(const Config& config, uint64_t total_bytes);
 
 }  // namespace yoke

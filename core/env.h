@@ -29,6 +29,26 @@ struct FileInfo {
   bool is_directory() const { return type == Type::kDirectory; }
 };
 
+// Who may read a file WriteFileAtomic writes: everyone (0644), or its owner only (0600, from the
+// first byte: a secret is never readable by others, not even while it is written).
+enum class FileMode { kShared, kPrivate };
+
+// The space on the file system that holds a path.
+struct DiskSpace {
+  uint64_t available = 0;  // bytes an unprivileged writer may still use
+  uint64_t total = 0;
+};
+
+// The temporary file WriteFileAtomic writes before its rename: `.<name>.tmp` beside `path`.
+// Hidden, so that no listing of a folder (decisions/, or what another tool watches) shows it;
+// a leftover of a crash is removed at the next start (BaseFolder::Prepare).
+inline std::filesystem::path TempPathFor(const std::filesystem::path& path) {
+  return path.parent_path() / ("." + path.filename().string() + ".tmp");
+}
+inline bool IsTempName(std::string_view name) {
+  return name.size() > 5 && name.front() == '.' && name.ends_with(".tmp");
+}
+
 // Held for as long as it lives; the lock is released when it is destroyed.
 class FileLock {
  public:
@@ -41,9 +61,11 @@ class Env {
 
   // Only a regular file (links followed): a FIFO, a device or a folder is kInvalid, at once.
   virtual StatusOr<std::string> ReadFile(const std::filesystem::path& path) = 0;
-  // All of `content` or nothing, durably: written to `path`.tmp, fsynced, renamed over `path`,
-  // and the folder fsynced. A crash at any point leaves the old file or the new one.
-  virtual Status WriteFileAtomic(const std::filesystem::path& path, std::string_view content) = 0;
+  // All of `content` or nothing, durably: written to TempPathFor(path) with `mode`, fsynced,
+  // renamed over `path`, and the folder fsynced. A crash at any point leaves the old file or
+  // the new one; a failure (a full disk) leaves the old one and removes the temporary file.
+  virtual Status WriteFileAtomic(const std::filesystem::path& path, std::string_view content,
+                                 FileMode mode = FileMode::kShared) = 0;
   // Does not follow a symbolic link: a link is kSymlink.
   virtual StatusOr<FileInfo> Stat(const std::filesystem::path& path) = 0;
   // The names in a folder, sorted; neither "." nor "..".
@@ -65,6 +87,9 @@ class Env {
   virtual Status MakeExecutable(const std::filesystem::path& path) = 0;
   // Makes the folder's entries (creations, renames, removals) durable.
   virtual Status SyncDir(const std::filesystem::path& dir) = 0;
+  // Makes a file's content durable (fsync), and every regular file below a folder's.
+  virtual Status SyncTree(const std::filesystem::path& path) = 0;
+  virtual StatusOr<DiskSpace> FreeSpace(const std::filesystem::path& path) = 0;
   // An exclusive lock on `path` (created when missing) with this process's pid written in it.
   // kConflict when another process holds it.
   virtual StatusOr<std::unique_ptr<FileLock>> LockFile(const std::filesystem::path& path) = 0;

@@ -1,8 +1,11 @@
 #include "meta/artifact_fetch.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <string_view>
 
 #include "platform/http_client.h"
@@ -12,44 +15,86 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Writes what arrives to a file, hashing and counting it.
+// Writes what arrives to a file, hashing and counting it; Finish fsyncs it, so the artifact is
+// on the disk before it is renamed into the base.
 class Sink {
  public:
-  explicit Sink(const fs::path& to) : out_(to, std::ios::binary | std::ios::trunc) {}
-  bool ok() const { return static_cast<bool>(out_); }
+  explicit Sink(const fs::path& to)
+      : fd_(::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644)),
+        error_(fd_ < 0 ? errno : 0) {}
+  ~Sink() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Sink(const Sink&) = delete;
+  Sink& operator=(const Sink&) = delete;
+  bool ok() const { return error_ == 0; }
   void Write(const char* data, size_t n) {
-    out_.write(data, static_cast<std::streamsize>(n));
     hash_.Update(data, n);
     size_ += n;
+    while (ok() && n > 0) {
+      ssize_t written = ::write(fd_, data, n);
+      if (written < 0 && errno == EINTR) continue;
+      if (written < 0) {
+        error_ = errno;
+        return;
+      }
+      data += written;
+      n -= static_cast<size_t>(written);
+    }
   }
   uint64_t size() const { return size_; }
   StatusOr<FileDigest> Finish(const fs::path& to) {
-    out_.flush();
-    if (!out_) return Fail("cannot write " + to.string() + ": " + std::strerror(errno));
-    out_.close();
+    if (ok() && ::fsync(fd_) != 0) error_ = errno;
+    if (!ok()) return Fail("cannot write " + to.string() + ": " + std::strerror(error_));
     return FileDigest{hash_.HexDigest(), size_};
   }
 
  private:
-  std::ofstream out_;
+  int fd_;
+  int error_;
   Sha256 hash_;
   uint64_t size_ = 0;
 };
 
-StatusOr<FileDigest> CopyLocal(const fs::path& from, const fs::path& to, uint64_t max_bytes) {
-  std::ifstream in(from, std::ios::binary);
-  if (!in) return Fail("cannot read artifact " + from.string() + ": " + std::strerror(errno));
-  Sink sink(to);
-  if (!sink.ok()) return Fail("cannot write " + to.string() + ": " + std::strerror(errno));
-  std::string buffer(1 << 16, '\0');
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    if (in.gcount() <= 0) break;
-    sink.Write(buffer.data(), static_cast<size_t>(in.gcount()));
-    if (sink.size() > max_bytes)
-      return Fail("artifact " + from.string() + " is larger than its release says");
+// A local artifact: a regular file only (a FIFO, a device or a folder is refused at once, never
+// read), within `timeout` like a download.
+StatusOr<FileDigest> CopyLocal(const fs::path& from, const fs::path& to, uint64_t max_bytes,
+                               std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // O_NONBLOCK: opening a FIFO must not wait for a writer.
+  int fd = ::open(from.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return Fail("cannot read artifact " + from.string() + ": " + std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Invalid("artifact " + from.string() + " is not a regular file");
   }
-  if (in.bad()) return Fail("cannot read artifact " + from.string());
+  Sink sink(to);
+  if (!sink.ok()) {
+    ::close(fd);
+    return Fail("cannot write " + to.string() + ": " + std::strerror(errno));
+  }
+  std::string buffer(1 << 16, '\0');
+  std::string problem;
+  while (problem.empty()) {
+    ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      problem = "cannot read artifact " + from.string() + ": " + std::strerror(errno);
+    } else if (n == 0) {
+      break;
+    } else {
+      sink.Write(buffer.data(), static_cast<size_t>(n));
+      if (sink.size() > max_bytes) {
+        problem = "artifact " + from.string() + " is larger than its release says";
+      } else if (std::chrono::steady_clock::now() > deadline) {
+        problem = "artifact " + from.string() + " was not copied within " +
+                  std::to_string(timeout.count()) + " s";
+      }
+    }
+  }
+  ::close(fd);
+  if (!problem.empty()) return Fail(problem);
   return sink.Finish(to);
 }
 
@@ -112,14 +157,14 @@ Status Download(const HttpTarget& target, Sink* sink, uint64_t max_bytes,
 
 StatusOr<FileDigest> FetchArtifact(const std::string& uri, const fs::path& to, uint64_t max_bytes,
                                    std::chrono::seconds timeout) {
-  if (uri.starts_with("file://")) return CopyLocal(uri.substr(7), to, max_bytes);
+  if (uri.starts_with("file://")) return CopyLocal(uri.substr(7), to, max_bytes, timeout);
   if (uri.starts_with("https://")) {
     return Fail("cannot fetch " + uri + ": https is not supported; serve it over http or a path");
   }
   if (!uri.starts_with("http://")) {
     if (uri.find("://") != std::string::npos)
       return Fail("cannot fetch " + uri + ": unknown scheme");
-    return CopyLocal(uri, to, max_bytes);
+    return CopyLocal(uri, to, max_bytes, timeout);
   }
   YOKE_ASSIGN_OR_RETURN(HttpTarget target, ParseHttpUri(uri));
   Sink sink(to);

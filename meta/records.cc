@@ -70,25 +70,26 @@ StatusOr<bool> ReadRecord(const GitStore& store, const std::string& path,
   return true;
 }
 
-StatusOr<std::vector<DecisionEntry>> ReadDecisions(const GitStore& store, const std::string& dir,
-                                                   std::vector<std::string>* bad) {
-  std::vector<DecisionEntry> out;
+StatusOr<DecisionListing> ReadDecisions(const GitStore& store, const std::string& dir,
+                                        size_t limit) {
+  DecisionListing listing;
   YOKE_ASSIGN_OR_RETURN(auto files, store.ListFiles(dir));
   for (const std::string& path : files) {
     if (!ParseDecisionPath(path)) continue;
     YOKE_ASSIGN_OR_RETURN(auto bytes, store.ReadFile(path));
     if (!bytes) continue;
-    DecisionEntry entry{path, {}};
+    DecisionEntry entry;
+    entry.path = path;
+    entry.id = FileStem(path);  // drops .txtpb, or .pb for a binary record
     if (auto st = ParseRecord(path, *bytes, &entry.decision); !st) {
-      if (bad) bad->push_back(st.error().message());
-      continue;
+      entry.decision.Clear();
+      entry.problem = st.error().message();
     }
-    out.push_back(std::move(entry));
+    listing.entries.push_back(std::move(entry));
   }
-  std::stable_sort(out.begin(), out.end(), [](const DecisionEntry& a, const DecisionEntry& b) {
-    return std::tie(a.decision.time(), a.path) < std::tie(b.decision.time(), b.path);
-  });
-  return out;
+  listing.total = listing.entries.size();
+  SortNewestFirst(&listing.entries, limit);
+  return listing;
 }
 
 StatusOr<std::vector<std::string>> Validate(const GitStore& store) {
@@ -199,20 +200,6 @@ StatusOr<std::string> SetChannel(GitStore& store, const std::string& project,
       {{path, text}},
       fmt::format("channel {}/{}/{}: {} (was {})", project, env, channel, version, previous),
       author);
-}
-
-std::string FormatDecisionTable(const std::vector<DecisionEntry>& decisions) {
-  std::string out = fmt::format("{:<20}  {:<12}  {:<14}  {:<9}  {:<21}  {:<10}  {}\n", "TIME",
-                                "HOST", "SERVICE", "VERDICT", "FROM -> TO", "BY", "REASON");
-  for (const auto& [path, d] : decisions) {
-    std::string verdict = Verdict_Name(d.verdict());
-    std::transform(verdict.begin(), verdict.end(), verdict.begin(), ::tolower);
-    std::string versions =
-        (d.from_version().empty() ? "none" : d.from_version()) + " -> " + d.to_version();
-    out += fmt::format("{:<20}  {:<12}  {:<14}  {:<9}  {:<21}  {:<10}  {}\n", d.time(), d.host(),
-                       d.service(), verdict, versions, d.author(), d.reason());
-  }
-  return out;
 }
 
 }  // namespace yoke::meta

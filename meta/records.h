@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/decision_listing.h"
 #include "core/status.h"
 #include "meta/git_store.h"
 #include "proto/yoke/config.pb.h"
@@ -30,15 +31,13 @@ StatusOr<std::optional<T>> Read(const GitStore& store, const std::string& path) 
   return std::optional<T>(std::move(record));
 }
 
-struct DecisionEntry {
-  std::string path;
-  Decision decision;
-};
-
-// Every decision under `dir` (a host's decisions folder, or "" for all of meta), oldest first
-// by their time. Bad ones are skipped and their problems appended to `bad`.
-StatusOr<std::vector<DecisionEntry>> ReadDecisions(const GitStore& store, const std::string& dir,
-                                                   std::vector<std::string>* bad);
+// The decisions under `dir` (a host's decisions folder, or "" for all of meta) at the branch
+// tip: the newest `limit` (all when 0), newest first by the time that starts each id, then by
+// id (meta keeps no write times; a ".2" record of the same second sorts first, as it should).
+// A record that does not parse is listed with its problem. Fails when the repository cannot
+// be read.
+StatusOr<DecisionListing> ReadDecisions(const GitStore& store, const std::string& dir,
+                                        size_t limit = 0);
 
 // Parses every record in meta and checks what links them (a file named after its version, a
 // channel naming a release that exists, an artifact with a sha256 and a size). One line per
@@ -58,8 +57,5 @@ StatusOr<std::string> SetChannel(GitStore& store, const std::string& project,
                                  const std::string& version,
                                  const std::optional<std::map<std::string, std::string>>& flags,
                                  const Author& author);
-
-// Decisions as a table for people, in time order.
-std::string FormatDecisionTable(const std::vector<DecisionEntry>& decisions);
 
 }  // namespace yoke::meta

@@ -9,6 +9,7 @@
 #include "base-layout/paths.h"
 #include "core/artifact_name.h"
 #include "core/record_text.h"
+#include "core/version.h"
 #include "meta/artifact_fetch.h"
 #include "meta/layout.h"
 #include "meta/records.h"
@@ -44,7 +45,9 @@ std::string ExtensionOf(const std::string& uri) {
 }  // namespace
 
 MetaSync::MetaSync(MetaSyncOptions options, const Clock* clock)
-    : options_(std::move(options)), clock_(clock) {}
+    : options_(std::move(options)), clock_(clock) {
+  snapshot_.set_remote_ok(true);  // until a fetch or push says otherwise
+}
 
 MetaSync::~MetaSync() { Stop(); }
 
@@ -61,7 +64,7 @@ Status MetaSync::Start() {
   Status started = Open();
   if (!started) {
     std::lock_guard lock(mu_);
-    snapshot_.last_error = "meta is off for this run: " + started.error().message();
+    snapshot_.set_last_error("meta is off for this run: " + started.error().message());
     return started;
   }
   thread_ = std::thread([this] { Loop(); });
@@ -83,9 +86,9 @@ Status MetaSync::Open() {
   StatusOr<size_t> ahead = m.url().empty() ? StatusOr<size_t>(0) : store_->Ahead();
   {
     std::lock_guard lock(mu_);
-    snapshot_.repository = dir.string();
-    snapshot_.url = m.url();
-    if (ahead) snapshot_.queued = *ahead;
+    snapshot_.set_repository(dir.string());
+    snapshot_.set_url(m.url());
+    if (ahead) snapshot_.set_queued(*ahead);
   }
   spdlog::info("meta: {} (branch {}), following {}/{}/channels/{}, writing as host {}{}",
                dir.string(), m.branch(), m.project(), m.env(), m.channel(), m.host(),
@@ -123,7 +126,7 @@ void MetaSync::FetchNow() {
   wake_.notify_all();
 }
 
-MetaSnapshot MetaSync::Snapshot() const {
+MetaStatus MetaSync::Snapshot() const {
   std::lock_guard lock(mu_);
   return snapshot_;
 }
@@ -194,16 +197,16 @@ void MetaSync::Pass(bool fetch) {
   if (fetch) {
     auto fetched = store_->Fetch();
     std::lock_guard lock(mu_);
-    ++snapshot_.fetches;
+    snapshot_.set_fetches(snapshot_.fetches() + 1);
     if (!fetched) {
-      ++snapshot_.fetch_failures;
-      if (snapshot_.remote_ok)
+      snapshot_.set_fetch_failures(snapshot_.fetch_failures() + 1);
+      if (snapshot_.remote_ok())
         spdlog::warn("meta: {}; commits stay queued", fetched.error().message());
-      snapshot_.remote_ok = false;
-      snapshot_.last_error = fetched.error().message();
-    } else if (!snapshot_.remote_ok) {
+      snapshot_.set_remote_ok(false);
+      snapshot_.set_last_error(fetched.error().message());
+    } else if (!snapshot_.remote_ok()) {
       spdlog::info("meta: the remote answers again");
-      snapshot_.remote_ok = true;
+      snapshot_.set_remote_ok(true);
     }
   }
   if (remote) {
@@ -221,7 +224,7 @@ void MetaSync::Pass(bool fetch) {
   if (remote) {
     auto ahead = store_->Ahead();
     std::lock_guard lock(mu_);
-    if (ahead) snapshot_.queued = *ahead;
+    if (ahead) snapshot_.set_queued(*ahead);
   }
 }
 
@@ -275,7 +278,7 @@ void MetaSync::CommitDecisions() {
       return;
     }
     std::lock_guard lock(mu_);
-    ++snapshot_.commits;
+    snapshot_.set_commits(snapshot_.commits() + 1);
   }
   base_decisions_in_meta_ = files.size() - skipped;
 }
@@ -307,7 +310,7 @@ void MetaSync::CommitStatus() {
   }
   status_in_meta_ = key;
   std::lock_guard lock(mu_);
-  ++snapshot_.commits;
+  snapshot_.set_commits(snapshot_.commits() + 1);
 }
 
 void MetaSync::PushQueued() {
@@ -324,23 +327,23 @@ void MetaSync::PushQueued() {
       // push; fetching again shows whether it landed, and what is missing stays queued.
       if (store_->Fetch() && store_->Integrate()) {
         std::lock_guard lock(mu_);
-        ++snapshot_.pushes;
-        snapshot_.remote_ok = true;
+        snapshot_.set_pushes(snapshot_.pushes() + 1);
+        snapshot_.set_remote_ok(true);
         continue;
       }
     }
     {
       std::lock_guard lock(mu_);
-      ++snapshot_.push_failures;
-      if (!pushed) snapshot_.last_error = pushed.error().message();
+      snapshot_.set_push_failures(snapshot_.push_failures() + 1);
+      if (!pushed) snapshot_.set_last_error(pushed.error().message());
     }
     // Someone else pushed first, or the remote is away: catch up and try again.
     if (auto fetched = store_->Fetch(); !fetched) {
       std::lock_guard lock(mu_);
-      if (snapshot_.remote_ok)
+      if (snapshot_.remote_ok())
         spdlog::warn("meta: {}; commits stay queued", fetched.error().message());
-      snapshot_.remote_ok = false;
-      snapshot_.last_error = fetched.error().message();
+      snapshot_.set_remote_ok(false);
+      snapshot_.set_last_error(fetched.error().message());
       break;
     }
     if (auto applied = store_->Integrate(); !applied) break;
@@ -366,14 +369,14 @@ void MetaSync::NoteBadRecord(const std::string& path, const std::string& message
   if (!bad_seen_.insert(key).second) return;
   spdlog::error("meta: bad record skipped: {}", message);
   std::lock_guard lock(mu_);
-  ++snapshot_.bad_records;
-  snapshot_.last_error = message;
+  snapshot_.set_bad_records(snapshot_.bad_records() + 1);
+  snapshot_.set_last_error(message);
 }
 
 void MetaSync::SetError(const std::string& error) {
   spdlog::error("meta: {}", error);
   std::lock_guard lock(mu_);
-  snapshot_.last_error = error;
+  snapshot_.set_last_error(error);
 }
 
 void MetaSync::Follow() {
@@ -393,9 +396,15 @@ void MetaSync::Follow() {
   if (!channel) return NoteBadRecord(channel_path, channel.error().message());
   if (!*channel || (*channel)->release().empty()) return;
   const std::string version = (*channel)->release();
+  // It names a record in meta, a drop and a version folder in the base: nothing but a version.
+  if (!IsValidVersionString(version)) {
+    return NoteBadRecord(channel_path, channel_path + ": release \"" + version +
+                                           "\" is not a version (letters, digits, '.', '_', "
+                                           "'+' and '-', at most 128)");
+  }
   {
     std::lock_guard lock(mu_);
-    snapshot_.channel_release = version;
+    snapshot_.set_channel_release(version);
   }
   const std::string release_path = meta::ReleasePath(m.project(), version);
   auto release = meta::Read<Release>(*store_, release_path);
@@ -404,14 +413,21 @@ void MetaSync::Follow() {
     return NoteBadRecord(release_path, channel_path + ": points at release " + version +
                                            ", which has no record " + release_path);
   }
+  if ((*release)->version() != version) {
+    return NoteBadRecord(release_path, release_path + ":1:1: version \"" + (*release)->version() +
+                                           "\" does not match the file name");
+  }
 
   // Versions this host rejected, read again only when the branch moved.
   if (auto tip = store_->Tip(); tip && *tip != rejected_tip_) {
-    std::vector<std::string> bad;
-    auto decisions = meta::ReadDecisions(*store_, HostDir() + "/decisions", &bad);
+    auto decisions = meta::ReadDecisions(*store_, HostDir() + "/decisions");
     if (decisions) {
       rejected_.clear();
-      for (const auto& entry : *decisions) {
+      for (const DecisionEntry& entry : decisions->entries) {
+        if (!entry.problem.empty()) {
+          NoteBadRecord(entry.path, entry.problem);
+          continue;
+        }
         const Decision& d = entry.decision;
         if (d.verdict() == Verdict::REJECT) rejected_.insert(d.to_version());
         // An operator rolled back away from this version: the channel must not bring it back.
@@ -419,60 +435,87 @@ void MetaSync::Follow() {
       }
       rejected_tip_ = *tip;
     }
-    for (const std::string& problem : bad)
-      NoteBadRecord(problem.substr(0, problem.find(':')), problem);
   }
   if (rejected_.contains(version) || options_.is_current(version)) return;
   const std::string offer = version + "@" + store_->BlobId(release_path);
   if (offer == offered_) return;
   offered_ = offer;
-  Offer(**release);
+  if (!Offer(**release)) offered_.clear();
 }
 
-void MetaSync::Offer(const Release& release) {
+bool MetaSync::Offer(const Release& release) {
   const std::string& version = release.version();
   const Artifact& artifact = release.artifact();
   const std::string drop_name = options_.identifier + "-" + version + ExtensionOf(artifact.uri());
   const fs::path staging_dir = base_paths::FetchDir(options_.base);
   const fs::path staging = staging_dir / (drop_name + ".part");
-  std::error_code ec;
-  fs::create_directories(staging_dir, ec);
-  spdlog::info("meta: channel {} points at {}: fetching {}", options_.settings.channel(), version,
-               artifact.uri());
-  std::string problem;
-  auto fetched =
-      FetchArtifact(artifact.uri(), staging, artifact.size() ? artifact.size() : UINT64_MAX,
-                    std::chrono::seconds(600));
-  if (!fetched) {
-    problem = fetched.error().message();
-  } else if (artifact.size() != 0 && fetched->size != artifact.size()) {
-    problem = fmt::format("artifact {} has {} bytes; release {} says {}", artifact.uri(),
-                          fetched->size, version, artifact.size());
-  } else if (fetched->sha256 != artifact.sha256()) {
-    problem = fmt::format("artifact {} has sha256 {}; release {} says {}", artifact.uri(),
-                          fetched->sha256, version,
-                          artifact.sha256().empty() ? "nothing" : artifact.sha256());
+  Env& env = *options_.env;
+  if (auto made = env.CreateDirs(staging_dir); !made) {
+    SetError(made.error().message());
+    return true;
   }
+  // No room: nothing is fetched, it is said once, and the next pass asks again.
+  if (auto full = options_.no_room && artifact.size() > 0 ? options_.no_room(artifact.size())
+                                                          : std::nullopt) {
+    const std::string offer = version + "@" + artifact.sha256();
+    if (waiting_for_room_ != offer) {
+      waiting_for_room_ = offer;
+      spdlog::warn("meta: release {} waits: {}", version, *full);
+      std::lock_guard lock(mu_);
+      snapshot_.set_artifact_failures(snapshot_.artifact_failures() + 1);
+      snapshot_.set_last_error(*full);
+      status_error_ = "release " + version + ": " + *full;
+    }
+    return false;
+  }
+  waiting_for_room_.clear();
+  FileDigest digest;
+  // What is wrong with the release's artifact, or "" once it is fetched and checked.
+  auto fetch = [&]() -> std::string {
+    if (artifact.size() == 0) {
+      return "release " + version + " gives no artifact size; an empty artifact is refused";
+    }
+    spdlog::info("meta: channel {} points at {}: fetching {}", options_.settings.channel(), version,
+                 artifact.uri());
+    auto fetched =
+        FetchArtifact(artifact.uri(), staging, artifact.size(), std::chrono::seconds(600));
+    if (!fetched) return fetched.error().message();
+    if (fetched->size != artifact.size()) {
+      return fmt::format("artifact {} has {} bytes; release {} says {}", artifact.uri(),
+                         fetched->size, version, artifact.size());
+    }
+    if (fetched->sha256 != artifact.sha256()) {
+      return fmt::format("artifact {} has sha256 {}; release {} says {}", artifact.uri(),
+                         fetched->sha256, version,
+                         artifact.sha256().empty() ? "nothing" : artifact.sha256());
+    }
+    digest = *fetched;
+    return "";
+  };
+  const std::string problem = fetch();
   if (!problem.empty()) {
-    fs::remove(staging, ec);
+    (void)env.Remove(staging);
     spdlog::error("meta: release {} not started: {}", version, problem);
     std::lock_guard lock(mu_);
-    ++snapshot_.artifact_failures;
-    snapshot_.last_error = problem;
+    snapshot_.set_artifact_failures(snapshot_.artifact_failures() + 1);
+    snapshot_.set_last_error(problem);
     status_error_ = "release " + version + ": " + problem;
-    return;
+    return true;
   }
+  // The download is synced (FetchArtifact); its name in the base is, once the base is synced.
   const fs::path drop = options_.base / drop_name;
-  fs::rename(staging, drop, ec);
-  if (ec) {
-    SetError("cannot move " + staging.string() + " to " + drop.string() + ": " + ec.message());
-    return;
+  Status moved = env.Rename(staging, drop);
+  if (moved) moved = env.SyncDir(options_.base);
+  if (!moved) {
+    SetError("cannot hand " + drop.string() + " to the intake: " + moved.error().message());
+    return true;
   }
   spdlog::info("meta: release {} checked (sha256 {}, {} bytes) and handed to the intake as {}",
-               version, fetched->sha256, fetched->size, drop.string());
+               version, digest.sha256, digest.size, drop.string());
   std::lock_guard lock(mu_);
-  ++snapshot_.candidates_offered;
+  snapshot_.set_candidates_offered(snapshot_.candidates_offered() + 1);
   status_error_.clear();
+  return true;
 }
 
 }  // namespace yoke::meta

@@ -30,6 +30,7 @@
 #include "meta/git_store.h"
 #include "proto/yoke/config.pb.h"
 #include "proto/yoke/records.pb.h"
+#include "proto/yoke/status.pb.h"
 
 namespace yoke::meta {
 
@@ -42,23 +43,9 @@ struct MetaSyncOptions {
   std::string yoke_version;
   // True when the supervisor runs, tests, holds or is promoting `version`.
   std::function<bool(const std::string& version)> is_current;
-};
-
-struct MetaSnapshot {
-  std::string repository;
-  std::string url;
-  std::string channel_release;  // what the followed channel points at
-  uint64_t queued = 0;          // commits the remote lacks
-  uint64_t commits = 0;
-  uint64_t fetches = 0;
-  uint64_t fetch_failures = 0;
-  uint64_t push_failures = 0;
-  uint64_t pushes = 0;
-  uint64_t bad_records = 0;
-  uint64_t candidates_offered = 0;
-  uint64_t artifact_failures = 0;
-  bool remote_ok = true;
-  std::string last_error;
+  // Why an artifact of `bytes` may not be fetched into the base now (free space below the
+  // floor), or nothing. Unset: always room.
+  std::function<std::optional<std::string>(uint64_t bytes)> no_room;
 };
 
 class MetaSync {
@@ -75,7 +62,8 @@ class MetaSync {
   void Notify(const std::string& running, const std::string& testing);
   // A webhook arrived: fetch now rather than at the next interval.
   void FetchNow();
-  MetaSnapshot Snapshot() const;
+  // What /status shows of meta (status.proto's MetaStatus).
+  MetaStatus Snapshot() const;
 
   // YOKE_CHANNEL, YOKE_RELEASE_SOURCES and YOKE_SOURCE_<REPO> (the release's githashes), and
   // YOKE_FLAG_<NAME> for each of the channel's flags.
@@ -91,7 +79,9 @@ class MetaSync {
   void CommitStatus();
   void PushQueued();
   void Follow();
-  void Offer(const Release& release);
+  // Fetches, checks and hands the release's artifact to the intake. Returns false when it
+  // could not for now (no room above the free-space floor): the next pass tries again.
+  bool Offer(const Release& release);
   void NoteBadRecord(const std::string& path, const std::string& message);
   void SetError(const std::string& error);
   HostStatus CurrentStatus() const;
@@ -114,7 +104,7 @@ class MetaSync {
   std::string since_;                             // GUARDED_BY(mu_)
   std::string status_error_;                      // GUARDED_BY(mu_)
   std::optional<ServicePolicy> policy_override_;  // GUARDED_BY(mu_)
-  MetaSnapshot snapshot_;                         // GUARDED_BY(mu_)
+  MetaStatus snapshot_;                           // GUARDED_BY(mu_)
 
   // The loop thread's own.
   std::set<std::string> bad_seen_;      // "path@blob" already reported
@@ -122,6 +112,7 @@ class MetaSync {
   size_t base_decisions_in_meta_ = 0;   // base decision files last found all in meta
   std::string status_in_meta_;          // the host status last found or put in meta
   std::string offered_;                 // "<version>@<release blob>" handed to the intake
+  std::string waiting_for_room_;        // an offer refused for space, said once
   std::string rejected_tip_;            // the tip `rejected_` was read at
   std::set<std::string> rejected_;      // versions this host rejected
   SteadyTime next_push_{};

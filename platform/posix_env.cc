@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -82,10 +83,12 @@ class Posix : public Env {
     return content;
   }
 
-  Status WriteFileAtomic(const fs::path& path, std::string_view content) override {
-    fs::path tmp = path;
-    tmp += ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  Status WriteFileAtomic(const fs::path& path, std::string_view content,
+                         FileMode mode = FileMode::kShared) override {
+    const fs::path tmp = TempPathFor(path);
+    ::unlink(tmp.c_str());  // a leftover may have another mode; O_CREAT keeps an old file's
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    mode == FileMode::kPrivate ? 0600 : 0644);
     if (fd < 0) return ErrnoError("cannot write", tmp, errno);
     Status written = WriteAll(fd, content, tmp);
     if (written && ::fsync(fd) != 0) written = ErrnoError("cannot fsync", tmp, errno);
@@ -190,6 +193,28 @@ class Posix : public Env {
   }
 
   Status SyncDir(const fs::path& dir) override { return SyncPath(dir, O_RDONLY | O_DIRECTORY); }
+
+  Status SyncTree(const fs::path& path) override {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0) return ErrnoError("cannot stat", path, errno);
+    if (S_ISREG(st.st_mode)) return SyncPath(path, O_RDONLY | O_NOFOLLOW);
+    if (!S_ISDIR(st.st_mode)) return Ok();  // a link's own entry is synced with its folder
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+      const fs::file_status status = it->symlink_status(ec);
+      if (ec) break;
+      if (fs::is_regular_file(status)) YOKE_RETURN_IF_ERROR(SyncPath(it->path(), O_RDONLY));
+      if (fs::is_directory(status)) YOKE_RETURN_IF_ERROR(SyncDir(it->path()));
+    }
+    if (ec) return Fail("cannot list " + path.string() + ": " + ec.message(), ErrorCode::kIo);
+    return SyncDir(path);
+  }
+
+  StatusOr<DiskSpace> FreeSpace(const fs::path& path) override {
+    struct statvfs vfs;
+    if (::statvfs(path.c_str(), &vfs) != 0) return ErrnoError("cannot statvfs", path, errno);
+    return DiskSpace{uint64_t{vfs.f_bavail} * vfs.f_frsize, uint64_t{vfs.f_blocks} * vfs.f_frsize};
+  }
 
   StatusOr<std::unique_ptr<FileLock>> LockFile(const fs::path& path) override {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);

@@ -286,7 +286,7 @@ meta {{ project: "demo" host: "demo-host" }}
 def meta_decisions(yoke, config):
     done = subprocess.run([yoke, "meta", "log", "--config", config], capture_output=True,
                           text=True)
-    return len(done.stdout.splitlines()) - 1 if done.returncode == 0 else 0
+    return len(done.stdout.splitlines()) if done.returncode == 0 else 0
 
 
 def decision_for(base, version):

@@ -14,11 +14,13 @@
 #include <future>
 #include <iostream>
 
+#include "base-layout/admin_token.h"
 #include "base-layout/base_folder.h"
 #include "base-layout/decision_log.h"
 #include "base-layout/text_record.h"
 #include "core/address.h"
 #include "core/config_check.h"
+#include "core/config_settings.h"
 #include "core/evidence_window.h"
 #include "meta/sync.h"
 #include "platform/health_probe.h"
@@ -53,42 +55,6 @@ proxy::ProxyOptions ProxyOptionsFrom(const Config& config) {
   o.route_patterns.assign(p.routes().begin(), p.routes().end());
   o.mirror = MirrorPolicyFrom(m);
   return o;
-}
-
-// Reads the admin token, creating it (32 random bytes as hex, mode 0600) when missing.
-StatusOr<std::string> EnsureToken(Env& env, const std::filesystem::path& path) {
-  auto token = env.ReadFile(path);
-  if (!token && token.error().is(ErrorCode::kNotFound)) {
-    std::ifstream random("/dev/urandom", std::ios::binary);
-    unsigned char bytes[32];
-    if (!random.read(reinterpret_cast<char*>(bytes), sizeof bytes)) {
-      return Fail("cannot read /dev/urandom for the admin token");
-    }
-    std::string hex;
-    for (unsigned char b : bytes) hex += fmt::format("{:02x}", b);
-    // Whole or absent, as the Env's atomic write, but mode 0600 from the start: a crash must
-    // not leave an empty token that stops every later start.
-    std::filesystem::path tmp = path;
-    tmp += ".tmp";
-    ::unlink(tmp.c_str());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) return Fail("cannot create admin token " + tmp.string());
-    hex += "\n";
-    bool ok =
-        ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) && ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok) {
-      ::unlink(tmp.c_str());
-      return Fail("cannot write admin token " + tmp.string());
-    }
-    YOKE_RETURN_IF_ERROR(env.Rename(tmp, path));
-    YOKE_RETURN_IF_ERROR(env.SyncDir(path.parent_path()));
-    token = env.ReadFile(path);
-  }
-  if (!token) return std::unexpected(token.error());
-  while (!token->empty() && (token->back() == '\n' || token->back() == ' ')) token->pop_back();
-  if (token->empty()) return Fail("admin token file " + path.string() + " is empty");
-  return *token;
 }
 
 // Blocks until SIGINT or SIGTERM, calling `tick` every `period` meanwhile (if given).
@@ -178,8 +144,18 @@ int RunDaemon(const std::string& config_path) {
     options.yoke_version = YOKE_VERSION_STRING;
     options.is_current = [&supervisor_ptr](const std::string& version) {
       auto s = supervisor_ptr->Snapshot();
-      return version == s.running.version || version == s.testing.version ||
-             version == s.promoting || version == s.held;
+      return version == s.running().version() || version == s.testing().version() ||
+             version == s.judge().promoting() || version == s.held();
+    };
+    options.no_room = [&env, &base, &config](uint64_t bytes) -> std::optional<std::string> {
+      auto space = env.FreeSpace(base.root());
+      if (!space) return std::nullopt;
+      const uint64_t floor = FreeSpaceFloor(*config, space->total);
+      if (space->available >= floor && space->available - floor >= bytes) return std::nullopt;
+      return fmt::format(
+          "not fetched: {} bytes would leave less free in {} than the floor of {} bytes "
+          "(intake.min_free_bytes, min_free_percent); {} bytes are free",
+          bytes, base.root().string(), floor, space->available);
     };
     meta = std::make_unique<meta::MetaSync>(std::move(options), &clock);
     if (!config->meta().webhook_secret_file().empty()) {
@@ -218,7 +194,13 @@ int RunDaemon(const std::string& config_path) {
     if (meta) in.meta = meta->Snapshot();
     return in;
   };
-  auto token = EnsureToken(env, TokenPath(*config));
+  std::string random(32, '\0');
+  if (std::ifstream urandom("/dev/urandom", std::ios::binary);
+      !urandom.read(random.data(), static_cast<std::streamsize>(random.size()))) {
+    spdlog::error("cannot read /dev/urandom for the admin token");
+    return kExitFailure;
+  }
+  auto token = EnsureAdminToken(env, TokenPath(*config), random);
   if (!token) {
     spdlog::error("{}", token.error().message());
     return kExitFailure;
@@ -226,7 +208,7 @@ int RunDaemon(const std::string& config_path) {
   AdminHandlers handlers;
   handlers.status_json = [&] {
     StatusInputs in = inputs();
-    in.decisions = RecentDecisions(env, base.DecisionsDir(), kStatusDecisions);  // not /metrics
+    in.decisions = ReadDecisionFolder(env, base.DecisionsDir(), kStatusDecisions);  // not /metrics
     return StatusJson(in);
   };
   handlers.metrics_text = [&] { return MetricsText(inputs()); };

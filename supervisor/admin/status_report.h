@@ -22,13 +22,13 @@ namespace yoke {
 struct StatusInputs {
   std::string service;
   std::chrono::seconds uptime{0};
-  std::optional<SupervisorSnapshot> supervisor;  // absent under `yoke proxy`
+  std::optional<StatusReport> supervisor;  // Supervisor::Snapshot; absent under `yoke proxy`
   UpstreamSnapshot upstreams;
   proxy::ProxyStats proxy;
   PairStats pairs;
-  std::string candidate;                   // the version the evidence window is for
-  DecisionList decisions;                  // the newest decisions in the base (yoke run only)
-  std::optional<meta::MetaSnapshot> meta;  // absent without meta
+  std::string candidate;           // the version the evidence window is for
+  DecisionListing decisions;       // the newest decisions in the base (yoke run only)
+  std::optional<MetaStatus> meta;  // absent without meta (meta::MetaSync::Snapshot)
 };
 
 // How many decisions /status lists, newest first.

@@ -5,13 +5,13 @@
 #include <iostream>
 
 #include "base-layout/base_folder.h"
+#include "base-layout/decision_log.h"
 #include "base-layout/text_record.h"
 #include "core/config_check.h"
 #include "platform/posix_env.h"
 #include "supervisor/cli/cli_common.h"
 #include "supervisor/cli/cli_meta.h"
 #include "supervisor/cli/cli_ops.h"
-#include "supervisor/cli/decision_source.h"
 
 namespace yoke {
 namespace {
@@ -68,8 +68,7 @@ std::optional<std::string> PreviousRunning(const BaseFolder& base) {
                       &running)) {
     return std::nullopt;
   }
-  for (const DecisionEntry& entry :
-       FolderDecisionSource(&base.env(), base.DecisionsDir()).List().decisions) {
+  for (const DecisionEntry& entry : ReadDecisionFolder(base.env(), base.DecisionsDir()).entries) {
     const Decision& decision = entry.decision;
     if ((decision.verdict() == Verdict::PROMOTE || decision.verdict() == Verdict::ROLLBACK) &&
         decision.to_version() == running.version() && !decision.from_version().empty()) {

@@ -14,6 +14,7 @@
 #include "meta/records.h"
 #include "supervisor/cli/cli_common.h"
 #include "supervisor/cli/config_loader.h"
+#include "supervisor/cli/ops_format.h"
 
 namespace yoke {
 namespace {
@@ -285,22 +286,21 @@ int MetaCommands::Log() {
     std::cerr << "yoke meta log: " << store.error().message() << "\n";
     return kExitFailure;
   }
-  std::vector<std::string> bad;
-  auto decisions = meta::ReadDecisions(**store, "", &bad);
+  auto decisions = meta::ReadDecisions(**store, "");
   if (!decisions) {
     std::cerr << "yoke meta log: " << decisions.error().message() << "\n";
     return kExitFailure;
   }
-  std::vector<meta::DecisionEntry> shown;
-  for (auto& entry : *decisions) {
+  std::vector<DecisionEntry> shown;
+  for (DecisionEntry& entry : decisions->entries) {
     auto place = meta::ParseDecisionPath(entry.path);
     if (!host_.empty() && place->host != host_) continue;
     if (!service_.empty() && place->service != service_) continue;
+    if (limit_ > 0 && shown.size() == limit_) break;
+    if (!entry.problem.empty()) std::cerr << "skipped: " << entry.problem << "\n";
     shown.push_back(std::move(entry));
   }
-  if (limit_ > 0 && shown.size() > limit_) shown.erase(shown.begin(), shown.end() - limit_);
-  for (const std::string& b : bad) std::cerr << "skipped: " << b << "\n";
-  std::cout << meta::FormatDecisionTable(shown);
+  std::cout << FormatDecisionList(shown, /*with_place=*/true);
   return kExitOk;
 }
 

@@ -22,18 +22,24 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Says on stderr, for `command`, each record of `listing` that does not parse.
+void ReportProblems(const DecisionListing& listing, const std::string& command) {
+  for (const DecisionEntry& entry : listing.entries) {
+    if (entry.problem.empty()) continue;
+    std::cerr << command << ": skipped a record that does not parse: " << entry.problem << "\n";
+  }
+}
+
 // The newest decision, as one line under a heading, or a note that there is none.
 void PrintLastDecision(const DecisionSource& source) {
   DecisionListing last = source.List(1);
   std::cout << "\nlast decision\n";
-  if (last.decisions.empty()) {
+  if (last.entries.empty()) {
     std::cout << "  none in " << source.Describe() << "\n";
   } else {
-    std::cout << "  " << FormatDecisionList(last.decisions);
+    std::cout << "  " << FormatDecisionList(last.entries);
   }
-  for (const std::string& problem : last.problems) {
-    std::cerr << "yoke status: skipped a decision that does not parse: " << problem << "\n";
-  }
+  ReportProblems(last, "yoke status");
 }
 
 // The source `choice` names, or nullptr after saying on stderr why it cannot be read.
@@ -150,13 +156,11 @@ int DecisionsCommand(const std::string& config_path, size_t limit,
               << "\n";
     return kExitFailure;
   }
-  for (const std::string& problem : listing.problems) {
-    std::cerr << "yoke decisions: skipped a record that does not parse: " << problem << "\n";
-  }
-  if (listing.decisions.empty()) {
+  ReportProblems(listing, "yoke decisions");
+  if (listing.entries.empty()) {
     std::cout << "no decisions in " << source->Describe() << "\n";
   } else {
-    std::cout << FormatDecisionList(listing.decisions);
+    std::cout << FormatDecisionList(listing.entries);
   }
   return kExitOk;
 }
@@ -174,6 +178,10 @@ int DecisionShowCommand(const std::string& config_path, const std::string& id,
     return kExitFailure;
   }
   DecisionMatch match = FindDecision(listing, id);
+  if (match.entry && !match.entry->problem.empty()) {
+    std::cerr << "yoke decisions show: the record does not parse: " << match.entry->problem << "\n";
+    return kExitFailure;
+  }
   if (match.entry) {
     std::cout << FormatDecision(*match.entry);
     return kExitOk;
@@ -183,13 +191,6 @@ int DecisionShowCommand(const std::string& config_path, const std::string& id,
               << " decisions; give more of the id:\n";
     for (const std::string& other : match.ambiguous) std::cerr << "  " << other << "\n";
     return kExitUsage;
-  }
-  const std::string stem = fs::path(id).filename().string();
-  for (const std::string& problem : listing.problems) {
-    if (problem.find(stem) != std::string::npos) {
-      std::cerr << "yoke decisions show: the record does not parse: " << problem << "\n";
-      return kExitFailure;
-    }
   }
   std::cerr << "yoke decisions show: no decision '" << id << "' in " << source->Describe()
             << " (yoke decisions lists them)\n";

@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "base-layout/archive.h"
+#include "core/decision_listing.h"
 #include "core/status.h"
 #include "proto/yoke/records.pb.h"
 #include "proto/yoke/state.pb.h"
-#include "supervisor/cli/decision_source.h"
 
 namespace yoke {
 
@@ -30,8 +30,9 @@ std::string UtcText(int64_t unix_ns);        // "2026-11-22T03:10:55Z"
 // gates with their culprits ("gate lost_routes failed: /lost"); otherwise the recorded reason.
 std::string DecisionMainReason(const Decision& decision);
 // One line per decision, in the order given, columns aligned: id, time, verdict,
-// from -> to, author, main reason.
-std::string FormatDecisionList(const std::vector<DecisionEntry>& entries);
+// from -> to, author, main reason; with `with_place`, "service on host" after the id (meta's
+// log of every host). Records that do not parse are left out: the commands report them.
+std::string FormatDecisionList(const std::vector<DecisionEntry>& entries, bool with_place = false);
 // One decision in full: header lines, the gates as an aligned table, lost routes and new
 // error kinds.
 std::string FormatDecision(const DecisionEntry& entry);

@@ -132,7 +132,7 @@ void Supervisor::StartDue(Slot& slot, SteadyTime now) {
   for (const auto& word : spec.argv) record.add_argv(word);
   for (const auto& [k, v] : spec.extra_env) (*record.mutable_env())[k] = v;
 
-  ++counters_.instances_started;
+  counters_.set_instances_started(counters_.instances_started() + 1);
   auto child = deps_.launcher->Launch(spec);
   if (!child) {
     OnInstanceFailed(slot, "cannot be executed: " + child.error().message(), /*exited=*/false, now);
@@ -185,7 +185,8 @@ void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
     std::string when = inst.phase == Phase::kStarting ? "during startup" : "while up";
     spdlog::error("{} instance {}/{:04} (pid {}) exited {} with {}", slot.role, version,
                   inst.record.number(), inst.record.pid(), when, exit->Describe());
-    if (inst.phase == Phase::kUp && slot.role == std::string(kRunning)) ++counters_.running_crashes;
+    if (inst.phase == Phase::kUp && slot.role == std::string(kRunning))
+      counters_.set_running_crashes(counters_.running_crashes() + 1);
     OnInstanceFailed(
         slot,
         "exited " + when + " with " + exit->Describe() + "; see " + (inst.dir / "stderr").string(),
@@ -249,13 +250,15 @@ void Supervisor::CheckUp(Slot& slot, SteadyTime now) {
     return;
   }
   ++inst.check_failures;
-  ++counters_.health_check_failures;
+  counters_.set_health_check_failures(counters_.health_check_failures() + 1);
   const uint32_t threshold = std::max<uint32_t>(1, config_.health().failure_threshold());
   spdlog::warn("{} instance {}/{:04} (pid {}) failed its health check ({} of {} in a row): {}",
                slot.role, inst.record.version(), inst.record.number(), inst.record.pid(),
                inst.check_failures, threshold, probe.detail);
   if (inst.check_failures < threshold) return;
-  if (slot.role == std::string(kRunning)) ++counters_.running_crashes;
+  if (slot.role == std::string(kRunning)) {
+    counters_.set_running_crashes(counters_.running_crashes() + 1);
+  }
   // Restarted like a crash: the lifecycle decides (a running version after its backoff).
   OnInstanceFailed(slot,
                    "stopped answering its health check: " + std::to_string(inst.check_failures) +
@@ -267,7 +270,7 @@ void Supervisor::OnInstanceFailed(Slot& slot, const std::string& why, bool exite
   const std::string version = VersionOf(slot);
   std::unique_ptr<Instance> inst = std::move(slot.instance);
   const bool was_up = inst->phase == Phase::kUp;
-  if (!inst->child || !was_up) ++counters_.start_failures;
+  if (!inst->child || !was_up) counters_.set_start_failures(counters_.start_failures() + 1);
   inst->record.set_error(why);
   if (inst->record.stopped_at().empty() && !inst->child)
     inst->record.set_stopped_at(WallTimeText());
@@ -428,7 +431,7 @@ void Supervisor::RotateOutputs() {
         spdlog::warn("cannot rotate {} of {} instance {}/{:04}: {}", name, inst.record.role(),
                      inst.record.version(), inst.record.number(), rotated.error().message());
       } else if (*rotated) {
-        ++counters_.output_rotations;
+        counters_.set_output_rotations(counters_.output_rotations() + 1);
       }
     }
   };

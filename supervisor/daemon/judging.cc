@@ -8,6 +8,7 @@
 #include "base-layout/text_record.h"
 #include "core/config_check.h"
 #include "core/config_settings.h"
+#include "core/utf8.h"
 #include "core/version.h"
 #include "supervisor/daemon/supervisor.h"
 
@@ -16,24 +17,66 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Keeps what the status page shows of the judge's last look at the evidence.
-void ReadingOf(const Evidence& e, const Judgement& judgement, SupervisorSnapshot* out) {
-  out->running_logs = {e.running_logs.errors, e.running_logs.warnings, e.running_requests};
-  out->testing_logs = {e.testing_logs.errors, e.testing_logs.warnings, e.testing_requests};
-  out->new_error_kinds.clear();
+// How many of the error kinds testing logged that running never has /status lists.
+constexpr size_t kMaxNewKinds = 20;
+
+void SetSideLogs(const LogCounts& logs, uint64_t requests, SideLogs* out) {
+  out->set_errors(logs.errors);
+  out->set_warnings(logs.warnings);
+  out->set_requests(requests);
+}
+
+// One route gate with the figures of its test (docs/judge.md).
+void SetRouteGate(const GateResult& g, RouteGateStatus* out) {
+  out->set_outcome(std::string(GateOutcomeName(g.outcome)));
+  out->set_testing_count(g.testing_count);
+  out->set_testing_total(g.testing_total);
+  out->set_running_count(g.running_count);
+  out->set_running_total(g.running_total);
+  out->set_testing_rate(g.testing_rate);
+  out->set_running_rate(g.running_rate);
+  out->set_margin(g.margin);
+  out->set_z(g.z);
+  out->set_p_value(g.p_value);
+  out->set_adjusted_p(g.adjusted_p);
+  out->set_detail(ValidUtf8(g.detail));
+}
+
+// What /status shows of the judge's last look at the evidence: each side's log lines by level
+// and requests served since the window opened, the error kinds testing logged that running
+// never has (most frequent first), each gate, and each route's own gates.
+StatusReport ReadingOf(const Evidence& e, const Judgement& judgement) {
+  StatusReport out;
+  EvidenceLogs* logs = out.mutable_evidence()->mutable_logs();
+  SetSideLogs(e.running_logs, e.running_requests, logs->mutable_running());
+  SetSideLogs(e.testing_logs, e.testing_requests, logs->mutable_testing());
+  std::vector<std::pair<std::string, uint64_t>> new_kinds;
   for (const auto& [kind, count] : e.testing_logs.error_kinds) {
-    if (!e.running_kinds_ever.contains(kind)) out->new_error_kinds.emplace_back(kind, count);
+    if (!e.running_kinds_ever.contains(kind)) new_kinds.emplace_back(kind, count);
   }
-  std::stable_sort(out->new_error_kinds.begin(), out->new_error_kinds.end(),
+  std::stable_sort(new_kinds.begin(), new_kinds.end(),
                    [](const auto& a, const auto& b) { return a.second > b.second; });
-  if (out->new_error_kinds.size() > SupervisorSnapshot::kMaxNewKinds) {
-    out->new_error_kinds.resize(SupervisorSnapshot::kMaxNewKinds);
+  if (new_kinds.size() > kMaxNewKinds) new_kinds.resize(kMaxNewKinds);
+  for (const auto& [kind, count] : new_kinds) {
+    ErrorKindCount* entry = logs->add_new_error_kinds();
+    entry->set_kind(ValidUtf8(kind));
+    entry->set_count(count);
   }
-  out->judge_gates.clear();
   for (const GateResult& g : judgement.gates) {
-    out->judge_gates.push_back({g.name, std::string(GateOutcomeName(g.outcome)), g.detail});
+    GateReading* gate = out.mutable_judge()->add_gates();
+    gate->set_name(g.name);
+    gate->set_outcome(std::string(GateOutcomeName(g.outcome)));
+    gate->set_detail(ValidUtf8(g.detail));
   }
-  out->judge_route_gates = judgement.route_gates;
+  // "judge_5xx", "judge_log_errors"; a route gate status.proto has no field for is left out.
+  auto& routes = *out.mutable_evidence()->mutable_routes();
+  for (const GateResult& g : judgement.route_gates) {
+    if (g.name == "5xx") SetRouteGate(g, routes[ValidUtf8(g.route)].mutable_judge_5xx());
+    if (g.name == "log_errors") {
+      SetRouteGate(g, routes[ValidUtf8(g.route)].mutable_judge_log_errors());
+    }
+  }
+  return out;
 }
 
 // What a log count has grown by since `at_open`, route by route.
@@ -121,7 +164,7 @@ void Supervisor::OpenEvidenceWindow(SteadyTime now) {
   }
   if (deps_.evidence) deps_.evidence->Reset(testing->version);
   last_judgement_ = Judgement();
-  last_reading_ = SupervisorSnapshot();
+  last_reading_.Clear();
   spdlog::info("evidence window opened for candidate {} against running {}", testing->version,
                running->version);
 }
@@ -157,7 +200,7 @@ void Supervisor::JudgeCandidate(SteadyTime now) {
     e.testing_requests = since(deps_.traffic->Served(*testing), window_.testing_served);
   }
   last_judgement_ = Judge(judge_settings_, e);
-  ReadingOf(e, last_judgement_, &last_reading_);
+  last_reading_ = ReadingOf(e, last_judgement_);
   if (last_judgement_.verdict != JudgeVerdict::kWait) {
     Apply(Judged{last_judgement_.verdict, last_judgement_.reason}, now);
   }
@@ -217,12 +260,30 @@ void Supervisor::WriteDecision(const RecordDecision& what) {
   for (int n = 1; n < 1000; ++n) {
     path = base_.DecisionsDir() / base_paths::DecisionFileName(stamp, from_version, to_version, n);
     auto existing = base_.env().Stat(path);
-    if (!existing && existing.error().is(ErrorCode::kNotFound)) break;
+    const bool pending = std::any_of(unwritten_decisions_.begin(), unwritten_decisions_.end(),
+                                     [&](const auto& d) { return d.first == path; });
+    if (!existing && existing.error().is(ErrorCode::kNotFound) && !pending) break;
   }
-  if (auto st = WriteTextRecord(base_.env(), path, decision); !st) {
-    spdlog::error("cannot write decision: {}", st.error().message());
+  unwritten_decisions_.push_back({path, std::move(decision)});
+  WriteDecisions();
+}
+
+void Supervisor::WriteDecisions() {
+  while (!unwritten_decisions_.empty()) {
+    const auto& [path, decision] = unwritten_decisions_.front();
+    if (auto st = WriteTextRecord(base_.env(), path, decision); !st) {
+      // Kept and written again at the next tick: a full disk must not lose a decision.
+      if (!decision_write_failing_) {
+        spdlog::error("cannot write decision (kept, retried every tick): {}", st.error().message());
+      }
+      decision_write_failing_ = true;
+      return;
+    }
+    if (decision_write_failing_) spdlog::info("decision written: {}", path.string());
+    decision_write_failing_ = false;
+    unwritten_decisions_.erase(unwritten_decisions_.begin());
+    decision_written_ = true;
   }
-  decision_written_ = true;
 }
 
 }  // namespace yoke

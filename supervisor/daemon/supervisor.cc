@@ -12,6 +12,7 @@
 #include "base-layout/text_record.h"
 #include "core/command.h"
 #include "core/config_settings.h"
+#include "core/utf8.h"
 #include "core/version.h"
 
 namespace yoke {
@@ -144,6 +145,7 @@ void Supervisor::Tick() {
   StartDue(testing_, now);
   StartDue(incoming_, now);
   JudgeCandidate(now);
+  WriteDecisions();
   WriteJournal();
   PublishSnapshot();
 }
@@ -274,10 +276,33 @@ void Supervisor::SwitchToIncoming(const std::string& to, SteadyTime now) {
   journal_dirty_ = true;
 }
 
+void Supervisor::CheckFreeSpace() {
+  auto space = base_.env().FreeSpace(base_.root());
+  if (!space) return;  // unknown: the floor does not stop the intake
+  const uint64_t floor = FreeSpaceFloor(config_, space->total);
+  const bool low = space->available < floor;
+  if (low != disk_.low()) {
+    if (low) {
+      spdlog::warn(
+          "free space in {} is {} bytes, below the floor of {} (intake.min_free_bytes, "
+          "min_free_percent): no new candidate is taken in until space is freed",
+          base_.root().string(), space->available, floor);
+    } else {
+      spdlog::info("free space in {} is {} bytes, above the floor of {} again: intake resumes",
+                   base_.root().string(), space->available, floor);
+    }
+  }
+  disk_.set_free_bytes(space->available);
+  disk_.set_total_bytes(space->total);
+  disk_.set_floor_bytes(floor);
+  disk_.set_low(low);
+}
+
 void Supervisor::TakeInDrops(SteadyTime now) {
   const auto settle = Millis(config_.intake().settle_ms());
   std::map<fs::path, Settling> still_settling;
   std::map<fs::path, Settling> still_ignored;
+  CheckFreeSpace();
   for (const Drop& drop : base_.ScanDrops()) {
     auto ignored = ignored_drops_.find(drop.path);
     if (ignored != ignored_drops_.end() && ignored->second.size == drop.size &&
@@ -297,6 +322,16 @@ void Supervisor::TakeInDrops(SteadyTime now) {
       still_settling.insert(*it);
       continue;
     }
+    if (drop.size == 0) {
+      spdlog::warn("artifact {} is empty: left where it is", drop.path.string());
+      still_ignored[drop.path] = it->second;
+      continue;
+    }
+    // Waits, settled, until space is freed: the candidate is taken in then.
+    if (disk_.low()) {
+      still_settling.insert(*it);
+      continue;
+    }
     if (IsReferenced(drop.version)) {
       spdlog::warn(
           "artifact {} is version {}, which yoke is running, testing or holding; left "
@@ -311,7 +346,7 @@ void Supervisor::TakeInDrops(SteadyTime now) {
       still_ignored[drop.path] = it->second;
       continue;
     }
-    ++counters_.artifacts_taken_in;
+    counters_.set_artifacts_taken_in(counters_.artifacts_taken_in() + 1);
     spdlog::info("artifact taken in: version {} at {}", drop.version, taken->string());
     Apply(ArtifactArrived{drop.version}, now);
   }
@@ -346,7 +381,7 @@ void Supervisor::ArchiveIfUnused(const std::string& version) {
     spdlog::error("cannot archive version {}: {}", version, zip.error().message());
     return;
   }
-  ++counters_.versions_archived;
+  counters_.set_versions_archived(counters_.versions_archived() + 1);
   spdlog::info("archived version {} to {}", version, zip->string());
   for (const fs::path& gone : base_.EnforceDiskBudget(config_.disk_budget_bytes())) {
     spdlog::warn("disk budget {} bytes exceeded: deleted oldest archive {}",
@@ -373,9 +408,15 @@ void Supervisor::WriteJournal() {
   journal.set_held(state.held);
   for (const auto& inst : stopping_) *journal.add_stopping() = inst->record;
   if (auto st = WriteTextRecord(base_.env(), base_.JournalPath(), journal); !st) {
-    spdlog::error("cannot write journal: {}", st.error().message());
+    // The old journal stays whole; this one is written again at the next tick.
+    if (!journal_write_failing_) {
+      spdlog::error("cannot write journal (retried every tick): {}", st.error().message());
+    }
+    journal_write_failing_ = true;
     return;
   }
+  if (journal_write_failing_) spdlog::info("journal written again");
+  journal_write_failing_ = false;
   journal_dirty_ = false;
 }
 
@@ -413,44 +454,46 @@ void Supervisor::Shutdown() {
 }
 
 void Supervisor::PublishSnapshot() {
-  SupervisorSnapshot snap = counters_;
+  StatusReport snap;
   SteadyTime now = deps_.clock->Now();
-  auto role = [this, now](const Slot& slot, SupervisorSnapshot::Role* out) {
-    out->version = VersionOf(slot);
-    if (slot.instance) {
-      out->up = slot.instance->phase == Phase::kUp;
-      if (out->up) {
-        out->uptime_s =
-            std::chrono::duration_cast<std::chrono::seconds>(now - slot.instance->up_since).count();
-      }
-      out->port = static_cast<uint16_t>(slot.instance->record.port());
-      out->pid = slot.instance->record.pid();
-      out->instance = slot.instance->record.number();
-      const LogCounts& logs = slot.instance->logs;
-      out->log_lines = logs.lines;
-      out->log_lines_not_json = logs.not_json;
-      out->log_lines_no_level = logs.no_level;
-    }
-  };
-  role(running_, &snap.running);
-  role(testing_, &snap.testing);
-  const LifecycleState& state = lifecycle_.state();
-  snap.promoting = state.incoming.version;
-  snap.pinned = state.pinned;
-  snap.held = state.held;
-  snap.min_window_s = judge_settings_.min_window.count();
-  snap.min_pairs = judge_settings_.min_pairs;
   if (window_.open) {
-    snap.judge_verdict = VerdictName(last_judgement_.verdict);
-    snap.judge_reason = last_judgement_.reason;
-    snap.window_s = std::chrono::duration_cast<std::chrono::seconds>(now - window_.started).count();
-    snap.window_pairs = deps_.evidence ? deps_.evidence->Stats().total().pairs : 0;
-    snap.running_logs = last_reading_.running_logs;
-    snap.testing_logs = last_reading_.testing_logs;
-    snap.new_error_kinds = last_reading_.new_error_kinds;
-    snap.judge_gates = last_reading_.judge_gates;
-    snap.judge_route_gates = last_reading_.judge_route_gates;
+    snap = last_reading_;
+    JudgeStatus* judge = snap.mutable_judge();
+    judge->set_verdict(std::string(VerdictName(last_judgement_.verdict)));
+    judge->set_reason(ValidUtf8(last_judgement_.reason));
+    judge->set_window_s(
+        std::chrono::duration_cast<std::chrono::seconds>(now - window_.started).count());
+    judge->set_pairs(deps_.evidence ? deps_.evidence->Stats().total().pairs : 0);
   }
+  *snap.mutable_supervisor() = counters_;
+  *snap.mutable_disk() = disk_;
+  // A role with no version is absent from /status.
+  auto role = [this, now](const Slot& slot, RoleStatus* out) {
+    out->set_version(VersionOf(slot));
+    if (!slot.instance) return;
+    const InstanceRecord& record = slot.instance->record;
+    out->set_up(slot.instance->phase == Phase::kUp);
+    if (out->up()) {
+      out->set_uptime_s(
+          std::chrono::duration_cast<std::chrono::seconds>(now - slot.instance->up_since).count());
+    }
+    out->set_port(record.port());
+    out->set_pid(record.pid());
+    out->set_instance(record.number());
+    const LogCounts& logs = slot.instance->logs;
+    out->mutable_log_lines()->set_read(logs.lines);
+    out->mutable_log_lines()->set_not_json(logs.not_json);
+    out->mutable_log_lines()->set_no_level(logs.no_level);
+  };
+  if (!VersionOf(running_).empty()) role(running_, snap.mutable_running());
+  if (!VersionOf(testing_).empty()) role(testing_, snap.mutable_testing());
+  const LifecycleState& state = lifecycle_.state();
+  JudgeStatus* judge = snap.mutable_judge();
+  judge->set_promoting(state.incoming.version);
+  judge->set_min_window_s(judge_settings_.min_window.count());
+  judge->set_min_pairs(judge_settings_.min_pairs);
+  snap.set_pinned(state.pinned);
+  snap.set_held(state.held);
   std::string roles = state.running.version + "\n" + state.testing.version;
   if (deps_.meta_notify && (decision_written_ || roles != meta_told_)) {
     deps_.meta_notify(state.running.version, state.testing.version);
@@ -461,7 +504,7 @@ void Supervisor::PublishSnapshot() {
   snapshot_ = std::move(snap);
 }
 
-SupervisorSnapshot Supervisor::Snapshot() const {
+StatusReport Supervisor::Snapshot() const {
   std::lock_guard lock(snapshot_mu_);
   return snapshot_;
 }

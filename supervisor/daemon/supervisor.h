@@ -36,6 +36,7 @@
 #include "proto/yoke/config.pb.h"
 #include "proto/yoke/records.pb.h"
 #include "proto/yoke/state.pb.h"
+#include "proto/yoke/status.pb.h"
 #include "supervisor/daemon/log_tailer.h"
 
 namespace yoke {
@@ -59,60 +60,6 @@ struct SupervisorDeps {
   std::function<std::optional<ServicePolicy>()> policy_override{};
 };
 
-// What the loop looks like from outside, for status pages and tests.
-struct SupervisorSnapshot {
-  struct Role {
-    std::string version;
-    bool up = false;
-    uint16_t port = 0;
-    int pid = 0;
-    uint32_t instance = 0;
-    int64_t uptime_s = 0;
-    uint64_t log_lines = 0;           // JSON log lines this instance wrote, read so far
-    uint64_t log_lines_not_json = 0;  // of those, lines that do not parse as a JSON object
-    uint64_t log_lines_no_level = 0;  // and JSON objects without a recognised level
-  };
-  Role running;
-  Role testing;
-  uint64_t instances_started = 0;
-  uint64_t running_crashes = 0;
-  uint64_t start_failures = 0;
-  uint64_t artifacts_taken_in = 0;
-  uint64_t versions_archived = 0;
-  uint64_t output_rotations = 0;       // stdout/stderr files of instances rotated
-  uint64_t health_check_failures = 0;  // failed checks of instances that were up
-  // The judge's current reading of the candidate.
-  std::string judge_verdict;  // "wait", "promote", "reject", or empty without a candidate
-  std::string judge_reason;
-  int64_t window_s = 0;
-  int64_t min_window_s = 0;
-  uint64_t window_pairs = 0;
-  uint64_t min_pairs = 0;
-  // What the judge read at its last look (every 0.5 s; empty outside a window): each side's
-  // log lines by level and requests served since the window opened, the error kinds testing
-  // logged that running never has (most frequent first, at most kMaxNewKinds), and each gate.
-  struct SideLogs {
-    uint64_t errors = 0;
-    uint64_t warnings = 0;
-    uint64_t requests = 0;
-  };
-  struct GateReading {
-    std::string name;
-    std::string outcome;  // "pass", "fail" or "wait"
-    std::string detail;
-  };
-  static constexpr size_t kMaxNewKinds = 20;
-  SideLogs running_logs;
-  SideLogs testing_logs;
-  std::vector<std::pair<std::string, uint64_t>> new_error_kinds;
-  std::vector<GateReading> judge_gates;
-  // Each route's own gates (5xx, then log_errors) with the figures of their tests.
-  std::vector<GateResult> judge_route_gates;
-  std::string promoting;  // a promoted version whose new running instance is starting
-  std::string pinned;     // set by `yoke pin`
-  std::string held;       // the newest candidate waiting for `yoke unpin`
-};
-
 class Supervisor {
  public:
   Supervisor(Config config, BaseFolder base, SupervisorDeps deps);
@@ -130,7 +77,10 @@ class Supervisor {
   // journal so that the next start resumes the same versions. Blocks until all have exited.
   void Shutdown();
 
-  SupervisorSnapshot Snapshot() const;
+  // The supervisor's part of /status (status.proto): running and testing, the judge's reading
+  // (judge, evidence.logs, and each route's gates in evidence.routes), pinned, held and the
+  // supervisor counters. Published at the end of each tick; any thread.
+  StatusReport Snapshot() const;
 
   // Queues an operator's verdict for the loop: promote or reject the candidate, pin the
   // running version (`version` must name it), unpin, or roll back to `version` (restored from
@@ -255,6 +205,7 @@ class Supervisor {
   void PublishUpstreams();
   void WriteInstanceRecord(const Instance& instance);
   void WriteJournal();
+  void WriteDecisions();  // those not written yet, oldest first
   // Writes the decision into the base; with the judge's figures when it asks for them.
   void WriteDecision(const RecordDecision& decision);
   std::string WallTimeText() const;
@@ -272,7 +223,7 @@ class Supervisor {
   std::string mirror_key_;                      // the settings mirror_ was made from
   LogFormat log_format_;
   Judgement last_judgement_;
-  SupervisorSnapshot last_reading_;  // only the judge's reading: logs, new kinds, gates
+  StatusReport last_reading_;  // only the judge's reading: logs, new kinds, gates
   std::mutex manual_mu_;
   std::vector<ManualRequest> manual_;  // GUARDED_BY(manual_mu_)
   std::list<std::unique_ptr<Instance>> stopping_;
@@ -283,12 +234,19 @@ class Supervisor {
   uint16_t last_port_ = 0;
   bool journal_dirty_ = false;
   bool decision_written_ = false;  // since meta was last told
-  std::string meta_told_;          // running and testing, as meta was last told
+  bool journal_write_failing_ = false;
+  bool decision_write_failing_ = false;
+  // Decisions whose write failed (a full disk), with the name each was given: written at the
+  // next tick, in order, never dropped.
+  std::vector<std::pair<std::filesystem::path, Decision>> unwritten_decisions_;
+  std::string meta_told_;  // running and testing, as meta was last told
 
   mutable std::mutex snapshot_mu_;
-  SupervisorSnapshot snapshot_;  // GUARDED_BY(snapshot_mu_)
+  StatusReport snapshot_;  // GUARDED_BY(snapshot_mu_)
   void PublishSnapshot();
-  SupervisorSnapshot counters_;  // the loop's own copy of the counters
+  SupervisorCounters counters_;  // the loop's own copy of the counters
+  DiskStatus disk_;              // the base's free space at the last intake
+  void CheckFreeSpace();
 };
 
 }  // namespace yoke

@@ -114,6 +114,38 @@ TEST_F(BaseFolderTest, ArchivesVersionFolder) {
   ASSERT_TRUE(again);
   EXPECT_EQ(again->filename(), "hello-1.0.0.2.zip");
   EXPECT_TRUE(fs::exists(*zip));
+  EXPECT_TRUE(fs::is_empty(dir_.path() / "state" / "trash"));  // the folder went through it
+}
+
+// What a crash can leave is removed at the next start; everything else stays, including a file
+// of the operator's that only looks temporary.
+TEST_F(BaseFolderTest, RemovesWhatACrashLeft) {
+  TakeIn("hello-1.0.0", "binary");
+  auto inst = base_.CreateInstanceDir("1.0.0", "running");
+  ASSERT_TRUE(inst);
+  const std::vector<fs::path> leftovers = {
+      dir_.path() / "state" / ".journal.txtpb.tmp",
+      dir_.path() / "decisions" / ".20260101T000000Z-none-to-1.0.0.txtpb.tmp",
+      dir_.path() / "archive" / ".hello-0.9.0.zip.tmp",
+      dir_.path() / "state" / "fetch" / "hello-2.0.0.part",
+      dir_.path() / "state" / "restore-0.9.0" / "0.9.0" / "hello-0.9.0",
+      dir_.path() / "state" / "trash" / "0.8.0" / "hello-0.8.0",
+      *inst / ".instance.txtpb.tmp",
+  };
+  const std::vector<fs::path> kept = {
+      dir_.path() / "decisions" / "20260101T000000Z-none-to-1.0.0.txtpb",
+      dir_.path() / "hello-3.0.0",
+      dir_.path() / "notes.tmp",
+      *inst / "stdout",
+  };
+  for (const fs::path& path : leftovers) WriteAll(path, "x");
+  for (const fs::path& path : kept) WriteAll(path, "x");
+  ASSERT_TRUE(base_.Prepare());
+  for (const fs::path& path : leftovers) EXPECT_FALSE(fs::exists(path)) << path;
+  EXPECT_FALSE(fs::exists(dir_.path() / "state" / "restore-0.9.0"));
+  EXPECT_FALSE(fs::exists(dir_.path() / "state" / "trash"));
+  for (const fs::path& path : kept) EXPECT_TRUE(fs::exists(path)) << path;
+  EXPECT_TRUE(base_.RemoveLeftovers().empty());
 }
 
 // A rollback restores the newest archive of a version, with its instance folders and an

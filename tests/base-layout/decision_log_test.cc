@@ -33,22 +33,22 @@ TEST_F(DecisionLogTest, ListsTheNewestFirst) {
   Write("20260101T000002Z-1.0.0-to-3.0.0", "3.0.0", Verdict::SUPERSEDE);
   WriteAll(dir_.path() / "20260101T000009Z-1.0.0-to-9.0.0.txtpb.tmp", "half");
   WriteAll(dir_.path() / ".20260101T000009Z-x.txtpb", "hidden");
-  auto list = RecentDecisions(*PosixEnv(), dir_.path(), 2);
+  auto list = ReadDecisionFolder(*PosixEnv(), dir_.path(), 2);
   EXPECT_EQ(list.total, 3u);
-  ASSERT_EQ(list.recent.size(), 2u);
-  EXPECT_EQ(list.recent[0].id, "20260101T000003Z-1.0.0-to-4.0.0");
-  EXPECT_EQ(list.recent[0].record.verdict(), Verdict::PROMOTE);
-  EXPECT_EQ(list.recent[1].record.to_version(), "3.0.0");
-  EXPECT_TRUE(list.recent[1].error.empty());
-  EXPECT_EQ(RecentDecisions(*PosixEnv(), dir_.path() / "missing", 10).total, 0u);
+  ASSERT_EQ(list.entries.size(), 2u);
+  EXPECT_EQ(list.entries[0].id, "20260101T000003Z-1.0.0-to-4.0.0");
+  EXPECT_EQ(list.entries[0].decision.verdict(), Verdict::PROMOTE);
+  EXPECT_EQ(list.entries[1].decision.to_version(), "3.0.0");
+  EXPECT_TRUE(list.entries[1].problem.empty());
+  EXPECT_EQ(ReadDecisionFolder(*PosixEnv(), dir_.path() / "missing", 10).total, 0u);
 }
 
 // A file that does not parse is listed with its error, not skipped and not fatal.
 TEST_F(DecisionLogTest, ReportsAnUnreadableDecision) {
   WriteAll(dir_.path() / "20260101T000001Z-bad.txtpb", "verdict: {{{\n");
-  auto list = RecentDecisions(*PosixEnv(), dir_.path(), 10);
-  ASSERT_EQ(list.recent.size(), 1u);
-  EXPECT_NE(list.recent[0].error.find("20260101T000001Z-bad.txtpb"), std::string::npos);
+  auto list = ReadDecisionFolder(*PosixEnv(), dir_.path(), 10);
+  ASSERT_EQ(list.entries.size(), 1u);
+  EXPECT_NE(list.entries[0].problem.find("20260101T000001Z-bad.txtpb"), std::string::npos);
 }
 
 // The text is served for a decision file only: not through a link, nor outside the folder.

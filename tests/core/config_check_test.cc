@@ -46,6 +46,7 @@ TEST(ConfigCheckTest, ReportsEachProblemWithItsField) {
       {"pid_file: \"../other/nginx.pid\"", "pid_file", "inside the instance folder"},
       {"pid_file: \"\"", "pid_file", "inside the instance folder"},
       {"log { level: \"loud\" }", "log", "level"},
+      {"intake { min_free_percent: 101 }", "intake", "0-100"},
   };
   for (const Case& c : cases) {
     auto problems = CheckConfig(Parse(std::string(kGood) + c.extra));

@@ -14,9 +14,9 @@ bool FaultEnv::Inject() {
   return false;
 }
 
-Status FaultEnv::WriteFileAtomic(const fs::path& path, std::string_view content) {
+Status FaultEnv::WriteFileAtomic(const fs::path& path, std::string_view content, FileMode mode) {
   if (Inject()) return IoError("injected: cannot write " + path.string());
-  return real_->WriteFileAtomic(path, content);
+  return real_->WriteFileAtomic(path, content, mode);
 }
 
 Status FaultEnv::CreateDirs(const fs::path& dir) {
@@ -58,6 +58,16 @@ Status FaultEnv::SyncDir(const fs::path& dir) {
   YOKE_RETURN_IF_ERROR(real_->SyncDir(dir));
   std::erase_if(unsynced_, [&](const Unsynced& u) { return u.dir == dir; });
   return Ok();
+}
+
+Status FaultEnv::SyncTree(const fs::path& path) {
+  if (Inject()) return IoError("injected: cannot sync " + path.string());
+  return real_->SyncTree(path);
+}
+
+StatusOr<DiskSpace> FaultEnv::FreeSpace(const fs::path& path) {
+  if (fake_space_) return *fake_space_;
+  return real_->FreeSpace(path);
 }
 
 void FaultEnv::DropUnsynced() {

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,8 @@ class FaultEnv : public Env {
   StatusOr<std::string> ReadFile(const std::filesystem::path& path) override {
     return real_->ReadFile(path);
   }
-  Status WriteFileAtomic(const std::filesystem::path& path, std::string_view content) override;
+  Status WriteFileAtomic(const std::filesystem::path& path, std::string_view content,
+                         FileMode mode = FileMode::kShared) override;
   StatusOr<FileInfo> Stat(const std::filesystem::path& path) override { return real_->Stat(path); }
   StatusOr<std::vector<std::string>> ListDir(const std::filesystem::path& dir) override {
     return real_->ListDir(dir);
@@ -46,6 +48,12 @@ class FaultEnv : public Env {
   }
   Status MakeExecutable(const std::filesystem::path& path) override;
   Status SyncDir(const std::filesystem::path& dir) override;
+  Status SyncTree(const std::filesystem::path& path) override;
+  // The real free space, or `free_bytes` once SetFreeBytes was called (a filling disk).
+  StatusOr<DiskSpace> FreeSpace(const std::filesystem::path& path) override;
+  void SetFreeBytes(uint64_t free_bytes, uint64_t total_bytes) {
+    fake_space_ = DiskSpace{free_bytes, total_bytes};
+  }
   StatusOr<std::unique_ptr<FileLock>> LockFile(const std::filesystem::path& path) override {
     return real_->LockFile(path);
   }
@@ -64,6 +72,7 @@ class FaultEnv : public Env {
   int mutations_ = 0;
   int failures_ = 0;
   std::vector<Unsynced> unsynced_;
+  std::optional<DiskSpace> fake_space_;
 };
 
 }  // namespace yoke::testing

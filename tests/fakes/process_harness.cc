@@ -143,6 +143,8 @@ std::string ReadAll(const std::filesystem::path& path) {
 }
 
 void WriteAll(const std::filesystem::path& path, const std::string& content) {
+  std::error_code ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << content;
 }

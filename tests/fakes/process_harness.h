@@ -56,6 +56,7 @@ HttpResult HttpGet(uint16_t port, const std::string& target,
                    std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
 
 std::string ReadAll(const std::filesystem::path& path);
+// Creates the missing folders on the way.
 void WriteAll(const std::filesystem::path& path, const std::string& content);
 
 // Paths of the binaries under test, set by CMake.

@@ -74,11 +74,10 @@ class MetaRunTest : public ::testing::Test {
   // This host's decisions in the remote, by (verdict, to_version).
   std::vector<Decision> RemoteDecisions() {
     auto remote = Remote();
-    auto entries =
-        meta::ReadDecisions(*remote, meta::DecisionsDir("hello", "prod", "h1", "hello"), nullptr);
+    auto entries = meta::ReadDecisions(*remote, meta::DecisionsDir("hello", "prod", "h1", "hello"));
     std::vector<Decision> out;
     if (entries) {
-      for (auto& e : *entries) out.push_back(e.decision);
+      for (auto& e : entries->entries) out.push_back(e.decision);
     }
     return out;
   }
@@ -134,8 +133,8 @@ TEST_F(MetaRunTest, FollowsTheChannelToTestAndPromote) {
   EXPECT_EQ(CommitsMentioning("hello on h1: promote 2.0.0 (running 1.0.0, by judge)"), 1);
   auto log = yoke_.Cli({"meta", "log", "--repo", remote_.string(), "--host", "h1"});
   EXPECT_EQ(log.code, 0);
-  EXPECT_NE(log.output.find("promote"), std::string::npos) << log.output;
-  EXPECT_NE(log.output.find("1.0.0 -> 2.0.0"), std::string::npos) << log.output;
+  EXPECT_NE(log.output.find("hello on h1"), std::string::npos) << log.output;
+  EXPECT_NE(log.output.find("PROMOTE  1.0.0 -> 2.0.0"), std::string::npos) << log.output;
 }
 
 // A bad record is skipped with its path and line while the rest still works; an artifact that
@@ -339,10 +338,9 @@ TEST(MetaTwoHosts, FiftyDecisionsEachAllLandOnce) {
 
   auto pins = [&](const std::string& host) {
     auto store = meta::GitStore::Open(remote.string(), "main");
-    auto entries =
-        meta::ReadDecisions(**store, meta::DecisionsDir("hello", "prod", host, "hello"), nullptr);
+    auto entries = meta::ReadDecisions(**store, meta::DecisionsDir("hello", "prod", host, "hello"));
     int n = 0;
-    for (const auto& e : *entries) n += e.decision.verdict() == Verdict::PIN;
+    for (const auto& e : entries->entries) n += e.decision.verdict() == Verdict::PIN;
     return n;
   };
   auto commits = [&](const std::string& host) {

@@ -4,6 +4,7 @@
 #include "meta/artifact_fetch.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -17,6 +18,8 @@
 
 namespace yoke {
 namespace {
+
+namespace fs = std::filesystem;
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
@@ -102,6 +105,20 @@ TEST_F(ArtifactFetchTest, ReportsWhatWentWrong) {
   ASSERT_FALSE(https);
   EXPECT_NE(https.error().message().find("https is not supported"), std::string::npos);
   EXPECT_FALSE(meta::FetchArtifact((dir_.path() / "missing").string(), to_, 3, 5s));
+}
+
+// A local artifact must be a regular file: a FIFO (which would block a read forever), a device
+// and a folder are refused at once, by path or file://.
+TEST_F(ArtifactFetchTest, RefusesWhatIsNotARegularFile) {
+  const fs::path fifo = dir_.path() / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (std::string uri :
+       {fifo.string(), "file://" + fifo.string(), std::string("/dev/zero"), dir_.path().string()}) {
+    auto got = meta::FetchArtifact(uri, to_, 1 << 20, 5s);
+    ASSERT_FALSE(got) << uri;
+    EXPECT_NE(got.error().message().find("not a regular file"), std::string::npos)
+        << got.error().message();
+  }
 }
 
 }  // namespace

@@ -100,8 +100,9 @@ TEST_F(RecordsTest, ValidateChecksLinks) {
   EXPECT_NE(all.find("release \"3.0.0\" has no record"), std::string::npos) << all;
 }
 
-// Decisions are read in time order, and the log table has one line per decision.
-TEST_F(RecordsTest, DecisionsInTimeOrder) {
+// Decisions are read newest first by the time their ids start with; a record that does not parse
+// is listed with its path and line.
+TEST_F(RecordsTest, DecisionsNewestFirst) {
   Decision late, early;
   late.set_time("2026-11-22T10:00:00Z");
   late.set_to_version("2.0.0");
@@ -110,20 +111,30 @@ TEST_F(RecordsTest, DecisionsInTimeOrder) {
   early.set_to_version("1.5.0");
   early.set_verdict(Verdict::REJECT);
   const std::string dir = DecisionsDir("shop", "prod", "h1", "shop");
-  ASSERT_TRUE(store_->Commit({{dir + "/b.txtpb", late.DebugString()},
-                              {dir + "/a.txtpb", early.DebugString()},
-                              {dir + "/c.txtpb", "verdict: NOPE"}},
+  const std::string late_id = "20261122T100000Z-1.5.0-to-2.0.0";
+  const std::string early_id = "20261122T090000Z-none-to-1.5.0";
+  const std::string bad_id = "20261122T080000Z-none-to-1.0.0";
+  ASSERT_TRUE(store_->Commit({{dir + "/" + early_id + ".txtpb", early.DebugString()},
+                              {dir + "/" + late_id + ".txtpb", late.DebugString()},
+                              {dir + "/" + bad_id + ".txtpb", "verdict: NOPE"}},
                              "d", kBob));
-  std::vector<std::string> bad;
-  auto decisions = ReadDecisions(*store_, "", &bad);
+  auto decisions = ReadDecisions(*store_, "");
   ASSERT_TRUE(decisions);
-  ASSERT_EQ(decisions->size(), 2u);
-  EXPECT_EQ((*decisions)[0].decision.to_version(), "1.5.0");
-  ASSERT_EQ(bad.size(), 1u);
-  EXPECT_TRUE(bad[0].starts_with(dir + "/c.txtpb:1:")) << bad[0];
-  std::string table = FormatDecisionTable(*decisions);
-  EXPECT_NE(table.find("reject"), std::string::npos) << table;
-  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 3);
+  ASSERT_EQ(decisions->entries.size(), 3u);
+  EXPECT_EQ(decisions->total, 3u);
+  EXPECT_EQ(decisions->entries[0].id, late_id);
+  EXPECT_EQ(decisions->entries[0].decision.to_version(), "2.0.0");
+  EXPECT_EQ(decisions->entries[1].decision.to_version(), "1.5.0");
+  EXPECT_TRUE(decisions->entries[1].problem.empty());
+  EXPECT_EQ(decisions->entries[2].id, bad_id);
+  EXPECT_TRUE(decisions->entries[2].problem.starts_with(dir + "/" + bad_id + ".txtpb:1:"))
+      << decisions->entries[2].problem;
+
+  auto newest = ReadDecisions(*store_, dir, 1);
+  ASSERT_TRUE(newest);
+  ASSERT_EQ(newest->entries.size(), 1u);
+  EXPECT_EQ(newest->entries[0].id, late_id);
+  EXPECT_EQ(newest->total, 3u);
 }
 
 }  // namespace

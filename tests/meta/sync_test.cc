@@ -51,6 +51,11 @@ class MetaSyncTest : public ::testing::Test {
       std::lock_guard lock(mu_);
       return current_.contains(v);
     };
+    options.no_room = [this](uint64_t bytes) -> std::optional<std::string> {
+      std::lock_guard lock(mu_);
+      if (room_ >= bytes) return std::nullopt;
+      return "not fetched: no room for " + std::to_string(bytes) + " bytes";
+    };
     auto sync = std::make_unique<meta::MetaSync>(std::move(options), &clock_);
     auto started = sync->Start();
     EXPECT_TRUE(started) << started.error().message();
@@ -83,8 +88,8 @@ class MetaSyncTest : public ::testing::Test {
   std::map<std::string, int> RemoteDecisions() {
     auto remote = Remote();
     std::map<std::string, int> seen;
-    auto decisions = meta::ReadDecisions(*remote, "", nullptr);
-    for (const auto& d : *decisions) seen[d.path] = 0;
+    auto decisions = meta::ReadDecisions(*remote, "");
+    for (const auto& d : decisions->entries) seen[d.path] = 0;
     auto log = remote->Log(100000);
     for (const auto& c : *log) {
       if (c.message.find(": reject ") != std::string::npos) ++seen["commits"];
@@ -97,6 +102,7 @@ class MetaSyncTest : public ::testing::Test {
   RealClock clock_;
   std::mutex mu_;
   std::set<std::string> current_;
+  uint64_t room_ = UINT64_MAX;  // GUARDED_BY(mu_): bytes the free-space floor leaves
 };
 
 // Two hosts share one remote and make 50 decisions each at the same time: all 100 land in the
@@ -115,11 +121,11 @@ TEST_F(MetaSyncTest, TwoHostsPushingAtOnceLoseNothing) {
   ASSERT_TRUE(WaitUntil(
       [&] {
         auto seen = RemoteDecisions();
-        return seen.size() == 101 && h1->Snapshot().queued == 0 && h2->Snapshot().queued == 0;
+        return seen.size() == 101 && h1->Snapshot().queued() == 0 && h2->Snapshot().queued() == 0;
       },
       60s))
       << "remote has " << RemoteDecisions().size() - 1 << " decisions; h1 queued "
-      << h1->Snapshot().queued << ", h2 queued " << h2->Snapshot().queued;
+      << h1->Snapshot().queued() << ", h2 queued " << h2->Snapshot().queued();
   EXPECT_EQ(RemoteDecisions()["commits"], 100);
   // Each host's status is in the remote too.
   auto status = meta::Read<HostStatus>(*Remote(), meta::StatusPath("shop", "prod", "h2", "shop"));
@@ -137,23 +143,23 @@ TEST_F(MetaSyncTest, QueuesWhileTheRemoteIsAwayAndDeliversOnce) {
   fs::path away = dir_.path() / "away.git";
   fs::rename(remote_, away);
   for (int i = 2; i <= 4; ++i) Decide(*sync, "h1", i);
-  ASSERT_TRUE(WaitUntil([&] { return sync->Snapshot().queued >= 3; }, 20s))
-      << sync->Snapshot().queued;
-  EXPECT_FALSE(sync->Snapshot().remote_ok);
+  ASSERT_TRUE(WaitUntil([&] { return sync->Snapshot().queued() >= 3; }, 20s))
+      << sync->Snapshot().queued();
+  EXPECT_FALSE(sync->Snapshot().remote_ok());
 
   // Restart the supervisor's meta while the remote is still away.
   sync->Stop();
   sync.reset();
   sync = MakeSync("h1", "file://" + remote_.string());
-  EXPECT_GE(sync->Snapshot().queued, 3) << "a restart must not report an empty queue";
+  EXPECT_GE(sync->Snapshot().queued(), 3) << "a restart must not report an empty queue";
   Decide(*sync, "h1", 5);
   fs::rename(away, remote_);
-  ASSERT_TRUE(
-      WaitUntil([&] { return RemoteDecisions().size() == 6 && sync->Snapshot().queued == 0; }, 40s))
-      << RemoteDecisions().size() - 1 << " decisions; queued " << sync->Snapshot().queued;
+  ASSERT_TRUE(WaitUntil(
+      [&] { return RemoteDecisions().size() == 6 && sync->Snapshot().queued() == 0; }, 40s))
+      << RemoteDecisions().size() - 1 << " decisions; queued " << sync->Snapshot().queued();
   EXPECT_EQ(RemoteDecisions()["commits"], 5);
   // queued reaches 0 only after the push was confirmed by a fetch, so the remote counts as back.
-  EXPECT_TRUE(sync->Snapshot().remote_ok);
+  EXPECT_TRUE(sync->Snapshot().remote_ok());
 }
 
 // A channel pointing at a new release gets its artifact checked and dropped into the base for
@@ -199,10 +205,10 @@ TEST_F(MetaSyncTest, HandsACheckedArtifactToTheIntakeAndRefusesABadOne) {
   ASSERT_TRUE(
       meta::SetChannel(*remote, "shop", "prod", "stable", "3.0.0", std::nullopt, kOperator));
   sync->Notify("2.0.0", "");
-  ASSERT_TRUE(WaitUntil([&] { return sync->Snapshot().artifact_failures == 1; }, 20s));
+  ASSERT_TRUE(WaitUntil([&] { return sync->Snapshot().artifact_failures() == 1; }, 20s));
   EXPECT_FALSE(fs::exists(dir_.path() / "h1" / "shop-3.0.0.sh"));
-  EXPECT_NE(sync->Snapshot().last_error.find("sha256"), std::string::npos)
-      << sync->Snapshot().last_error;
+  EXPECT_NE(sync->Snapshot().last_error().find("sha256"), std::string::npos)
+      << sync->Snapshot().last_error();
   ASSERT_TRUE(WaitUntil(
       [&] {
         auto status =
@@ -210,6 +216,66 @@ TEST_F(MetaSyncTest, HandsACheckedArtifactToTheIntakeAndRefusesABadOne) {
         return status && *status && (*status)->error().find("sha256") != std::string::npos;
       },
       20s));
+}
+
+// What a channel or release names becomes a path in the base: a channel pointing at something
+// that is not a version, or a release whose record names another version, is a bad record and
+// fetches nothing. A release without a size, or one the free-space floor has no room for, is
+// refused before any byte is fetched.
+TEST_F(MetaSyncTest, RefusesUnsafeVersionsEmptyArtifactsAndNoRoom) {
+  fs::path artifact = dir_.path() / "build" / "shop-2.0.0.sh";
+  testing::WriteAll(artifact, "#!/bin/sh\necho hi\n");
+  auto digest = meta::DigestFile(artifact);
+  ASSERT_TRUE(digest);
+  auto remote = Remote();
+  Release good;
+  good.set_version("2.0.0");
+  good.mutable_artifact()->set_uri("file://" + artifact.string());
+  good.mutable_artifact()->set_sha256(digest->sha256);
+  good.mutable_artifact()->set_size(digest->size);
+  ASSERT_TRUE(meta::AddRelease(*remote, "shop", good, kOperator));
+  // Written by hand, as a careless or hostile commit would: AddRelease refuses these.
+  Release liar = good;
+  liar.set_version("../../../../tmp/evil");
+  ASSERT_TRUE(remote->Commit({{"shop/prod/channels/stable.txtpb", "release: \"../../x\"\n"},
+                              {"shop/releases/3.0.0.txtpb", liar.DebugString()}},
+                             "unsafe", kOperator));
+  {
+    std::lock_guard lock(mu_);
+    room_ = 0;
+  }
+  auto sync = MakeSync("h1", "file://" + remote_.string());
+  ASSERT_TRUE(WaitUntil([&] { return sync->Snapshot().bad_records() >= 1; }, 20s));
+  EXPECT_NE(sync->Snapshot().last_error().find("is not a version"), std::string::npos)
+      << sync->Snapshot().last_error();
+
+  ASSERT_TRUE(
+      meta::SetChannel(*remote, "shop", "prod", "stable", "3.0.0", std::nullopt, kOperator));
+  sync->FetchNow();
+  ASSERT_TRUE(WaitUntil(
+      [&] { return sync->Snapshot().last_error().find("does not match") != std::string::npos; },
+      20s))
+      << sync->Snapshot().last_error();
+
+  ASSERT_TRUE(
+      meta::SetChannel(*remote, "shop", "prod", "stable", "2.0.0", std::nullopt, kOperator));
+  sync->FetchNow();
+  ASSERT_TRUE(WaitUntil([&] { return sync->Snapshot().artifact_failures() == 1; }, 20s));
+  EXPECT_NE(sync->Snapshot().last_error().find("no room"), std::string::npos)
+      << sync->Snapshot().last_error();
+  EXPECT_TRUE(fs::is_empty(dir_.path() / "h1" / "state" / "fetch"));
+  EXPECT_FALSE(fs::exists(dir_.path() / "h1" / "shop-2.0.0.sh"));
+  EXPECT_FALSE(fs::exists(dir_.path() / "tmp"));
+
+  // Space freed: the next pass fetches it, without a new commit.
+  {
+    std::lock_guard lock(mu_);
+    room_ = UINT64_MAX;
+  }
+  sync->FetchNow();
+  ASSERT_TRUE(WaitUntil([&] { return fs::exists(dir_.path() / "h1" / "shop-2.0.0.sh"); }, 20s))
+      << sync->Snapshot().last_error();
+  EXPECT_EQ(sync->Snapshot().artifact_failures(), 1);
 }
 
 }  // namespace

@@ -67,6 +67,39 @@ TEST(PosixEnvTest, WritesAtomicallyAndDoesNotFollowLinks) {
   EXPECT_FALSE(fs::exists(dir.path() / "a"));
 }
 
+// A private file is 0600 from its first byte; the temporary file is hidden, and a link planted at
+// its name is replaced, never written through.
+TEST(PosixEnvTest, WritesPrivateFilesAndDoesNotWriteThroughAPlantedTemp) {
+  TempDir dir;
+  Env& env = *PosixEnv();
+  EXPECT_EQ(TempPathFor(dir.path() / "token"), dir.path() / ".token.tmp");
+  EXPECT_TRUE(IsTempName(".token.tmp"));
+  EXPECT_FALSE(IsTempName("token.tmp"));
+  WriteAll(dir.path() / "elsewhere", "keep");
+  ASSERT_TRUE(env.Symlink(dir.path() / "elsewhere", TempPathFor(dir.path() / "token")));
+  ASSERT_TRUE(env.WriteFileAtomic(dir.path() / "token", "secret", FileMode::kPrivate));
+  struct stat st;
+  ASSERT_EQ(::stat((dir.path() / "token").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(*env.ReadFile(dir.path() / "elsewhere"), "keep");
+  EXPECT_EQ((std::vector<std::string>{"elsewhere", "token"}), *env.ListDir(dir.path()));
+}
+
+// Free space is known, and a tree is synced file by file; a missing one is kNotFound.
+TEST(PosixEnvTest, KnowsFreeSpaceAndSyncsTrees) {
+  TempDir dir;
+  Env& env = *PosixEnv();
+  auto space = env.FreeSpace(dir.path());
+  ASSERT_TRUE(space) << space.error().message();
+  EXPECT_GT(space->total, 0u);
+  EXPECT_LE(space->available, space->total);
+  WriteAll(dir.path() / "a" / "b" / "file", "x");
+  ASSERT_TRUE(env.Symlink("file", dir.path() / "a" / "b" / "link"));
+  EXPECT_TRUE(env.SyncTree(dir.path() / "a"));
+  EXPECT_TRUE(env.SyncTree(dir.path() / "a" / "b" / "file"));
+  EXPECT_TRUE(env.SyncTree(dir.path() / "missing").error().is(ErrorCode::kNotFound));
+}
+
 // A lock is exclusive while held, says who holds it, and is free once released.
 TEST(PosixEnvTest, LocksAreExclusive) {
   TempDir dir;

@@ -1,5 +1,6 @@
 #include "supervisor/admin/status_report.h"
 
+#include <google/protobuf/text_format.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
@@ -12,22 +13,45 @@ namespace {
 
 namespace json = boost::json;
 
+// The supervisor's part of /status (Supervisor::Snapshot), from text.
+StatusReport SupervisorPart(const std::string& text) {
+  StatusReport part;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &part)) << text;
+  return part;
+}
+
 // /status carries what the status page shows: error rates per side, the judge's reading with
 // its gates, log evidence with new error kinds, and the newest decisions.
 TEST(StatusReportTest, StatusJsonCarriesWhatThePageShows) {
   StatusInputs in;
   in.service = "hello";
-  SupervisorSnapshot snap;
-  snap.running.version = "1.0.0";
-  snap.testing.version = "2.0.0";
-  snap.judge_verdict = "wait";
-  snap.window_s = 12;
-  snap.min_window_s = 60;
-  snap.running_logs = {1, 2, 300};
-  snap.testing_logs = {4, 5, 290};
-  snap.new_error_kinds = {{"db: timeout", 7}, {"cache: miss", 1}};
-  snap.judge_gates = {{"5xx", "pass", "fine"}};
-  in.supervisor = snap;
+  // A route gate for /a, and one for /gone, a route the window no longer holds.
+  in.supervisor = SupervisorPart(R"pb(
+    running { version: "1.0.0" }
+    testing { version: "2.0.0" }
+    judge {
+      verdict: "wait"
+      window_s: 12
+      min_window_s: 60
+      gates { name: "5xx" outcome: "pass" detail: "fine" }
+    }
+    evidence {
+      logs {
+        running { errors: 1 warnings: 2 requests: 300 }
+        testing { errors: 4 warnings: 5 requests: 290 }
+        new_error_kinds { kind: "db: timeout" count: 7 }
+        new_error_kinds { kind: "cache: miss" count: 1 }
+      }
+      routes {
+        key: "/a"
+        value { judge_5xx { outcome: "wait" testing_count: 1 testing_total: 2 } }
+      }
+      routes {
+        key: "/gone"
+        value { judge_5xx { outcome: "pass" } }
+      }
+    }
+  )pb");
   auto pair = [](int running, int testing) {
     Pair p;
     p.route = "/a";
@@ -37,12 +61,16 @@ TEST(StatusReportTest, StatusJsonCarriesWhatThePageShows) {
   };
   in.pairs.Add(pair(200, 500));
   in.pairs.Add(pair(404, 404));
-  DecisionSummary decision;
+  DecisionEntry decision;
   decision.id = "20260101T000001Z-1.0.0-to-2.0.0";
-  decision.record.set_verdict(Verdict::REJECT);
-  decision.record.set_to_version("2.0.0");
-  decision.record.set_reason("lost /a");
-  in.decisions = {5, {decision, {"20260101T000000Z-bad", {}, "2:1: nope"}}};
+  decision.decision.set_verdict(Verdict::REJECT);
+  decision.decision.set_to_version("2.0.0");
+  decision.decision.set_reason("lost /a");
+  DecisionEntry bad;
+  bad.id = "20260101T000000Z-bad";
+  bad.problem = "2:1: nope";
+  in.decisions.entries = {decision, bad};
+  in.decisions.total = 5;
 
   json::object s = json::parse(StatusJson(in)).as_object();
   const auto& total = s.at("evidence").at("total");
@@ -50,9 +78,10 @@ TEST(StatusReportTest, StatusJsonCarriesWhatThePageShows) {
   EXPECT_EQ(total.at("testing_errors").to_number<uint64_t>(), 1u);
   EXPECT_EQ(total.at("running_4xx").to_number<uint64_t>(), 1u);
   EXPECT_EQ(total.at("testing_4xx").to_number<uint64_t>(), 1u);
-  EXPECT_EQ(
-      s.at("evidence").at("routes").at("/a").at("testing_5xx_running_not").to_number<uint64_t>(),
-      1u);
+  const auto& routes = s.at("evidence").at("routes").as_object();
+  EXPECT_EQ(routes.at("/a").at("testing_5xx_running_not").to_number<uint64_t>(), 1u);
+  EXPECT_EQ(routes.at("/a").at("judge_5xx").at("testing_total").to_number<uint64_t>(), 2u);
+  EXPECT_FALSE(routes.contains("/gone"));
   const auto& logs = s.at("evidence").at("logs");
   EXPECT_EQ(logs.at("testing").at("errors").to_number<uint64_t>(), 4u);
   EXPECT_EQ(logs.at("running").at("requests").to_number<uint64_t>(), 300u);
@@ -68,13 +97,13 @@ TEST(StatusReportTest, StatusJsonCarriesWhatThePageShows) {
 // Log lines the judge cannot use are visible per role, in /status and in /metrics.
 TEST(StatusReportTest, UnusableLogLinesAreCountedPerRole) {
   StatusInputs in;
-  SupervisorSnapshot snap;
-  snap.running.version = "1.0.0";
-  snap.testing.version = "2.0.0";
-  snap.testing.log_lines = 10;
-  snap.testing.log_lines_not_json = 3;
-  snap.testing.log_lines_no_level = 2;
-  in.supervisor = snap;
+  in.supervisor = SupervisorPart(R"pb(
+    running { version: "1.0.0" }
+    testing {
+      version: "2.0.0"
+      log_lines { read: 10 not_json: 3 no_level: 2 }
+    }
+  )pb");
   json::object s = json::parse(StatusJson(in)).as_object();
   const auto& lines = s.at("testing").at("log_lines");
   EXPECT_EQ(lines.at("read").to_number<uint64_t>(), 10u);
@@ -93,16 +122,14 @@ TEST(StatusReportTest, UnusableLogLinesAreCountedPerRole) {
 TEST(StatusReportTest, StatusJsonReadsBackThroughTheSchema) {
   StatusInputs in;
   in.service = "hello";
-  SupervisorSnapshot snap;
-  snap.running.version = "1.0.0";
-  snap.running.up = true;
-  snap.running.uptime_s = 30;
-  snap.judge_gates = {{"5xx", "wait", "3 of 300 pairs"}};
-  snap.pinned = "1.0.0";
-  in.supervisor = snap;
-  meta::MetaSnapshot meta;
-  meta.repository = "/srv/meta";
-  meta.queued = 2;
+  in.supervisor = SupervisorPart(R"pb(
+    running { version: "1.0.0" up: true uptime_s: 30 }
+    judge { gates { name: "5xx" outcome: "wait" detail: "3 of 300 pairs" } }
+    pinned: "1.0.0"
+  )pb");
+  MetaStatus meta;
+  meta.set_repository("/srv/meta");
+  meta.set_queued(2);
   in.meta = meta;
   StatusReport written = BuildStatusReport(in);
   StatusReport read;

@@ -14,16 +14,30 @@ namespace {
 namespace fs = std::filesystem;
 using testing::WriteAll;
 
+// The ids of the records that parse, in the listing's order.
+std::vector<std::string> Ids(const DecisionListing& listing) {
+  std::vector<std::string> ids;
+  for (const auto& e : listing.entries) {
+    if (e.problem.empty()) ids.push_back(e.id);
+  }
+  return ids;
+}
+
+// The problems of the records that do not parse.
+std::vector<std::string> Problems(const DecisionListing& listing) {
+  std::vector<std::string> problems;
+  for (const auto& e : listing.entries) {
+    if (!e.problem.empty()) problems.push_back(e.problem);
+  }
+  return problems;
+}
+
 class DecisionSourceTest : public ::testing::Test {
  protected:
   void Write(const std::string& name, const std::string& text) {
     WriteAll(dir_.path() / name, text);
   }
-  std::vector<std::string> Ids(const DecisionListing& listing) {
-    std::vector<std::string> ids;
-    for (const auto& e : listing.decisions) ids.push_back(e.id);
-    return ids;
-  }
+
   testing::TempDir dir_;
 };
 
@@ -38,17 +52,19 @@ TEST_F(DecisionSourceTest, ListsNewestFirstAndReportsBadRecords) {
   DecisionListing all = source.List();
   EXPECT_EQ(Ids(all), (std::vector<std::string>{"20261122T030000Z-1.0.0-to-3.0.0",
                                                 "20261122T010000Z-none-to-1.0.0"}));
-  ASSERT_EQ(all.problems.size(), 1u);
-  EXPECT_NE(all.problems[0].find("20261122T020000Z-1.0.0-to-2.0.0.txtpb:2:"), std::string::npos)
-      << all.problems[0];
-  EXPECT_EQ(all.decisions[0].decision.verdict(), Verdict::REJECT);
+  ASSERT_EQ(Problems(all).size(), 1u);
+  EXPECT_NE(Problems(all)[0].find("20261122T020000Z-1.0.0-to-2.0.0.txtpb:2:"), std::string::npos)
+      << Problems(all)[0];
+  EXPECT_EQ(all.entries[0].decision.verdict(), Verdict::REJECT);
+  EXPECT_EQ(all.total, 3u);
 
-  // A limit counts records that parse; the bad one met on the way is still reported.
+  // A limit counts records, the newest first; a bad one among them is reported.
   DecisionListing two = source.List(2);
-  EXPECT_EQ(two.decisions.size(), 2u);
+  EXPECT_EQ(Ids(two), (std::vector<std::string>{"20261122T030000Z-1.0.0-to-3.0.0"}));
+  EXPECT_EQ(Problems(two).size(), 1u);
   DecisionListing one = source.List(1);
   EXPECT_EQ(Ids(one), (std::vector<std::string>{"20261122T030000Z-1.0.0-to-3.0.0"}));
-  EXPECT_TRUE(one.problems.empty());
+  EXPECT_TRUE(Problems(one).empty());
 }
 
 // Two decisions in one second: the later-written one (".2") comes first.
@@ -105,18 +121,13 @@ class MetaDecisionSourceTest : public ::testing::Test {
     EXPECT_TRUE(store) << store.error().message();
     return MetaDecisionSource(std::move(*store), Dir(host));
   }
-  static std::vector<std::string> Ids(const DecisionListing& listing) {
-    std::vector<std::string> ids;
-    for (const auto& e : listing.decisions) ids.push_back(e.id);
-    return ids;
-  }
   testing::TempDir dir_;
   std::unique_ptr<meta::GitStore> store_;
 };
 
 // One host's decisions, newest first by the time in the name (a ".2" of the same second first),
 // committed over two commits; another host's and files that are not decisions are left out; a
-// bad record is reported with its path and line and skipped.
+// bad record is listed with its path and line.
 TEST_F(MetaDecisionSourceTest, ListsOneHostsDecisionsNewestFirst) {
   const std::string d = Dir();
   ASSERT_NO_FATAL_FAILURE(Commit({
@@ -136,12 +147,12 @@ TEST_F(MetaDecisionSourceTest, ListsOneHostsDecisionsNewestFirst) {
   EXPECT_EQ(Ids(all), (std::vector<std::string>{"20261122T020000Z-1.0.0-to-2.0.0.2",
                                                 "20261122T020000Z-1.0.0-to-2.0.0",
                                                 "20261122T010000Z-none-to-1.0.0"}));
-  ASSERT_EQ(all.problems.size(), 1u);
-  EXPECT_EQ(all.problems[0].rfind(d + "/20261122T030000Z-1.0.0-to-3.0.0.txtpb:2:", 0), 0u)
-      << all.problems[0];
-  EXPECT_EQ(all.decisions[2].path, d + "/20261122T010000Z-none-to-1.0.0.txtpb");
-  EXPECT_EQ(all.decisions[2].decision.to_version(), "1.0.0");
-  EXPECT_EQ(Ids(Source().List(1)), (std::vector<std::string>{"20261122T020000Z-1.0.0-to-2.0.0.2"}));
+  ASSERT_EQ(Problems(all).size(), 1u);
+  EXPECT_EQ(Problems(all)[0].rfind(d + "/20261122T030000Z-1.0.0-to-3.0.0.txtpb:2:", 0), 0u)
+      << Problems(all)[0];
+  EXPECT_EQ(all.entries[3].path, d + "/20261122T010000Z-none-to-1.0.0.txtpb");
+  EXPECT_EQ(all.entries[3].decision.to_version(), "1.0.0");
+  EXPECT_EQ(Ids(Source().List(2)), (std::vector<std::string>{"20261122T020000Z-1.0.0-to-2.0.0.2"}));
   EXPECT_EQ(Source().Describe(), Repo() + " (branch main) " + d);
 
   // `show` finds one by id, as in the base folder.
@@ -156,11 +167,10 @@ TEST_F(MetaDecisionSourceTest, ListsOneHostsDecisionsNewestFirst) {
 // A repository with no commit yet, or no decisions for the host, lists nothing and no problem.
 TEST_F(MetaDecisionSourceTest, EmptyRepositoryListsNothing) {
   DecisionListing none = Source().List();
-  EXPECT_TRUE(none.decisions.empty());
-  EXPECT_TRUE(none.problems.empty());
+  EXPECT_TRUE(none.entries.empty());
   EXPECT_TRUE(none.error.empty()) << none.error;
   ASSERT_NO_FATAL_FAILURE(Commit({{"README.md", "meta\n"}}));
-  EXPECT_TRUE(Source().List().decisions.empty());
+  EXPECT_TRUE(Source().List().entries.empty());
 }
 
 }  // namespace

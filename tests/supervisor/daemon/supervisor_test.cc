@@ -9,6 +9,7 @@
 #include "platform/posix_env.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_process.h"
+#include "tests/fakes/fault_env.h"
 #include "tests/fakes/process_harness.h"
 #include "tests/fakes/temp_dir.h"
 
@@ -39,7 +40,7 @@ class SupervisorTest : public ::testing::Test {
 
   void StartSupervisor() {
     supervisor_ = std::make_unique<Supervisor>(
-        config_, BaseFolder(dir_.path(), "hello", PosixEnv()),
+        config_, BaseFolder(dir_.path(), "hello", &env_),
         SupervisorDeps{&clock_, &launcher_, &probe_, [](uint16_t) { return true; }, "host1"});
     ASSERT_TRUE(supervisor_->Start());
   }
@@ -63,6 +64,7 @@ class SupervisorTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  testing::FaultEnv env_{PosixEnv()};  // the real disk, with free space the test may set
   FakeClock clock_;
   FakeLauncher launcher_;
   FakeProbe probe_;
@@ -88,24 +90,89 @@ TEST_F(SupervisorTest, TakesInOnlyAfterTheFileStopsChanging) {
             (dir_.path() / "versions" / "1.0.0" / "hello-1.0.0").string());
 }
 
+// Below the free-space floor a settled candidate waits where it is, /status says why, and it is
+// taken in once space is freed. An empty artifact is never taken in.
+TEST_F(SupervisorTest, WaitsForFreeSpaceAndRefusesAnEmptyArtifact) {
+  constexpr uint64_t kGiB = uint64_t{1} << 30;
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  ASSERT_EQ(launcher_.starts, 1);
+  EXPECT_FALSE(supervisor_->Snapshot().disk().low());
+
+  env_.SetFreeBytes(kGiB / 2, 100 * kGiB);  // the floor: min(1 GiB, 5 GiB)
+  DropAndSettle("hello-2.0.0");
+  for (int i = 0; i < 5; ++i) Tick(Millis(1000));
+  EXPECT_EQ(launcher_.starts, 1);
+  EXPECT_TRUE(fs::exists(dir_.path() / "hello-2.0.0"));
+  DiskStatus disk = supervisor_->Snapshot().disk();
+  EXPECT_TRUE(disk.low());
+  EXPECT_EQ(disk.floor_bytes(), kGiB);
+  EXPECT_EQ(disk.free_bytes(), kGiB / 2);
+
+  env_.SetFreeBytes(10 * kGiB, 100 * kGiB);
+  Tick();
+  Tick();
+  EXPECT_EQ(launcher_.starts, 2);
+  EXPECT_EQ(supervisor_->Snapshot().testing().version(), "2.0.0");
+  EXPECT_FALSE(supervisor_->Snapshot().disk().low());
+
+  WriteAll(dir_.path() / "hello-3.0.0", "");
+  for (int i = 0; i < 4; ++i) Tick(Millis(1000));
+  EXPECT_EQ(launcher_.starts, 2);
+  EXPECT_TRUE(fs::exists(dir_.path() / "hello-3.0.0"));
+  EXPECT_FALSE(fs::exists(dir_.path() / "versions" / "3.0.0"));
+}
+
+// A decision whose write fails (a full disk) is kept and written at a later tick, once; the
+// journal likewise. Nothing the loop decided is lost.
+TEST_F(SupervisorTest, ADecisionThatCannotBeWrittenIsWrittenLater) {
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  probe_.healthy = false;
+  DropAndSettle("hello-2.0.0");
+  Tick(Millis(2999));
+  env_.FailFrom(env_.mutations() + 1);  // the disk is full from here on
+  Tick(Millis(1));                      // the candidate is rejected
+  EXPECT_EQ(supervisor_->Snapshot().testing().version(), "");
+  Tick();
+  EXPECT_TRUE(Decisions().empty());
+  EXPECT_GT(env_.failures(), 0);
+  env_.FailFrom(0);  // space freed
+  Tick();
+  auto decisions = Decisions();
+  ASSERT_EQ(decisions.size(), 1u);
+  Decision decision;
+  ASSERT_TRUE(ReadTextRecord(*PosixEnv(), decisions[0], &decision));
+  EXPECT_EQ(decision.verdict(), Verdict::REJECT);
+  Journal journal;
+  ASSERT_TRUE(ReadTextRecord(*PosixEnv(), dir_.path() / "state" / "journal.txtpb", &journal));
+  EXPECT_EQ(journal.running().version(), "1.0.0");
+  EXPECT_FALSE(journal.has_testing());
+  Tick();
+  EXPECT_EQ(Decisions().size(), 1u);
+}
+
 // The first version runs; a later one is started as testing beside it on its own port.
 TEST_F(SupervisorTest, FirstVersionRunsAndALaterOneIsTested) {
   StartSupervisor();
   DropAndSettle("hello-1.0.0");
   Tick();
   auto snap = supervisor_->Snapshot();
-  EXPECT_EQ(snap.running.version, "1.0.0");
-  EXPECT_TRUE(snap.running.up);
+  EXPECT_EQ(snap.running().version(), "1.0.0");
+  EXPECT_TRUE(snap.running().up());
   EXPECT_TRUE(fs::is_symlink(dir_.path() / "running"));
   DropAndSettle("hello-2.0.0");
   Tick();
   snap = supervisor_->Snapshot();
-  EXPECT_EQ(snap.running.version, "1.0.0");
-  EXPECT_EQ(snap.testing.version, "2.0.0");
-  EXPECT_TRUE(snap.testing.up);
-  EXPECT_NE(snap.testing.port, snap.running.port);
+  EXPECT_EQ(snap.running().version(), "1.0.0");
+  EXPECT_EQ(snap.testing().version(), "2.0.0");
+  EXPECT_TRUE(snap.testing().up());
+  EXPECT_NE(snap.testing().port(), snap.running().port());
   EXPECT_EQ(launcher_.children[1]->spec.extra_env.at("YOKE_ROLE"), "testing");
-  EXPECT_EQ(launcher_.children[1]->spec.extra_env.at("PORT"), std::to_string(snap.testing.port));
+  EXPECT_EQ(launcher_.children[1]->spec.extra_env.at("PORT"),
+            std::to_string(snap.testing().port()));
 }
 
 // A crashing running instance is restarted after 500, 1000, 2000, 2000 ms: never a spin.
@@ -123,7 +190,7 @@ TEST_F(SupervisorTest, RestartsCrashedRunningWithBackoff) {
     EXPECT_EQ(launcher_.starts, starts + 1) << "not restarted after " << delay.count() << " ms";
     Tick();  // healthy again
   }
-  EXPECT_EQ(supervisor_->Snapshot().running_crashes, 4u);
+  EXPECT_EQ(supervisor_->Snapshot().supervisor().running_crashes(), 4u);
 }
 
 // A running instance that stops answering its periodic health check is restarted like a
@@ -134,7 +201,7 @@ TEST_F(SupervisorTest, RunningThatStopsAnsweringIsRestartedLikeACrash) {
   StartSupervisor();
   DropAndSettle("hello-1.0.0");
   Tick();
-  ASSERT_TRUE(supervisor_->Snapshot().running.up);
+  ASSERT_TRUE(supervisor_->Snapshot().running().up());
   probe_.healthy = false;
   Tick(Millis(1000));  // one failure
   probe_.healthy = true;
@@ -145,20 +212,20 @@ TEST_F(SupervisorTest, RunningThatStopsAnsweringIsRestartedLikeACrash) {
   Tick(Millis(1000));  // two in a row
   EXPECT_EQ(launcher_.starts, 1);
   EXPECT_TRUE(launcher_.children[0]->signals.empty());
-  EXPECT_TRUE(supervisor_->Snapshot().running.up);
+  EXPECT_TRUE(supervisor_->Snapshot().running().up());
   Tick(Millis(1000));  // three in a row: a crash
   EXPECT_EQ(launcher_.children[0]->signals, std::vector<int>{SIGTERM});
   auto snap = supervisor_->Snapshot();
-  EXPECT_FALSE(snap.running.up);
-  EXPECT_EQ(snap.running_crashes, 1u);
-  EXPECT_EQ(snap.health_check_failures, 4u);
+  EXPECT_FALSE(snap.running().up());
+  EXPECT_EQ(snap.supervisor().running_crashes(), 1u);
+  EXPECT_EQ(snap.supervisor().health_check_failures(), 4u);
   probe_.healthy = true;
   Tick(Millis(499));
   EXPECT_EQ(launcher_.starts, 1);  // the crash backoff applies
   Tick(Millis(1));
   EXPECT_EQ(launcher_.starts, 2);
   Tick();
-  EXPECT_TRUE(supervisor_->Snapshot().running.up);
+  EXPECT_TRUE(supervisor_->Snapshot().running().up());
   InstanceRecord record;
   ASSERT_TRUE(ReadTextRecord(
       *PosixEnv(), dir_.path() / "versions/1.0.0/instances/0001-running/instance.txtpb", &record));
@@ -176,7 +243,7 @@ TEST_F(SupervisorTest, PeriodicChecksCanBeTurnedOff) {
   probe_.healthy = false;
   for (int i = 0; i < 10; ++i) Tick(Millis(10000));
   EXPECT_EQ(launcher_.starts, 1);
-  EXPECT_TRUE(supervisor_->Snapshot().running.up);
+  EXPECT_TRUE(supervisor_->Snapshot().running().up());
 }
 
 // A start that cannot exec is recorded in the instance folder and retried after backoff.
@@ -194,7 +261,7 @@ TEST_F(SupervisorTest, RecordsFailedStartAndRetries) {
   Tick(Millis(500));
   EXPECT_EQ(launcher_.starts, 2);
   Tick();
-  EXPECT_TRUE(supervisor_->Snapshot().running.up);
+  EXPECT_TRUE(supervisor_->Snapshot().running().up());
 }
 
 // A candidate that never becomes healthy is stopped, rejected with a decision, and archived.
@@ -205,9 +272,9 @@ TEST_F(SupervisorTest, RejectsCandidateThatNeverBecomesHealthy) {
   probe_.healthy = false;
   DropAndSettle("hello-2.0.0");
   Tick(Millis(2999));
-  EXPECT_EQ(supervisor_->Snapshot().testing.version, "2.0.0");
+  EXPECT_EQ(supervisor_->Snapshot().testing().version(), "2.0.0");
   Tick(Millis(1));
-  EXPECT_EQ(supervisor_->Snapshot().testing.version, "");
+  EXPECT_EQ(supervisor_->Snapshot().testing().version(), "");
   EXPECT_EQ(launcher_.children[1]->signals, std::vector<int>{SIGTERM});
   Tick();
   EXPECT_TRUE(fs::exists(dir_.path() / "archive" / "hello-2.0.0.zip"));
@@ -229,7 +296,7 @@ TEST_F(SupervisorTest, SupersedesCandidateAndKillsAfterGrace) {
   Tick();
   launcher_.children[1]->exit_on_sigterm = false;
   DropAndSettle("hello-3.0.0");
-  EXPECT_EQ(supervisor_->Snapshot().testing.version, "3.0.0");
+  EXPECT_EQ(supervisor_->Snapshot().testing().version(), "3.0.0");
   Tick(Millis(4000));
   EXPECT_EQ(launcher_.children[1]->signals, std::vector<int>{SIGTERM});
   Tick(Millis(1000));
@@ -258,9 +325,9 @@ TEST_F(SupervisorTest, FailedPromotionStaysOnTheOldRunning) {
   EXPECT_EQ(*done.get(), "promoting 2.0.0");
   Tick();
   auto snap = supervisor_->Snapshot();
-  EXPECT_EQ(snap.running.version, "1.0.0");
-  EXPECT_TRUE(snap.running.up);
-  EXPECT_EQ(snap.promoting, "");
+  EXPECT_EQ(snap.running().version(), "1.0.0");
+  EXPECT_TRUE(snap.running().up());
+  EXPECT_EQ(snap.judge().promoting(), "");
   std::vector<Decision> decisions;
   for (const auto& path : Decisions()) {
     Decision d;
@@ -299,7 +366,7 @@ TEST_F(SupervisorTest, RollbackRefusesAVersionThatIsNotOne) {
     EXPECT_NE(answer.error().message().find("not a version"), std::string::npos) << bad;
   }
   EXPECT_TRUE(Decisions().empty());
-  EXPECT_EQ(supervisor_->Snapshot().running.version, "1.0.0");
+  EXPECT_EQ(supervisor_->Snapshot().running().version(), "1.0.0");
 }
 
 // A promotion that works: fresh running instance, the old one drained and its version archived.
@@ -314,9 +381,9 @@ TEST_F(SupervisorTest, PromotionReplacesRunningAndArchivesTheOldVersion) {
   Tick();  // it is healthy: switch, and the old running drains (no traffic: at once)
   Tick();  // the old running is told to stop and exits
   auto snap = supervisor_->Snapshot();
-  EXPECT_EQ(snap.running.version, "2.0.0");
-  EXPECT_TRUE(snap.running.up);
-  EXPECT_EQ(snap.testing.version, "");
+  EXPECT_EQ(snap.running().version(), "2.0.0");
+  EXPECT_TRUE(snap.running().up());
+  EXPECT_EQ(snap.testing().version(), "");
   Tick();
   EXPECT_TRUE(fs::exists(dir_.path() / "archive" / "hello-1.0.0.zip"));
   EXPECT_TRUE(fs::is_directory(dir_.path() / "versions/2.0.0/instances/0002-running"));
@@ -351,7 +418,7 @@ TEST_F(SupervisorTest, AppliesMetasPolicyOverrideWhenAWindowOpens) {
   Tick();
   Tick();
   ASSERT_TRUE(traffic.last.testing) << "2.0.0 is not up";
-  EXPECT_EQ(supervisor_->Snapshot().min_window_s, 7);
+  EXPECT_EQ(supervisor_->Snapshot().judge().min_window_s(), 7);
   ASSERT_TRUE(traffic.last.mirror);
   EXPECT_FALSE(traffic.last.mirror->enabled);
 
@@ -361,7 +428,7 @@ TEST_F(SupervisorTest, AppliesMetasPolicyOverrideWhenAWindowOpens) {
   Tick();
   Tick();
   ASSERT_TRUE(traffic.last.testing && traffic.last.testing->version == "3.0.0");
-  EXPECT_EQ(supervisor_->Snapshot().min_window_s, config_.judge().min_window_s());
+  EXPECT_EQ(supervisor_->Snapshot().judge().min_window_s(), config_.judge().min_window_s());
   EXPECT_FALSE(traffic.last.mirror);
 }
 
@@ -376,21 +443,21 @@ TEST_F(SupervisorTest, PinHoldsNewVersionsAndUnpinTestsTheHeldOne) {
   Tick();
   ASSERT_EQ(pinned.wait_for(std::chrono::seconds(0)), std::future_status::ready);
   EXPECT_EQ(*pinned.get(), "pinned 1.0.0");
-  EXPECT_EQ(supervisor_->Snapshot().testing.version, "");
+  EXPECT_EQ(supervisor_->Snapshot().testing().version(), "");
   DropAndSettle("hello-3.0.0");
   auto snap = supervisor_->Snapshot();
-  EXPECT_EQ(snap.pinned, "1.0.0");
-  EXPECT_EQ(snap.held, "3.0.0");
-  EXPECT_EQ(snap.testing.version, "");
+  EXPECT_EQ(snap.pinned(), "1.0.0");
+  EXPECT_EQ(snap.held(), "3.0.0");
+  EXPECT_EQ(snap.testing().version(), "");
   const int starts = launcher_.starts;
   auto unpinned = supervisor_->RequestVerdict(ManualAction::kUnpin, "over", "ada");
   Tick();
   EXPECT_EQ(*unpinned.get(), "unpinned; testing 3.0.0");
   Tick();
   snap = supervisor_->Snapshot();
-  EXPECT_EQ(snap.pinned, "");
-  EXPECT_EQ(snap.testing.version, "3.0.0");
-  EXPECT_TRUE(snap.testing.up);
+  EXPECT_EQ(snap.pinned(), "");
+  EXPECT_EQ(snap.testing().version(), "3.0.0");
+  EXPECT_TRUE(snap.testing().up());
   EXPECT_EQ(launcher_.starts, starts + 1);
 }
 
@@ -407,10 +474,10 @@ TEST_F(SupervisorTest, ResumesRolesFromTheJournal) {
   Tick();
   Tick();
   auto snap = supervisor_->Snapshot();
-  EXPECT_EQ(snap.running.version, "1.0.0");
-  EXPECT_EQ(snap.testing.version, "2.0.0");
-  EXPECT_EQ(snap.running.instance, 2u);
-  EXPECT_EQ(snap.testing.instance, 2u);
+  EXPECT_EQ(snap.running().version(), "1.0.0");
+  EXPECT_EQ(snap.testing().version(), "2.0.0");
+  EXPECT_EQ(snap.running().instance(), 2u);
+  EXPECT_EQ(snap.testing().instance(), 2u);
 }
 
 }  // namespace
