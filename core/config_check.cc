@@ -98,6 +98,14 @@ std::vector<ConfigProblem> CheckConfig(const Config& config) {
   if (!config.json_log_glob().empty() && config.json_log_glob()[0] == '/') {
     add({"json_log_glob"}, "json_log_glob is relative to the instance folder");
   }
+  if (config.has_pid_file()) {
+    const std::string& pid_file = config.pid_file();
+    if (pid_file.empty() || pid_file[0] == '/' || pid_file == ".." ||
+        pid_file.rfind("../", 0) == 0 || pid_file.find("/../") != std::string::npos ||
+        (pid_file.size() >= 3 && pid_file.compare(pid_file.size() - 3, 3, "/..") == 0)) {
+      add({"pid_file"}, "pid_file is a path inside the instance folder (relative, no '..')");
+    }
+  }
   if (config.restart_backoff().initial_ms() == 0) {
     add({"restart_backoff", "initial_ms"}, "must be > 0");
   }

@@ -1,15 +1,20 @@
 #include "platform/process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <string_view>
 #include <thread>
@@ -21,6 +26,7 @@ namespace yoke {
 namespace fs = std::filesystem;
 
 std::string ExitInfo::Describe() const {
+  if (unknown) return "an unknown status (reaped elsewhere)";
   if (signal != 0) return "signal " + std::to_string(signal) + " (" + strsignal(signal) + ")";
   return "exit code " + std::to_string(exit_code);
 }
@@ -77,15 +83,49 @@ bool MoveAboveChildFds(Fd& fd) {
   return true;
 }
 
-ExitInfo ExitInfoOf(int status) {
-  ExitInfo info;
-  info.wait_status = status;
-  if (WIFSIGNALED(status)) {
-    info.signal = WTERMSIG(status);
-  } else if (WIFEXITED(status)) {
-    info.exit_code = WEXITSTATUS(status);
+// How waitid described an exit, also as the wait status waitpid would have given.
+ExitInfo ExitInfoOf(const siginfo_t& info) {
+  ExitInfo exit;
+  if (info.si_code == CLD_EXITED) {
+    exit.exit_code = info.si_status;
+    exit.wait_status = (info.si_status & 0xff) << 8;
+  } else {
+    exit.signal = info.si_status;
+    exit.wait_status = (info.si_status & 0x7f) | (info.si_code == CLD_DUMPED ? 0x80 : 0);
   }
-  return info;
+  return exit;
+}
+
+// The pids of this process's children that a ChildProcess tracks (leaders and adopted main
+// processes, until reaped), shared by every launcher of the process: ReapOrphans reaps only
+// children that are not here. The mutex is held across posix_spawn and its registration, and
+// across ReapOrphans' check and reap, so a fresh child is never taken for an orphan.
+struct Tracked {
+  std::mutex mu;
+  std::set<pid_t> pids;  // GUARDED_BY(mu)
+};
+Tracked& TrackedChildren() {
+  static Tracked* tracked = new Tracked();  // never destroyed: children may outlive main
+  return *tracked;
+}
+void Untrack(pid_t pid) {
+  std::lock_guard lock(TrackedChildren().mu);
+  TrackedChildren().pids.erase(pid);
+}
+
+// The children of this process: /proc/self/task/<tid>/children of every thread (a child
+// belongs to the thread that forked it, and orphans to the main thread).
+std::vector<pid_t> ChildrenOfThisProcess() {
+  std::vector<pid_t> children;
+  DIR* tasks = ::opendir("/proc/self/task");
+  if (!tasks) return children;
+  while (dirent* d = ::readdir(tasks)) {
+    if (d->d_name[0] == '.') continue;
+    std::ifstream in(std::string("/proc/self/task/") + d->d_name + "/children");
+    for (long pid; in >> pid;) children.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(tasks);
+  return children;
 }
 
 // Reaps `pid` if it ends within `wait`; a bounded loop, never a blocking waitpid.
@@ -134,29 +174,108 @@ struct SpawnSetup {
 
 class SpawnedChild : public ChildProcess {
  public:
-  SpawnedChild(pid_t pid, bool own_group) : pid_(pid), own_group_(own_group) {}
-  // The supervisor stops children on purpose; dropping the handle neither kills nor waits.
+  SpawnedChild(pid_t pid, bool own_session) : leader_(pid), main_(pid), own_session_(own_session) {
+    if (own_session_) sessions_.push_back(pid);
+  }
+  // The supervisor stops children on purpose; dropping the handle neither kills nor waits. It
+  // only reaps what has already exited, so no zombie is left behind.
+  // A process still running is untracked, so ReapOrphans reaps it once it exits.
+  ~SpawnedChild() override {
+    for (pid_t pid : {leader_, main_}) {
+      if (reaped_.contains(pid)) continue;
+      siginfo_t info{};
+      ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG);
+      MarkReaped(pid);
+    }
+  }
 
-  pid_t pid() const override { return pid_; }
+  pid_t pid() const override { return main_; }
 
   std::optional<ExitInfo> Poll() override {
     if (exit_) return exit_;
-    int status = 0;
-    pid_t got = ::waitpid(pid_, &status, WNOHANG);
-    if (got == 0 || (got < 0 && errno == EINTR)) return std::nullopt;
-    // got < 0 (ECHILD): something else reaped it; it has ended all the same.
-    exit_ = got == pid_ ? ExitInfoOf(status) : ExitInfo{};
+    if (reaped_.contains(main_)) {
+      exit_ = ExitInfo{.unknown = true};
+      return exit_;
+    }
+    siginfo_t info{};
+    // An instance's leader is left a zombie (WNOWAIT) until nothing of it is left: see Gone.
+    int flags = WEXITED | WNOHANG | (own_session_ ? WNOWAIT : 0);
+    if (::waitid(P_PID, static_cast<id_t>(main_), &info, flags) != 0) {
+      if (errno == EINTR) return std::nullopt;
+      // ECHILD: something else reaped it (an inherited SIG_IGN of SIGCHLD, a waitpid(-1)); it
+      // has ended all the same, never "still running".
+      MarkReaped(main_);
+      exit_ = ExitInfo{.unknown = true};
+      return exit_;
+    }
+    if (info.si_pid == 0) return std::nullopt;  // still running
+    exit_ = ExitInfoOf(info);
+    if (!own_session_) MarkReaped(main_);
     return exit_;
   }
 
   void Signal(int sig) override {
-    if (exit_) return;
-    ::kill(own_group_ ? -pid_ : pid_, sig);
+    if (!own_session_) {
+      if (!reaped_.contains(main_)) ::kill(main_, sig);
+      return;
+    }
+    // The leader's group first: its id cannot be reused while the leader is not reaped.
+    if (!reaped_.contains(leader_)) ::kill(-leader_, sig);
+    for (const ProcStat& p : ProcessesInSessions(sessions_)) {
+      if (p.group == leader_ && !reaped_.contains(leader_)) continue;  // signalled above
+      ::kill(p.pid, sig);
+    }
   }
 
+  bool Gone() override {
+    if (!Poll()) return false;
+    if (own_session_ && !ProcessesInSessions(sessions_).empty()) return false;
+    for (pid_t pid : {leader_, main_}) {
+      if (reaped_.contains(pid)) continue;
+      siginfo_t info{};
+      ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG);
+      MarkReaped(pid);
+    }
+    return true;
+  }
+
+  Status Adopt(pid_t pid) override {
+    if (!own_session_) return Fail("a child without a session of its own adopts nothing");
+    if (pid <= 1 || pid == main_) return Fail("pid " + std::to_string(pid) + " cannot be adopted");
+    auto stat = ReadProcStat(pid);
+    if (!stat || stat->state == 'Z') return Fail("no live process " + std::to_string(pid));
+    if (stat->ppid != ::getpid()) {
+      return Fail("process " + std::to_string(pid) + " is not a child of yoke (its parent is " +
+                  std::to_string(stat->ppid) + "), so it is not this instance's");
+    }
+    {
+      std::lock_guard lock(TrackedChildren().mu);
+      if (!TrackedChildren().pids.insert(pid).second) {
+        return Fail("process " + std::to_string(pid) + " belongs to another instance");
+      }
+    }
+    // The old main process is left a zombie (when it is the leader) until Gone.
+    main_ = pid;
+    exit_.reset();
+    if (std::find(sessions_.begin(), sessions_.end(), stat->session) == sessions_.end()) {
+      sessions_.push_back(stat->session);
+    }
+    return Ok();
+  }
+
+  std::vector<pid_t> Sessions() const override { return sessions_; }
+
  private:
-  pid_t pid_;
-  bool own_group_;
+  void MarkReaped(pid_t pid) {
+    reaped_.insert(pid);
+    Untrack(pid);
+  }
+
+  const pid_t leader_;
+  pid_t main_;
+  const bool own_session_;
+  std::vector<pid_t> sessions_;
+  std::set<pid_t> reaped_;  // reaped, or found reaped by someone else: never signalled again
   std::optional<ExitInfo> exit_;
 };
 
@@ -218,11 +337,11 @@ class SpawnLauncher : public ProcessLauncher {
     sigemptyset(&none);
     sigfillset(&all);
     short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-    if (options_.own_process_group) flags |= POSIX_SPAWN_SETPGROUP;
+    // setsid makes the child the leader of a new session and of a new process group.
+    if (options_.own_process_group) flags |= POSIX_SPAWN_SETSID;
     int rc = ::posix_spawnattr_setflags(&setup.attr, flags);
     if (rc == 0) rc = ::posix_spawnattr_setsigmask(&setup.attr, &none);
     if (rc == 0) rc = ::posix_spawnattr_setsigdefault(&setup.attr, &all);
-    if (rc == 0) rc = ::posix_spawnattr_setpgroup(&setup.attr, 0);
     auto* actions = &setup.actions;
     if (rc == 0) rc = ::posix_spawn_file_actions_addopen(actions, 0, "/dev/null", O_RDONLY, 0);
     if (rc == 0) rc = ::posix_spawn_file_actions_adddup2(actions, out.get(), 1);
@@ -238,8 +357,12 @@ class SpawnLauncher : public ProcessLauncher {
 
     const auto started = Clock::now();
     pid_t pid = -1;
-    rc = ::posix_spawn(&pid, options_.exec_helper.c_str(), actions, &setup.attr, argv_ptrs.data(),
-                       env_ptrs.data());
+    {
+      std::lock_guard lock(TrackedChildren().mu);
+      rc = ::posix_spawn(&pid, options_.exec_helper.c_str(), actions, &setup.attr, argv_ptrs.data(),
+                         env_ptrs.data());
+      if (rc == 0) TrackedChildren().pids.insert(pid);
+    }
     out.Reset();
     err.Reset();
     report_write.Reset();  // else the pipe never reaches end of file
@@ -248,11 +371,13 @@ class SpawnLauncher : public ProcessLauncher {
                   " (through " + options_.exec_helper.string() + "): " + std::strerror(rc));
     }
     auto reported = AwaitExec(pid, report_read.get(), started, exe);
-    if (!reported) return std::unexpected(reported.error());
+    if (!reported) {
+      Untrack(pid);  // reaped, or left for ReapOrphans
+      return std::unexpected(reported.error());
+    }
     return std::unique_ptr<ChildProcess>(new SpawnedChild(pid, options_.own_process_group));
   }
 
- private:
   // Waits for the helper's report: end of file once the program is exec'd, {step, errno} when
   // a step failed. Kills and reaps the helper when it fails or is silent past the deadline.
   Status AwaitExec(pid_t pid, int report_fd, Clock::time_point started, const fs::path& exe) {
@@ -297,6 +422,29 @@ class SpawnLauncher : public ProcessLauncher {
     ReapWithin(pid, kReapWait);
   }
 
+  std::vector<OrphanProcess> ReapOrphans() override {
+    std::vector<OrphanProcess> live;
+    for (pid_t pid : ChildrenOfThisProcess()) {
+      std::lock_guard lock(TrackedChildren().mu);
+      if (TrackedChildren().pids.contains(pid)) continue;
+      // Our child, not tracked: its pid stays ours until reaped here, so reading and reaping
+      // it by pid is safe.
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG) == 0 &&
+          info.si_pid == pid) {
+        continue;  // an exited orphan, reaped
+      }
+      auto stat = ReadProcStat(pid);
+      if (!stat) continue;
+      OrphanProcess orphan{pid, stat->session, stat->group, stat->start_ticks, {}};
+      std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+      std::getline(comm, orphan.name);
+      live.push_back(std::move(orphan));
+    }
+    return live;
+  }
+
+ private:
   LauncherOptions options_;
 };
 
@@ -321,20 +469,96 @@ StatusOr<fs::path> FindExecHelper() {
   return Fail("cannot find the exec helper yoke-exec (looked at " + looked + ")");
 }
 
-std::optional<uint64_t> ProcessStartTicks(pid_t pid) {
+Status BecomeChildSubreaper() {
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+    return Fail(std::string("prctl(PR_SET_CHILD_SUBREAPER): ") + std::strerror(errno));
+  }
+  return Ok();
+}
+
+void ResetSignalDispositions() {
+  // What a process inherits across exec is only "ignored" or "default" (handlers are reset by
+  // exec), so an ignored signal is put back to its default. A handler found here was installed
+  // by this process itself (a sanitizer's runtime, before main) and is left alone.
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction current {};
+    // SIGKILL and SIGSTOP cannot be changed, nor glibc's internal 32 and 33 (EINVAL).
+    if (::sigaction(sig, nullptr, &current) != 0 || current.sa_handler != SIG_IGN) continue;
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    ::sigaction(sig, &dfl, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
+}
+
+std::optional<ProcStat> ReadProcStat(pid_t pid) {
   if (pid <= 0) return std::nullopt;
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  if (!std::getline(in, stat)) return std::nullopt;
+  std::string line;
+  if (!std::getline(in, line)) return std::nullopt;
   // Field 2 (comm) may hold spaces and parentheses: count fields after the last ')'.
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream rest(stat.substr(close + 2));
+  auto close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size()) return std::nullopt;
+  std::istringstream rest(line.substr(close + 2));
+  ProcStat stat;
+  stat.pid = pid;
   std::string field;
+  // Fields 3 state, 4 ppid, 5 pgrp, 6 session, ..., 22 starttime.
   for (int i = 3; i <= 22; ++i) {
     if (!(rest >> field)) return std::nullopt;
+    char* end = nullptr;
+    unsigned long long value = std::strtoull(field.c_str(), &end, 10);
+    switch (i) {
+      case 3:
+        stat.state = field.empty() ? '?' : field[0];
+        break;
+      case 4:
+        stat.ppid = static_cast<pid_t>(value);
+        break;
+      case 5:
+        stat.group = static_cast<pid_t>(value);
+        break;
+      case 6:
+        stat.session = static_cast<pid_t>(value);
+        break;
+      case 22:
+        if (*end != '\0') return std::nullopt;
+        stat.start_ticks = value;
+        break;
+      default:
+        break;
+    }
   }
-  return std::stoull(field);
+  return stat;
+}
+
+std::vector<ProcStat> ProcessesInSessions(const std::vector<pid_t>& sessions) {
+  std::vector<ProcStat> found;
+  if (sessions.empty()) return found;
+  DIR* proc = ::opendir("/proc");
+  if (!proc) return found;
+  // Bounded by the number of entries in /proc.
+  while (dirent* d = ::readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(d->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    auto stat = ReadProcStat(static_cast<pid_t>(pid));
+    if (!stat || stat->state == 'Z') continue;
+    if (std::find(sessions.begin(), sessions.end(), stat->session) != sessions.end()) {
+      found.push_back(*stat);
+    }
+  }
+  ::closedir(proc);
+  return found;
+}
+
+std::optional<uint64_t> ProcessStartTicks(pid_t pid) {
+  auto stat = ReadProcStat(pid);
+  if (!stat) return std::nullopt;
+  return stat->start_ticks;
 }
 
 bool StopStaleProcessGroup(pid_t pid, uint64_t start_ticks, std::chrono::milliseconds grace) {

@@ -14,12 +14,13 @@ packages=(
   libarchive-dev
   libgtest-dev libgmock-dev
   curl python3 git
+  nginx-light  # tests/integration/containment_test.cc runs a real nginx under yoke
   clang libclang-rt-14-dev  # the libFuzzer target over the proxy's request rules (bench/fuzz.sh)
 )
 # chromium: tests/browser/status_page_test.py loads the status page headless (part of the suite);
 # the demo does not need it (demo.sh sets YOKE_NO_BROWSER=1).
 if [ "${YOKE_NO_BROWSER:-0}" != 1 ]; then packages+=(chromium fonts-dejavu-core); fi
-if [ "${YOKE_WITH_BENCH:-0}" = 1 ]; then packages+=(nginx-light wrk jq); fi
+if [ "${YOKE_WITH_BENCH:-0}" = 1 ]; then packages+=(wrk jq); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -81,6 +81,15 @@ void RunUntilSignal(std::chrono::milliseconds period, const std::function<void()
 }  // namespace
 
 int RunDaemon(const std::string& config_path) {
+  // Before any thread exists: nothing inherited (an ignored SIGCHLD above all, which makes the
+  // kernel reap children itself) changes how yoke sees its instances. SIGPIPE is ignored below.
+  ResetSignalDispositions();
+  // What an instance leaves behind when one of its processes dies comes back to yoke, not to
+  // init, so that it is stopped and reaped with its instance (platform/process.h).
+  if (auto st = BecomeChildSubreaper(); !st) {
+    std::cerr << "yoke: " << st.error().message() << "\n";
+    return kExitFailure;
+  }
   auto config = LoadOrReport(config_path);
   if (!config) return kExitUsage;
   Env& env = *PosixEnv();

@@ -138,7 +138,12 @@ std::string MetricsText(const StatusInputs& in) {
           {"yoke_running_crashes_total", "Running instances that crashed.", s.running_crashes()},
           {"yoke_start_failures_total", "Instances that failed to start.", s.start_failures()},
           {"yoke_artifacts_taken_in_total", "Artifacts taken in.", s.artifacts_taken_in()},
-          {"yoke_versions_archived_total", "Version folders archived.", s.versions_archived()}}) {
+          {"yoke_versions_archived_total", "Version folders archived.", s.versions_archived()},
+          {"yoke_instance_output_rotations_total",
+           "Instance stdout and stderr files rotated (output.max_bytes).", s.output_rotations()},
+          {"yoke_health_check_failures_total",
+           "Failed health checks of instances that were up (health.check_interval_ms).",
+           s.health_check_failures()}}) {
       out.Counter(name, help, value);
     }
     const DiskStatus& disk = in.supervisor->disk();

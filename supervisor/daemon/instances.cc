@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <limits>
+#include <set>
 #include <thread>
 
 #include "base-layout/text_record.h"
@@ -15,6 +17,7 @@
 #include "core/ports.h"
 #include "core/properties.h"
 #include "core/version.h"
+#include "supervisor/daemon/output_rotation.h"
 #include "supervisor/daemon/supervisor.h"
 
 namespace yoke {
@@ -136,7 +139,8 @@ void Supervisor::StartDue(Slot& slot, SteadyTime now) {
     return;
   }
   inst.child = std::move(*child);
-  inst.tail = std::make_unique<LogTailer>(inst.dir, config_.json_log_glob(), log_format_);
+  inst.tail = std::make_unique<LogTailer>(inst.dir, config_.json_log_glob(), log_format_,
+                                          config_.max_json_log_files());
   record.set_pid(inst.child->pid());
   record.set_start_ticks(ProcessStartTicks(inst.child->pid()).value_or(0));
   inst.health_deadline = now + Millis(config_.health().timeout_ms());
@@ -152,6 +156,29 @@ void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
   Instance& inst = *slot.instance;
   const std::string& version = inst.record.version();
   std::optional<ExitInfo> exit = inst.child->Poll();
+  // A daemonizing service: its first process exits 0 once the daemon runs; the daemon's pid
+  // comes from the pid file (waited for until the health deadline).
+  if (exit && !config_.pid_file().empty() && !inst.adopted && inst.phase == Phase::kStarting &&
+      exit->signal == 0 && exit->exit_code == 0 && !exit->unknown) {
+    if (!inst.awaiting_pid_file) {
+      inst.awaiting_pid_file = true;
+      spdlog::info("{} instance {}/{:04}: pid {} exited 0; waiting for its daemon's pid in {}",
+                   slot.role, version, inst.record.number(), inst.record.pid(), config_.pid_file());
+    }
+    if (AdoptFromPidFile(inst)) {
+      exit.reset();
+    } else if (now >= inst.health_deadline) {
+      OnInstanceFailed(slot,
+                       "exited with exit code 0 and no daemon's pid appeared in " +
+                           (inst.dir / config_.pid_file()).string() + " within " +
+                           std::to_string(config_.health().timeout_ms()) + " ms (" +
+                           inst.pid_file_problem + ")",
+                       /*exited=*/true, now);
+      return;
+    } else {
+      return;
+    }
+  }
   if (exit) {
     inst.record.set_exit(exit->Describe());
     inst.record.set_stopped_at(WallTimeText());
@@ -166,6 +193,10 @@ void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
         /*exited=*/true, now);
     return;
   }
+  if (inst.phase == Phase::kUp) {
+    CheckUp(slot, now);
+    return;
+  }
   if (inst.phase != Phase::kStarting) return;
   // Probe on the interval, and once more at the deadline before giving up.
   if (now < inst.next_probe && now < inst.health_deadline) return;
@@ -175,6 +206,7 @@ void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
   if (probe.healthy) {
     inst.phase = Phase::kUp;
     inst.up_since = now;
+    inst.next_check = now + Millis(config_.health().check_interval_ms());
     inst.record.set_ready_at(WallTimeText());
     WriteInstanceRecord(inst);
     if (auto st = base_.PointRole(slot.role, inst.dir); !st)
@@ -200,6 +232,40 @@ void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
   inst.next_probe = now + Millis(config_.health().interval_ms());
 }
 
+void Supervisor::CheckUp(Slot& slot, SteadyTime now) {
+  Instance& inst = *slot.instance;
+  const uint32_t interval = config_.health().check_interval_ms();
+  if (interval == 0 || now < inst.next_check || checked_this_tick_) return;
+  checked_this_tick_ = true;
+  ProbeResult probe =
+      deps_.probe->Check(static_cast<uint16_t>(inst.record.port()), config_.health().http_path(),
+                         Millis(config_.health().probe_timeout_ms()));
+  inst.next_check = now + Millis(interval);
+  if (probe.healthy) {
+    if (inst.check_failures > 0) {
+      spdlog::info("{} instance {}/{:04} answers its health check again", slot.role,
+                   inst.record.version(), inst.record.number());
+    }
+    inst.check_failures = 0;
+    return;
+  }
+  ++inst.check_failures;
+  counters_.set_health_check_failures(counters_.health_check_failures() + 1);
+  const uint32_t threshold = std::max<uint32_t>(1, config_.health().failure_threshold());
+  spdlog::warn("{} instance {}/{:04} (pid {}) failed its health check ({} of {} in a row): {}",
+               slot.role, inst.record.version(), inst.record.number(), inst.record.pid(),
+               inst.check_failures, threshold, probe.detail);
+  if (inst.check_failures < threshold) return;
+  if (slot.role == std::string(kRunning)) {
+    counters_.set_running_crashes(counters_.running_crashes() + 1);
+  }
+  // Restarted like a crash: the lifecycle decides (a running version after its backoff).
+  OnInstanceFailed(slot,
+                   "stopped answering its health check: " + std::to_string(inst.check_failures) +
+                       " failed in a row (last: " + probe.detail + ")",
+                   /*exited=*/true, now);
+}
+
 void Supervisor::OnInstanceFailed(Slot& slot, const std::string& why, bool exited, SteadyTime now) {
   const std::string version = VersionOf(slot);
   std::unique_ptr<Instance> inst = std::move(slot.instance);
@@ -214,7 +280,8 @@ void Supervisor::OnInstanceFailed(Slot& slot, const std::string& why, bool exite
   }
   spdlog::error("{} instance of {} failed: {}", slot.role, version, why);
   if (was_up) PublishUpstreams();
-  if (inst->child && !inst->child->Poll()) Stop(std::move(inst), now);
+  // Even when its main process has exited, what it started may be left: stopped like the rest.
+  if (inst->child) Stop(std::move(inst), now);
   journal_dirty_ = true;
   // What comes of it (a restart after backoff, a rejection, a failed promotion) is decided by
   // the lifecycle.
@@ -251,7 +318,9 @@ void Supervisor::ReapStopping(SteadyTime now) {
       inst.kill_at = now + Millis(config_.stop_grace_ms());
       inst.child->Signal(SIGTERM);
     }
-    if (auto exit = inst.child->Poll()) {
+    // Stopped only when nothing of it is left, its main process and everything it started.
+    if (inst.child->Gone()) {
+      auto exit = inst.child->Poll();
       if (inst.record.exit().empty()) inst.record.set_exit(exit->Describe());
       if (inst.record.stopped_at().empty()) inst.record.set_stopped_at(WallTimeText());
       WriteInstanceRecord(inst);
@@ -274,6 +343,102 @@ void Supervisor::ReapStopping(SteadyTime now) {
     }
     ++it;
   }
+}
+
+bool Supervisor::AdoptFromPidFile(Instance& inst) {
+  auto text = base_.env().ReadFile(inst.dir / config_.pid_file());
+  if (!text) {
+    inst.pid_file_problem = text.error().message();
+    return false;
+  }
+  char* end = nullptr;
+  long pid = std::strtol(text->c_str(), &end, 10);
+  if (end == text->c_str() || pid <= 1 || pid > std::numeric_limits<pid_t>::max()) {
+    inst.pid_file_problem = "the pid file holds no pid";
+    return false;
+  }
+  const pid_t leader = inst.record.pid();
+  if (auto st = inst.child->Adopt(static_cast<pid_t>(pid)); !st) {
+    // Perhaps not ours yet (the daemon may still be forking): tried again next tick.
+    inst.pid_file_problem = st.error().message();
+    return false;
+  }
+  inst.adopted = true;
+  inst.awaiting_pid_file = false;
+  inst.record.set_pid(static_cast<int32_t>(pid));
+  inst.record.set_start_ticks(ProcessStartTicks(static_cast<pid_t>(pid)).value_or(0));
+  WriteInstanceRecord(inst);
+  journal_dirty_ = true;
+  spdlog::info("{} instance {}/{:04}: adopted pid {} from {} (its leader pid {} exited 0)",
+               inst.record.role(), inst.record.version(), inst.record.number(), pid,
+               config_.pid_file(), leader);
+  return true;
+}
+
+size_t Supervisor::ContainOrphans(SteadyTime now, bool force) {
+  std::vector<OrphanProcess> orphans = deps_.launcher->ReapOrphans();
+  if (orphans.empty()) {
+    strays_.clear();
+    return 0;
+  }
+  std::set<pid_t> claimed;
+  bool awaiting = false;
+  auto claim = [&](const Instance& inst) {
+    if (!inst.child) return;
+    for (pid_t session : inst.child->Sessions()) claimed.insert(session);
+    awaiting = awaiting || inst.awaiting_pid_file;
+  };
+  for (const Slot* slot : {&running_, &testing_, &incoming_}) {
+    if (slot->instance) claim(*slot->instance);
+  }
+  for (const auto& inst : stopping_) claim(*inst);
+  std::map<pid_t, Stray> still;
+  for (const OrphanProcess& orphan : orphans) {
+    if (claimed.contains(orphan.session)) continue;  // its instance stops it
+    // A daemon not yet named in its pid file is such an orphan for a moment.
+    if (awaiting && !force) continue;
+    auto it = strays_.find(orphan.pid);
+    if (it == strays_.end() || it->second.start_ticks != orphan.start_ticks) {
+      // Our child and not reaped: its pid names it until ContainOrphans reaps it.
+      spdlog::warn(
+          "process {} ({}, session {}) was left by an instance (it left its session); "
+          "stopping it: SIGTERM",
+          orphan.pid, orphan.name, orphan.session);
+      ::kill(orphan.pid, SIGTERM);
+      still[orphan.pid] = {orphan.start_ticks, now + Millis(config_.stop_grace_ms()), false};
+      continue;
+    }
+    Stray stray = it->second;
+    if (!stray.killed && now >= stray.kill_at) {
+      spdlog::warn("process {} ({}) did not stop within {} ms: SIGKILL", orphan.pid, orphan.name,
+                   config_.stop_grace_ms());
+      ::kill(orphan.pid, SIGKILL);
+      stray.killed = true;
+    }
+    still[orphan.pid] = stray;
+  }
+  strays_ = std::move(still);
+  return strays_.size();
+}
+
+void Supervisor::RotateOutputs() {
+  auto rotate = [this](const Instance& inst) {
+    if (inst.dir.empty() || !inst.child) return;
+    for (const char* name : {"stdout", "stderr"}) {
+      auto rotated =
+          RotateOutputFile(inst.dir / name, config_.output().max_bytes(), config_.output().keep());
+      if (!rotated) {
+        spdlog::warn("cannot rotate {} of {} instance {}/{:04}: {}", name, inst.record.role(),
+                     inst.record.version(), inst.record.number(), rotated.error().message());
+      } else if (*rotated) {
+        counters_.set_output_rotations(counters_.output_rotations() + 1);
+      }
+    }
+  };
+  for (const Slot* slot : {&running_, &testing_, &incoming_}) {
+    if (slot->instance) rotate(*slot->instance);
+  }
+  for (const auto& inst : stopping_) rotate(*inst);
 }
 
 void Supervisor::PublishUpstreams() {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,8 +15,9 @@ namespace {
 constexpr size_t kChunk = 1 << 20;
 }
 
-LogTailer::LogTailer(fs::path instance_dir, const std::string& glob, LogFormat format)
-    : classifier_(std::move(format)) {
+LogTailer::LogTailer(fs::path instance_dir, const std::string& glob, LogFormat format,
+                     size_t max_files)
+    : classifier_(std::move(format)), max_files_(max_files) {
   fs::path g(glob);
   dir_ = instance_dir / g.parent_path();
   pattern_ = g.filename().string();
@@ -106,7 +108,8 @@ uint64_t LogTailer::Poll(LogCounts& counts, bool during_startup, uint64_t max_by
     std::string name = entry.path().filename().string();
     if (::fnmatch(pattern_.c_str(), name.c_str(), 0) != 0) continue;
     struct stat st;
-    if (::stat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    // lstat: a symlink is skipped, not followed (to /dev/zero, a FIFO, another instance).
+    if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     listed[st.st_ino] = entry.path();
   }
   std::map<fs::path, Tracked> kept;
@@ -120,10 +123,30 @@ uint64_t LogTailer::Poll(LogCounts& counts, bool during_startup, uint64_t max_by
     }
   }
   files_ = std::move(kept);
+  over_cap_ = 0;
   for (const auto& [inode, path] : listed) {
     if (files_.contains(path)) continue;
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) files_.emplace(path, Tracked{fd, inode, 0, {}, false});
+    if (open_files() >= max_files_) {
+      ++over_cap_;
+      continue;
+    }
+    // O_NONBLOCK: a FIFO swapped in after the listing cannot block the open; O_NOFOLLOW: nor
+    // can a symlink take its place. fstat decides.
+    int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_ino != inode) {
+      ::close(fd);
+      continue;
+    }
+    files_.emplace(path, Tracked{fd, inode, 0, {}, false});
+  }
+  if (over_cap_ > 0 && !warned_over_cap_) {
+    warned_over_cap_ = true;
+    spdlog::warn(
+        "{}: {} files match the JSON log glob beyond the {} yoke follows per instance; "
+        "those are not read (max_json_log_files)",
+        dir_.string(), over_cap_, max_files_);
   }
   for (auto& file : rotated_) total += Drain(file, counts, during_startup, budget());
   for (auto& [path, file] : files_) total += Drain(file, counts, during_startup, budget());

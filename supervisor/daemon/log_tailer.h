@@ -1,6 +1,11 @@
 // Follows the JSON log files of one instance folder: files that appear after start, rotation
 // by rename (the old file is read to its end) and by truncation, partial last lines. Every
 // complete line is classified (core/log_line.h) into a LogCounts.
+// What a candidate puts in its folder cannot hurt yoke: only regular files are read (a FIFO,
+// device, socket or symlink matching the glob is skipped; files are opened
+// O_NONBLOCK|O_NOFOLLOW and checked with fstat, so one swapped in after the listing is
+// skipped too), and at most `max_files` are open at once (followed and renamed-away files
+// together); more matching files wait, unread, until a place frees up.
 // Thread-safety: none; the supervisor loop owns it.
 #pragma once
 
@@ -20,7 +25,8 @@ class LogTailer {
  public:
   // `glob` is relative to `instance_dir`; a pattern is allowed in its last part only
   // ("logs/json/*.log").
-  LogTailer(std::filesystem::path instance_dir, const std::string& glob, LogFormat format);
+  LogTailer(std::filesystem::path instance_dir, const std::string& glob, LogFormat format,
+            size_t max_files = 16);
   ~LogTailer();
   LogTailer(const LogTailer&) = delete;
   LogTailer& operator=(const LogTailer&) = delete;
@@ -30,6 +36,11 @@ class LogTailer {
 
   // The largest line kept whole; longer lines are counted as not JSON.
   static constexpr size_t kMaxLine = 1 << 20;
+
+  // Files open now (at most max_files), and matching files left unread at the last Poll
+  // because the cap was reached.
+  size_t open_files() const { return files_.size() + rotated_.size(); }
+  size_t files_over_cap() const { return over_cap_; }
 
  private:
   struct Tracked {
@@ -48,6 +59,9 @@ class LogTailer {
   std::map<std::filesystem::path, Tracked> files_;
   std::vector<Tracked> rotated_;  // renamed out of the glob, still being read to their end
   std::vector<char> buffer_;
+  size_t max_files_;
+  size_t over_cap_ = 0;
+  bool warned_over_cap_ = false;
 };
 
 }  // namespace yoke

@@ -140,6 +140,7 @@ Status Supervisor::Start() {
 void Supervisor::Tick() {
   SteadyTime now = deps_.clock->Now();
   CollectArchives();
+  checked_this_tick_ = false;
   HandleManualVerdicts(now);
   TakeInDrops(now);
   PollLogs();
@@ -147,6 +148,8 @@ void Supervisor::Tick() {
   WatchSlot(testing_, now);
   WatchSlot(incoming_, now);
   ReapStopping(now);
+  ContainOrphans(now, /*force=*/false);
+  RotateOutputs();
   StartDue(running_, now);
   StartDue(testing_, now);
   StartDue(incoming_, now);
@@ -458,9 +461,13 @@ void Supervisor::Shutdown() {
   // Bounded: every instance gets SIGKILL at its grace deadline, and a killed process exits.
   const auto deadline =
       deps_.clock->Now() + Millis(config_.stop_grace_ms()) + std::chrono::seconds(5);
-  while (!stopping_.empty() && deps_.clock->Now() < deadline) {
+  // Done when every instance is gone and no process any of them left (an orphan that left its
+  // session) is alive either.
+  while (deps_.clock->Now() < deadline) {
     ReapStopping(deps_.clock->Now());
-    if (!stopping_.empty()) deps_.clock->SleepFor(Millis(20));
+    size_t strays = ContainOrphans(deps_.clock->Now(), /*force=*/true);
+    if (stopping_.empty() && strays == 0) break;
+    deps_.clock->SleepFor(Millis(20));
   }
   journal_dirty_ = true;
   WriteJournal();

@@ -110,6 +110,19 @@ class Supervisor {
     std::unique_ptr<LogTailer> tail;
     LogCounts logs;  // everything this instance logged, its startup apart
     bool killed = false;
+    // Its leader exited 0 while starting and `pid_file` is set: waiting for the daemon's pid.
+    bool awaiting_pid_file = false;
+    bool adopted = false;          // its main process came from the pid file
+    std::string pid_file_problem;  // why the pid file's pid was not adopted (yet)
+    SteadyTime next_check;         // once up: the next periodic health check
+    uint32_t check_failures = 0;   // periodic checks failed in a row
+  };
+  // A live orphan reparented to yoke that no instance's session claims (a process that left
+  // its instance's session by setsid, whose instance is gone): stopped like an instance.
+  struct Stray {
+    uint64_t start_ticks = 0;
+    SteadyTime kill_at;
+    bool killed = false;
   };
   // The process side of a lifecycle slot; which version it holds is the lifecycle's.
   struct Slot {
@@ -156,8 +169,22 @@ class Supervisor {
   void HandleManualVerdicts(SteadyTime now);
   std::optional<Upstream> UpstreamOf(const Slot& slot) const;
   void WatchSlot(Slot& slot, SteadyTime now);
+  // An instance that is up is checked every health.check_interval_ms; failure_threshold
+  // failures in a row count as a crash. At most one such check per tick, so a tick still blocks
+  // for at most one probe.
+  void CheckUp(Slot& slot, SteadyTime now);
   void StartDue(Slot& slot, SteadyTime now);
   void ReapStopping(SteadyTime now);
+  // Rotates the stdout and stderr of every instance past output.max_bytes
+  // (supervisor/daemon/output_rotation.h).
+  void RotateOutputs();
+  // Reaps exited orphans and stops live ones no instance claims (SIGTERM, SIGKILL after
+  // stop_grace_ms). Returns how many live unclaimed ones are left. `force`: also while an
+  // instance waits for its pid file (shutdown).
+  size_t ContainOrphans(SteadyTime now, bool force);
+  // An instance whose leader exited 0 while starting, with `pid_file` set: adopts the pid in
+  // it. False while there is none yet.
+  bool AdoptFromPidFile(Instance& inst);
 
   // Hands an event to the lifecycle and carries out the actions it returns, in order; a Reply
   // goes to `reply` when there is one.
@@ -205,6 +232,8 @@ class Supervisor {
   std::mutex manual_mu_;
   std::vector<ManualRequest> manual_;  // GUARDED_BY(manual_mu_)
   std::list<std::unique_ptr<Instance>> stopping_;
+  std::map<pid_t, Stray> strays_;
+  bool checked_this_tick_ = false;  // a periodic health check ran in this tick
   std::map<std::filesystem::path, Settling> settling_;
   std::map<std::filesystem::path, Settling> ignored_drops_;
   uint16_t last_port_ = 0;

@@ -42,6 +42,9 @@ TEST(ConfigCheckTest, ReportsEachProblemWithItsField) {
       {"admin_listen: \"nonsense\"", "admin_listen", "host:port"},
       {"health { http_path: \"health\" }", "health", "start with '/'"},
       {"json_log_glob: \"/abs/*.log\"", "json_log_glob", "relative"},
+      {"pid_file: \"/run/nginx.pid\"", "pid_file", "inside the instance folder"},
+      {"pid_file: \"../other/nginx.pid\"", "pid_file", "inside the instance folder"},
+      {"pid_file: \"\"", "pid_file", "inside the instance folder"},
       {"log { level: \"loud\" }", "log", "level"},
       {"intake { min_free_percent: 101 }", "intake", "0-100"},
   };

@@ -171,6 +171,124 @@ TEST_F(ProcessTest, HarnessEndsAnOrphanThatLeftItsSession) {
   EXPECT_TRUE(WaitUntil([&] { return !ProcessAlive(orphan); }, 5s));
 }
 
+// Once the leader has exited, what it left in its session (`sleep &` of a shell that exited 3)
+// is still the instance's: Signal reaches it and the instance is not gone until it has ended.
+TEST_F(ProcessTest, LeftoverOfAnExitedLeaderIsSignalledAndKeepsTheInstance) {
+  auto child = launcher_->Launch(Spec({"sh", "-c", "sleep 321 & echo $! > bg; exit 3"}));
+  ASSERT_TRUE(child) << child.error().message();
+  auto exit = WaitExit(**child);
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->exit_code, 3);
+  ASSERT_TRUE(WaitUntil([&] { return !ReadAll(dir_.path() / "bg").empty(); }, 5s));
+  pid_t bg = std::stoi(ReadAll(dir_.path() / "bg"));
+  EXPECT_EQ(::getsid(bg), (*child)->pid());
+  EXPECT_TRUE(ProcessAlive(bg));
+  EXPECT_FALSE((*child)->Gone());  // the leader exited, its sleep did not
+  (*child)->Signal(SIGTERM);
+  EXPECT_TRUE(WaitUntil([&] { return (*child)->Gone(); }, 5s));
+  EXPECT_FALSE(ProcessAlive(bg));
+  // Gone reaped the leader: it is no zombie of ours any more.
+  EXPECT_FALSE(ReadProcStat((*child)->pid()).has_value());
+}
+
+// A process that moved to a process group of its own (setpgid, as a shell with job control
+// does; perl-base is in every Debian) is still in the instance's session, and a stop reaches it.
+TEST_F(ProcessTest, ProcessInAnotherGroupOfTheSessionIsStopped) {
+  auto child = launcher_->Launch(
+      Spec({"sh", "-c", "perl -e 'setpgrp(0, 0); exec \"sleep\", \"321\"' & echo $! > bg; wait"}));
+  ASSERT_TRUE(child) << child.error().message();
+  ASSERT_TRUE(WaitUntil([&] { return !ReadAll(dir_.path() / "bg").empty(); }, 5s));
+  pid_t bg = std::stoi(ReadAll(dir_.path() / "bg"));
+  ASSERT_TRUE(WaitUntil([&] { return ::getpgid(bg) == bg; }, 5s));  // its own group
+  EXPECT_NE(::getpgid(bg), (*child)->pid());
+  EXPECT_EQ(::getsid(bg), (*child)->pid());
+  (*child)->Signal(SIGTERM);
+  EXPECT_TRUE(WaitUntil([&] { return (*child)->Gone(); }, 5s));
+  EXPECT_FALSE(ProcessAlive(bg));
+}
+
+// As a child subreaper the process gets its instances' orphans: ReapOrphans reaps the exited
+// ones by pid without taking a tracked leader's exit status, and lists the live ones (here a
+// process that left the session with setsid), which the instance does not claim.
+TEST_F(ProcessTest, OrphansComeBackToTheSubreaperAndAreReapedByPid) {
+  ASSERT_TRUE(BecomeChildSubreaper());
+  auto child = launcher_->Launch(
+      Spec({"sh", "-c", "sleep 0.2 & echo $! > quick; setsid sleep 321 & echo $! > bg; exit 4"}));
+  ASSERT_TRUE(child) << child.error().message();
+  ASSERT_TRUE(WaitUntil([&] { return !ReadAll(dir_.path() / "bg").empty(); }, 5s));
+  pid_t quick = std::stoi(ReadAll(dir_.path() / "quick"));
+  pid_t bg = std::stoi(ReadAll(dir_.path() / "bg"));
+  // Orphans are reaped, and listed, before the leader's exit is read.
+  std::vector<OrphanProcess> live;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        live = launcher_->ReapOrphans();
+        return !ReadProcStat(quick).has_value() && live.size() == 1;
+      },
+      5s));
+  EXPECT_EQ(live[0].pid, bg);
+  EXPECT_EQ(live[0].session, bg);
+  EXPECT_EQ(live[0].name, "sleep");
+  auto exit = WaitExit(**child);
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->exit_code, 4);  // not stolen by ReapOrphans
+  EXPECT_FALSE(exit->unknown);
+  EXPECT_TRUE((*child)->Gone());  // its session is empty: the setsid sleep left it
+  ::kill(bg, SIGKILL);
+  EXPECT_TRUE(WaitUntil([&] { return launcher_->ReapOrphans().empty(); }, 5s));
+  EXPECT_FALSE(ReadProcStat(bg).has_value());  // reaped, no zombie left
+}
+
+// A daemonizing service (fork, setsid, the first process exits 0) is adopted from its pid:
+// the daemon's exit becomes the instance's, its session is the instance's, and a stop reaches
+// the daemon and what it forked.
+TEST_F(ProcessTest, AdoptedDaemonIsTheInstance) {
+  ASSERT_TRUE(BecomeChildSubreaper());
+  auto child = launcher_->Launch(
+      Spec({"sh", "-c", "setsid sh -c 'sleep 321 & echo $! > worker; wait' & echo $! > daemon"}));
+  ASSERT_TRUE(child) << child.error().message();
+  auto exit = WaitExit(**child);
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->exit_code, 0);
+  ASSERT_TRUE(WaitUntil([&] { return !ReadAll(dir_.path() / "worker").empty(); }, 5s));
+  pid_t daemon = std::stoi(ReadAll(dir_.path() / "daemon"));
+  pid_t worker = std::stoi(ReadAll(dir_.path() / "worker"));
+  EXPECT_FALSE((*child)->Adopt(::getpid()));  // not a child of ours
+  EXPECT_FALSE((*child)->Adopt(worker));      // a grandchild, not reparented to us
+  ASSERT_TRUE((*child)->Adopt(daemon));
+  EXPECT_EQ((*child)->pid(), daemon);
+  EXPECT_FALSE((*child)->Poll());  // the daemon runs
+  EXPECT_EQ((*child)->Sessions().size(), 2u);
+  EXPECT_TRUE(launcher_->ReapOrphans().empty());  // the daemon is tracked now
+  (*child)->Signal(SIGTERM);
+  auto daemon_exit = WaitExit(**child);
+  ASSERT_TRUE(daemon_exit);
+  EXPECT_EQ(daemon_exit->signal, SIGTERM);
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        launcher_->ReapOrphans();
+        return (*child)->Gone();
+      },
+      5s));
+  EXPECT_FALSE(ProcessAlive(worker));
+  EXPECT_FALSE(ReadProcStat(daemon).has_value());  // reaped by Gone
+}
+
+// A child something else reaped (an inherited SIG_IGN of SIGCHLD, a waitpid(-1)) has exited:
+// ECHILD never reads as "still running".
+TEST_F(ProcessTest, ChildReapedElsewhereCountsAsExited) {
+  auto child = launcher_->Launch(Spec({"/bin/true"}));
+  ASSERT_TRUE(child) << child.error().message();
+  int status = 0;
+  ASSERT_EQ(::waitpid((*child)->pid(), &status, 0), (*child)->pid());
+  auto exit = (*child)->Poll();
+  ASSERT_TRUE(exit);
+  EXPECT_TRUE(exit->unknown);
+  EXPECT_EQ(exit->Describe(), "an unknown status (reaped elsewhere)");
+  EXPECT_TRUE((*child)->Gone());
+  (*child)->Signal(SIGTERM);  // does nothing: the pid may name another process by now
+}
+
 // A journal's pid that now names another process (its start time differs) is left alone.
 TEST_F(ProcessTest, StaleGroupStopIsGuardedAgainstPidReuse) {
   testing::Subprocess other({"/bin/sleep", "30"}, dir_.path() / "out");

@@ -1,6 +1,7 @@
 #include "supervisor/daemon/log_tailer.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -102,6 +103,53 @@ TEST_F(LogTailerTest, CountsBadLines) {
   EXPECT_EQ(counts_.no_level, 1u);
   EXPECT_EQ(counts_.errors, 1u);
   EXPECT_EQ(counts_.error_kinds.at("db: lost #"), 1u);
+}
+
+// A FIFO (which would block an open or a read forever without a writer), a symlink (here to
+// a file outside the glob) and a folder matching the glob are skipped; only the regular file is
+// read, and Poll returns.
+TEST_F(LogTailerTest, SkipsFifosSymlinksAndFolders) {
+  const fs::path logs = dir_.path() / "logs/json";
+  ASSERT_EQ(::mkfifo((logs / "fifo.log").c_str(), 0644), 0);
+  testing::WriteAll(dir_.path() / "elsewhere", kError + kError);
+  fs::create_symlink(dir_.path() / "elsewhere", logs / "link.log");
+  fs::create_symlink("/dev/zero", logs / "zero.log");
+  fs::create_directories(logs / "dir.log");
+  Append("app.log", kError);
+  Poll();
+  EXPECT_EQ(counts_.lines, 1u);
+  EXPECT_EQ(counts_.errors, 1u);
+  EXPECT_EQ(tailer_.open_files(), 1u);
+}
+
+// However many files a candidate writes, at most max_files are open at once; the others wait
+// unread, and are read once a place frees up.
+TEST_F(LogTailerTest, OpensAtMostMaxFiles) {
+  LogTailer capped(dir_.path(), "logs/json/*.log", LogFormat(), 4);
+  auto open_fds = [] {
+    size_t n = 0;
+    for (auto& e : fs::directory_iterator("/proc/self/fd")) {
+      (void)e;
+      ++n;
+    }
+    return n;
+  };
+  for (int i = 0; i < 50; ++i) Append("f" + std::to_string(100 + i) + ".log", kInfo);
+  const size_t before = open_fds();
+  LogCounts counts;
+  capped.Poll(counts, false);
+  EXPECT_EQ(capped.open_files(), 4u);
+  EXPECT_EQ(capped.files_over_cap(), 46u);
+  EXPECT_EQ(counts.lines, 4u);
+  EXPECT_LE(open_fds(), before + 4);
+  // Files deleted free their places: the tailer reads them to their end, lets them go and
+  // takes the next ones.
+  for (int i = 0; i < 4; ++i)
+    fs::remove(dir_.path() / "logs/json" / ("f" + std::to_string(100 + i) + ".log"));
+  capped.Poll(counts, false);  // the deleted ones are drained and closed
+  capped.Poll(counts, false);
+  EXPECT_EQ(capped.open_files(), 4u);
+  EXPECT_EQ(counts.lines, 8u);
 }
 
 }  // namespace

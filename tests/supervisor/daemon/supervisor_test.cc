@@ -265,6 +265,59 @@ TEST_F(SupervisorTest, RestartsCrashedRunningWithBackoff) {
   EXPECT_EQ(supervisor_->Snapshot().supervisor().running_crashes(), 4u);
 }
 
+// A running instance that stops answering its periodic health check is restarted like a
+// crash once failure_threshold checks in a row have failed; a single failure is not enough.
+TEST_F(SupervisorTest, RunningThatStopsAnsweringIsRestartedLikeACrash) {
+  config_.mutable_health()->set_check_interval_ms(1000);
+  config_.mutable_health()->set_failure_threshold(3);
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  ASSERT_TRUE(supervisor_->Snapshot().running().up());
+  probe_.healthy = false;
+  Tick(Millis(1000));  // one failure
+  probe_.healthy = true;
+  Tick(Millis(1000));  // answers again: the count starts over
+  probe_.healthy = false;
+  Tick(Millis(999));  // not due yet
+  Tick(Millis(1));
+  Tick(Millis(1000));  // two in a row
+  EXPECT_EQ(launcher_.starts, 1);
+  EXPECT_TRUE(launcher_.children[0]->signals.empty());
+  EXPECT_TRUE(supervisor_->Snapshot().running().up());
+  Tick(Millis(1000));  // three in a row: a crash
+  EXPECT_EQ(launcher_.children[0]->signals, std::vector<int>{SIGTERM});
+  auto snap = supervisor_->Snapshot();
+  EXPECT_FALSE(snap.running().up());
+  EXPECT_EQ(snap.supervisor().running_crashes(), 1u);
+  EXPECT_EQ(snap.supervisor().health_check_failures(), 4u);
+  probe_.healthy = true;
+  Tick(Millis(499));
+  EXPECT_EQ(launcher_.starts, 1);  // the crash backoff applies
+  Tick(Millis(1));
+  EXPECT_EQ(launcher_.starts, 2);
+  Tick();
+  EXPECT_TRUE(supervisor_->Snapshot().running().up());
+  InstanceRecord record;
+  ASSERT_TRUE(ReadTextRecord(
+      *PosixEnv(), dir_.path() / "versions/1.0.0/instances/0001-running/instance.txtpb", &record));
+  EXPECT_NE(record.error().find("stopped answering its health check: 3 failed in a row"),
+            std::string::npos)
+      << record.error();
+}
+
+// With check_interval_ms 0 an instance that is up is never checked again.
+TEST_F(SupervisorTest, PeriodicChecksCanBeTurnedOff) {
+  config_.mutable_health()->set_check_interval_ms(0);
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  probe_.healthy = false;
+  for (int i = 0; i < 10; ++i) Tick(Millis(10000));
+  EXPECT_EQ(launcher_.starts, 1);
+  EXPECT_TRUE(supervisor_->Snapshot().running().up());
+}
+
 // A start that cannot exec is recorded in the instance folder and retried after backoff.
 TEST_F(SupervisorTest, RecordsFailedStartAndRetries) {
   launcher_.fail_starts = {1};
