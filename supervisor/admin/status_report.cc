@@ -127,6 +127,7 @@ StatusReport BuildStatusReport(const StatusInputs& in) {
   StatusReport report;
   report.set_service(in.service);
   report.set_uptime_s(static_cast<double>(in.uptime.count()));
+  if (in.image) *report.mutable_image() = *in.image;
   SetRole(in.supervisor, true, in.upstreams.running, &report);
   SetRole(in.supervisor, false, in.upstreams.testing, &report);
 

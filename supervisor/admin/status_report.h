@@ -29,6 +29,7 @@ struct StatusInputs {
   std::string candidate;                   // the version the evidence window is for
   DecisionList decisions;                  // the newest decisions in the base (yoke run only)
   std::optional<meta::MetaSnapshot> meta;  // absent without meta
+  std::optional<ImageStatus> image;        // absent under `yoke proxy`
 };
 
 // How many decisions /status lists, newest first.
