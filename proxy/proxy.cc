@@ -180,6 +180,7 @@ struct Proxy::Impl {
   mutable std::mutex mu;
   std::shared_ptr<const Targets> targets = std::make_shared<Targets>();        // GUARDED_BY(mu)
   std::map<std::pair<std::string, uint16_t>, std::weak_ptr<Target>> registry;  // GUARDED_BY(mu)
+  bool mirror_is_default = true;  // GUARDED_BY(mu): targets->mirror is options.mirror
 
   Impl(ProxyOptions o, EvidenceSink* s)
       : options(std::move(o)), sink(s), folder(options.route_patterns) {
@@ -1000,6 +1001,7 @@ void Proxy::Publish(UpstreamSnapshot snapshot) {
   };
   targets->running = target_for(snapshot.running);
   targets->testing = target_for(snapshot.testing);
+  impl_->mirror_is_default = !snapshot.mirror;
   targets->mirror = snapshot.mirror ? std::move(snapshot.mirror)
                                     : std::make_shared<const MirrorPolicy>(impl_->options.mirror);
   impl_->targets = targets;
@@ -1043,5 +1045,14 @@ UpstreamSnapshot Proxy::Current() const {
 }
 
 ProxyStats Proxy::Stats() const { return impl_->counters.Snapshot(); }
+
+void Proxy::SetDefaultMirror(MirrorPolicy policy) {
+  std::lock_guard lock(impl_->mu);
+  impl_->options.mirror = std::move(policy);  // read only under mu, by Publish
+  if (!impl_->mirror_is_default) return;
+  auto targets = std::make_shared<Targets>(*impl_->targets);
+  targets->mirror = std::make_shared<const MirrorPolicy>(impl_->options.mirror);
+  impl_->targets = std::move(targets);
+}
 
 }  // namespace yoke::proxy

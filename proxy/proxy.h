@@ -64,6 +64,9 @@ class Proxy : public TrafficSwitch {
   uint64_t InFlight(const Upstream& upstream) const override;
   uint64_t Served(const Upstream& upstream) const override;
   UpstreamSnapshot Current() const;
+  // The mirror policy used when a snapshot brings none (a reloaded config's); from the next
+  // request on.
+  void SetDefaultMirror(MirrorPolicy policy);
   ProxyStats Stats() const;
 
   struct Impl;  // the workers and shared state; defined in proxy.cc

@@ -20,6 +20,7 @@
 #include "base-layout/text_record.h"
 #include "core/address.h"
 #include "core/config_check.h"
+#include "core/config_reload.h"
 #include "core/evidence_window.h"
 #include "meta/sync.h"
 #include "platform/health_probe.h"
@@ -515,6 +516,52 @@ int RunDaemon(const std::string& config_path) {
     spdlog::error("upgrade failed, still running the old image: {}", why);
     std::lock_guard lock(image_mu);
     image.set_last_upgrade_error(NowText() + " " + why);
+  };
+  // SIGHUP: the config file is read again. Its live fields apply (core/config_reload.h); the
+  // others keep their running values and are named in one line as needing a restart. A file
+  // that does not load (or whose live part would not pass the checks) is refused with its
+  // file:line, and the running config stays.
+  on_signal.reload = [&] {
+    auto refuse = [&](const std::string& why) {
+      spdlog::error("config reload (SIGHUP) refused, the running config stays: {}", why);
+      std::lock_guard lock(image_mu);
+      image.set_last_reload_error(NowText() + " " + why);
+    };
+    auto loaded = LoadConfig(config_path);
+    if (!loaded) {
+      std::string why = loaded.error().message();
+      while (!why.empty() && why.back() == '\n') why.pop_back();
+      for (char& c : why) {
+        if (c == '\n') c = ';';
+      }
+      refuse(why);
+      return;
+    }
+    ConfigReload plan = PlanReload(*config, *loaded);
+    if (auto problems = CheckConfig(plan.applied); !problems.empty()) {
+      refuse(config_path + ": with the running values of the fields that need a restart: " +
+             problems.front().message);
+      return;
+    }
+    *config = plan.applied;
+    supervisor.Reload(*config);
+    proxy.SetDefaultMirror(MirrorPolicyFrom(config->mirror()));
+    spdlog::default_logger()->set_level(spdlog::level::from_str(config->log().level()));
+    auto join = [](const std::vector<std::string>& names) {
+      std::string out;
+      for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+      return out;
+    };
+    spdlog::info(
+        "config reloaded from {} (SIGHUP): {}", config_path,
+        plan.changed_live.empty() ? "no live field changed" : "applied " + join(plan.changed_live));
+    if (!plan.needs_restart.empty()) {
+      spdlog::warn("config reload: changed but needing a restart (running values kept): {}",
+                   join(plan.needs_restart));
+    }
+    std::lock_guard lock(image_mu);
+    image.set_config_loaded_at(NowText());
+    image.set_last_reload_error("");
   };
   RunUntilSignal(
       std::chrono::milliseconds(config->tick_ms()),

@@ -442,6 +442,13 @@ void Supervisor::WriteJournal() {
   journal_dirty_ = false;
 }
 
+void Supervisor::Reload(const Config& config) {
+  config_ = config;
+  judge_settings_ = JudgeSettingsFrom(config_);
+  ApplyPolicyOverride();
+  PublishSnapshot();
+}
+
 void Supervisor::PrepareUpgrade() {
   journal_dirty_ = true;
   WriteJournal();

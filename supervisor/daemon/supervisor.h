@@ -123,6 +123,11 @@ class Supervisor {
   // are adopted as they are (pid and start time checked) and the evidence window restarts.
   Status Start();
 
+  // A config re-read on SIGHUP, with only its live fields changed (core/config_reload.h): the
+  // judge's settings (with meta's override) apply from the next judgement, the rest as each is
+  // next read.
+  void Reload(const Config& config);
+
   // Before the process execs a new image of yoke: writes the journal as it stands, with the
   // instances left running, for the new image's Start to adopt.
   void PrepareUpgrade();

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 
+#include "core/record_text.h"
 #include "tests/integration/yoke_harness.h"
 
 namespace yoke::testing {
@@ -208,6 +210,65 @@ TEST(SocketActivationTest, ProxyServesOnTheSocketSystemdHandsIt) {
   ::kill(image->pid(), SIGTERM);
   EXPECT_TRUE(WaitUntil([&] { return !ProcessAlive(image->pid()); }, 20s));
   EXPECT_TRUE(WaitUntil([&] { return !ProcessAlive(running->pid()); }, 5s));
+}
+
+// Rewrites the config file as an editor would (whole, then renamed over), with `from` replaced
+// by `to`.
+void EditConfig(const fs::path& path, const std::string& from, const std::string& to) {
+  std::string text = ReadAll(path);
+  auto at = text.find(from);
+  ASSERT_NE(at, std::string::npos) << from << " not in " << text;
+  text.replace(at, from.size(), to);
+  WriteAll(path.string() + ".new", text);
+  fs::rename(path.string() + ".new", path);
+}
+
+uint64_t MinPairs(uint16_t admin_port) {
+  HttpResult res = HttpGet(admin_port, "/status");
+  StatusReport report;
+  if (res.status != 200 || !ParseJsonRecord("/status", res.body, &report)) return 0;
+  return static_cast<uint64_t>(report.judge().min_pairs());
+}
+
+// SIGHUP: a live field (judge.min_pairs) changes at once, a field that needs a restart (listen)
+// is named in one log line and keeps its running value, and a file that does not parse is
+// refused with its file:line while the running config stays and users are served.
+TEST(ConfigReloadTest, SighupAppliesLiveFieldsNamesTheRestAndRefusesABadFile) {
+  YokeHarness yoke(kPatientJudge);
+  yoke.StartYoke();
+  yoke.DropScript("1.0.0", "");
+  ASSERT_TRUE(yoke.WaitForRole("running", "1.0.0")) << yoke.Log();
+  EXPECT_EQ(MinPairs(yoke.admin_port()), 1000000u);
+
+  const uint16_t other_port = FreePort();
+  EditConfig(yoke.config_path(), "min_pairs: 1000000", "min_pairs: 777");
+  EditConfig(yoke.config_path(), "listen: \"127.0.0.1:" + std::to_string(yoke.proxy_port()),
+             "listen: \"127.0.0.1:" + std::to_string(other_port));
+  yoke.yoke().Signal(SIGHUP);
+  ASSERT_TRUE(yoke.WaitForLog("config reloaded from")) << yoke.Log();
+  EXPECT_TRUE(WaitUntil([&] { return MinPairs(yoke.admin_port()) == 777u; }, 5s)) << yoke.Log();
+  ASSERT_TRUE(yoke.WaitForLog("changed but needing a restart (running values kept): listen\n"))
+      << yoke.Log();
+  EXPECT_NE(yoke.Log().find("applied judge"), std::string::npos) << yoke.Log();
+  EXPECT_EQ(HttpGet(yoke.proxy_port(), "/version").status, 200);
+  EXPECT_EQ(HttpGet(other_port, "/version", 300ms).status, 0);
+
+  // A broken file: the error names the file and the line.
+  std::string text = ReadAll(yoke.config_path());
+  const size_t lines = std::count(text.begin(), text.end(), '\n');
+  WriteAll(yoke.config_path().string() + ".new", text + "judge { min_pairs: \"many\" }\n");
+  fs::rename(yoke.config_path().string() + ".new", yoke.config_path());
+  yoke.yoke().Signal(SIGHUP);
+  ASSERT_TRUE(yoke.WaitForLog("config reload (SIGHUP) refused")) << yoke.Log();
+  EXPECT_NE(yoke.Log().find(yoke.config_path().string() + ":" + std::to_string(lines + 1) + ":"),
+            std::string::npos)
+      << yoke.Log();
+  EXPECT_EQ(MinPairs(yoke.admin_port()), 777u);
+  EXPECT_EQ(HttpGet(yoke.proxy_port(), "/version").status, 200);
+  auto image = yoke.Image();
+  ASSERT_TRUE(image);
+  EXPECT_NE(image->last_reload_error(), "");
+  EXPECT_TRUE(ProcessAlive(yoke.yoke().pid()));
 }
 
 }  // namespace
