@@ -124,6 +124,11 @@ void RunUntilSignal(std::chrono::milliseconds period, const std::function<void()
         requests.async_wait(on_request);
       };
   requests.async_wait(on_request);
+  sigset_t handled;
+  sigemptyset(&handled);
+  sigaddset(&handled, SIGUSR2);
+  sigaddset(&handled, SIGHUP);
+  ::pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);
   boost::asio::steady_timer timer(io);
   std::function<void(const boost::system::error_code&)> on_tick =
       [&](const boost::system::error_code& ec) {
@@ -266,6 +271,15 @@ int RunDaemon(const std::string& config_path) {
   // image (an upgrade), and the environment variables that named them, which no instance
   // must inherit.
   InheritedSockets inherited = TakeInheritedSockets();
+  // SIGUSR2 and SIGHUP wait (pending, not lost) until the loop handles them: their default
+  // action would end yoke, and /status answers (so `yoke upgrade` may signal) before the loop
+  // runs. Every thread started from here on inherits the block; RunUntilSignal lifts it on
+  // this thread once its handlers are in place.
+  sigset_t requests;
+  sigemptyset(&requests);
+  sigaddset(&requests, SIGUSR2);
+  sigaddset(&requests, SIGHUP);
+  ::pthread_sigmask(SIG_BLOCK, &requests, nullptr);
   const std::string image_started_at = NowText();
   const bool upgraded = std::getenv("YOKE_UPGRADED") != nullptr;
   ::unsetenv("YOKE_UPGRADED");
