@@ -199,14 +199,15 @@ namespace {
 
 struct Worker {
   Proxy::Impl& impl;
+  // Client connections waiting for the first byte of their next request (Drain closes them
+  // once its idle grace is over). Only this worker's thread touches it. Declared before `io`:
+  // the sessions' frames, destroyed with `io`, take themselves out of it.
+  std::map<Socket*, SteadyClock::time_point> idle;
   // One thread runs it; only reactor I/O goes unlocked, since Publish and Stop post to it.
   asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   Acceptor acceptor{io.get_executor()};
   Pool pool;
   std::thread thread;
-  // Client connections waiting for the first byte of their next request (Drain closes them
-  // once its idle grace is over). Only this worker's thread touches it.
-  std::map<Socket*, SteadyClock::time_point> idle;
   explicit Worker(Proxy::Impl& i) : impl(i), pool(io, i.options.max_idle_per_upstream) {}
 };
 
