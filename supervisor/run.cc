@@ -491,7 +491,27 @@ int RunDaemon(const std::string& config_path) {
     proxy.Stop();
     admin.Stop();
     if (meta) meta->Stop();
-    supervisor.PrepareUpgrade();
+    // Everything comes back on the same sockets, meta first: the admin API's handlers read it.
+    auto restore = [&] {
+      if (make_meta) {
+        meta = make_meta();
+        if (auto st = meta->Start(); !st) {
+          spdlog::error("meta is off for this run: {}", st.error().message());
+        }
+      }
+      if (auto st = admin.Start(admin_listen, admin_keep); !st) {
+        spdlog::error("after the failed upgrade: {}", st.error().message());
+        ::close(admin_keep);
+      }
+      if (auto st = proxy.Start(proxy_listen, proxy_keep); !st) {
+        spdlog::error("after the failed upgrade: {}", st.error().message());
+        ::close(proxy_keep);
+      }
+    };
+    if (auto st = supervisor.PrepareUpgrade(); !st) {
+      restore();
+      return st;
+    }
     spdlog::info("upgrade: proxy drained in {} ms ({} connections cut); exec {} with pid {}",
                  std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::steady_clock::now() - drain_start)
@@ -504,21 +524,8 @@ int RunDaemon(const std::string& config_path) {
     ::setenv("YOKE_UPGRADED", "1", 1);
     Status exec = ExecHandingOn(*self_path, argv, {{"proxy", proxy_keep}, {"admin", admin_keep}});
     ::unsetenv("YOKE_UPGRADED");
-    // Still here: the exec failed. Everything comes back on the same sockets.
-    if (auto st = admin.Start(admin_listen, admin_keep); !st) {
-      spdlog::error("after the failed upgrade: {}", st.error().message());
-      ::close(admin_keep);
-    }
-    if (auto st = proxy.Start(proxy_listen, proxy_keep); !st) {
-      spdlog::error("after the failed upgrade: {}", st.error().message());
-      ::close(proxy_keep);
-    }
-    if (make_meta) {
-      meta = make_meta();
-      if (auto st = meta->Start(); !st) {
-        spdlog::error("meta is off for this run: {}", st.error().message());
-      }
-    }
+    // Still here: the exec failed.
+    restore();
     return exec;
   };
 

@@ -449,9 +449,12 @@ void Supervisor::Reload(const Config& config) {
   PublishSnapshot();
 }
 
-void Supervisor::PrepareUpgrade() {
+Status Supervisor::PrepareUpgrade() {
   journal_dirty_ = true;
   WriteJournal();
+  // WriteJournal leaves it dirty when the write failed (and said why in the log).
+  if (journal_dirty_) return Fail("cannot write the journal the new image would adopt from");
+  return Ok();
 }
 
 void Supervisor::Shutdown() {

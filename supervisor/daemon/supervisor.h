@@ -129,8 +129,9 @@ class Supervisor {
   void Reload(const Config& config);
 
   // Before the process execs a new image of yoke: writes the journal as it stands, with the
-  // instances left running, for the new image's Start to adopt.
-  void PrepareUpgrade();
+  // instances left running, for the new image's Start to adopt. Fails when it cannot: the
+  // upgrade must not go on then.
+  Status PrepareUpgrade();
 
   // One pass of the loop.
   void Tick();
