@@ -378,6 +378,25 @@ class SpawnLauncher : public ProcessLauncher {
     return std::unique_ptr<ChildProcess>(new SpawnedChild(pid, options_.own_process_group));
   }
 
+  StatusOr<std::unique_ptr<ChildProcess>> Adopt(pid_t pid, uint64_t start_ticks) override {
+    auto ticks = ProcessStartTicks(pid);
+    if (!ticks) return Fail("pid " + std::to_string(pid) + " is gone");
+    if (*ticks != start_ticks) {
+      return Fail("pid " + std::to_string(pid) + " names another process now (started at tick " +
+                  std::to_string(*ticks) + ", not " + std::to_string(start_ticks) + ")");
+    }
+    auto parent = ParentPid(pid);
+    if (!parent || *parent != ::getpid()) {
+      return Fail("pid " + std::to_string(pid) + " is not a child of this process (parent " +
+                  (parent ? std::to_string(*parent) : std::string("unknown")) + ")");
+    }
+    {
+      std::lock_guard lock(TrackedChildren().mu);
+      TrackedChildren().pids.insert(pid);  // ours again: ReapOrphans leaves it alone
+    }
+    return std::unique_ptr<ChildProcess>(new SpawnedChild(pid, options_.own_process_group));
+  }
+
   // Waits for the helper's report: end of file once the program is exec'd, {step, errno} when
   // a step failed. Kills and reaps the helper when it fails or is silent past the deadline.
   Status AwaitExec(pid_t pid, int report_fd, Clock::time_point started, const fs::path& exe) {
@@ -559,6 +578,20 @@ std::optional<uint64_t> ProcessStartTicks(pid_t pid) {
   auto stat = ReadProcStat(pid);
   if (!stat) return std::nullopt;
   return stat->start_ticks;
+}
+
+std::optional<pid_t> ParentPid(pid_t pid) {
+  if (pid <= 0) return std::nullopt;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return std::nullopt;
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string state;
+  long long parent = 0;
+  if (!(rest >> state >> parent)) return std::nullopt;
+  return static_cast<pid_t>(parent);
 }
 
 bool StopStaleProcessGroup(pid_t pid, uint64_t start_ticks, std::chrono::milliseconds grace) {

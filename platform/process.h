@@ -130,6 +130,15 @@ class ProcessLauncher {
   // waitpid(-1)) and returns the live ones. Children are listed from
   // /proc/self/task/*/children.
   virtual std::vector<OrphanProcess> ReapOrphans() { return {}; }
+
+  // Takes charge again of a child this process started before it exec'd a new image of yoke
+  // (an in-place upgrade keeps the pid, so the child is still ours to signal and reap). Fails
+  // unless `pid` is alive, started at `start_ticks` and its parent is this process.
+  virtual StatusOr<std::unique_ptr<ChildProcess>> Adopt(pid_t pid, uint64_t start_ticks) {
+    (void)pid;
+    (void)start_ticks;
+    return Fail("this launcher cannot adopt processes");
+  }
 };
 
 struct LauncherOptions {
@@ -181,6 +190,9 @@ std::vector<ProcStat> ProcessesInSessions(const std::vector<pid_t>& sessions);
 // The start time of `pid` in clock ticks since boot (/proc/<pid>/stat field 22), or nullopt
 // when no such process exists. A pid plus its start time names one process for good.
 std::optional<uint64_t> ProcessStartTicks(pid_t pid);
+
+// The parent of `pid` (/proc/<pid>/stat field 4), or nullopt when no such process exists.
+std::optional<pid_t> ParentPid(pid_t pid);
 
 // Stops what is left of a process group whose leader was `pid` with start time `start_ticks`
 // (from an earlier supervisor's journal): SIGTERM, then SIGKILL after `grace`. Does nothing

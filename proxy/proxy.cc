@@ -174,10 +174,13 @@ struct Proxy::Impl {
   ProxyCounters counters;
   std::vector<std::unique_ptr<Worker>> workers;
   uint16_t port = 0;
+  // Set by Drain: every answer closes its connection, nothing new is accepted.
+  std::atomic<bool> draining{false};
 
   mutable std::mutex mu;
   std::shared_ptr<const Targets> targets = std::make_shared<Targets>();        // GUARDED_BY(mu)
   std::map<std::pair<std::string, uint16_t>, std::weak_ptr<Target>> registry;  // GUARDED_BY(mu)
+  bool mirror_is_default = true;  // GUARDED_BY(mu): targets->mirror is options.mirror
 
   Impl(ProxyOptions o, EvidenceSink* s)
       : options(std::move(o)), sink(s), folder(options.route_patterns) {
@@ -196,6 +199,10 @@ namespace {
 
 struct Worker {
   Proxy::Impl& impl;
+  // Client connections waiting for the first byte of their next request (Drain closes them
+  // once its idle grace is over). Only this worker's thread touches it. Declared before `io`:
+  // the sessions' frames, destroyed with `io`, take themselves out of it.
+  std::map<Socket*, SteadyClock::time_point> idle;
   // One thread runs it; only reactor I/O goes unlocked, since Publish and Stop post to it.
   asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   Acceptor acceptor{io.get_executor()};
@@ -212,6 +219,23 @@ void LogFailure(std::exception_ptr e) {
     spdlog::error("proxy: connection ended by an unexpected error: {}", ex.what());
   }
 }
+
+// Marks a connection idle while it waits for the first byte of a request.
+class IdleMark {
+ public:
+  IdleMark(Worker& w, Socket& socket, bool idle) : w_(w), socket_(idle ? &socket : nullptr) {
+    if (socket_) w_.idle.emplace(socket_, SteadyClock::now());
+  }
+  ~IdleMark() {
+    if (socket_) w_.idle.erase(socket_);
+  }
+  IdleMark(const IdleMark&) = delete;
+  IdleMark& operator=(const IdleMark&) = delete;
+
+ private:
+  Worker& w_;
+  Socket* socket_;
+};
 
 // Writes the proxy's own answer and counts it.
 Task<void> AnswerError(Worker& w, Stream& client, http::status status, std::string_view detail,
@@ -627,6 +651,8 @@ Task<bool> ServeOne(Worker& w, Stream& client, beast::flat_buffer& buffer,
     scanned = data.size() >= 3 ? data.size() - 3 : 0;
     client.expires_after(o.client_timeout);
     auto space = buffer.prepare(kRelayChunk);
+    // Between requests a connection is idle: a drain may close it (and only then).
+    IdleMark idle(w, client.socket(), buffer.size() == 0);
     auto read = co_await client.async_read_some(space, kTuple);
     buffer.commit(std::get<1>(read));
     if (std::get<0>(read)) {
@@ -727,6 +753,9 @@ Task<bool> ServeOne(Worker& w, Stream& client, beast::flat_buffer& buffer,
   if (drop) counters.CountDrop(*drop);
 
   InFlight in_flight(targets->running->in_flight);
+  // While draining for an upgrade, the answer closes the connection: the client's next request
+  // opens a new one, which waits in the backlog for the new image.
+  const bool keep_alive = request.keep_alive && !w.impl.draining.load(kRelaxed);
   Outcome outcome;
   std::string wire;
   AppendHead(request, false, {}, wire);
@@ -766,10 +795,10 @@ Task<bool> ServeOne(Worker& w, Stream& client, beast::flat_buffer& buffer,
                      LogFailure);
     }
     outcome = co_await ForwardToRunning(w, *targets->running, client, buffer, wire, nullptr,
-                                        is_head, version, request.keep_alive);
+                                        is_head, version, keep_alive);
   } else {
     outcome = co_await ForwardToRunning(w, *targets->running, client, buffer, wire, &request,
-                                        is_head, version, request.keep_alive);
+                                        is_head, version, keep_alive);
   }
   auto latency = Since(start);
   counters.running_latency.Observe(latency);
@@ -819,6 +848,23 @@ Task<void> Accept(Worker& w) {
   }
 }
 
+// While draining: closes connections idle for longer than `grace`, every 20 ms, until the worker
+// stops. One idle past the grace is a client that sent nothing; one that does send in time is
+// answered with `Connection: close`.
+Task<void> CloseIdle(Worker& w, std::chrono::milliseconds grace) {
+  Timer timer(w.io.get_executor());
+  while (true) {
+    const auto cutoff = SteadyClock::now() - grace;
+    for (auto& [socket, since] : w.idle) {
+      error_code ec;
+      if (since <= cutoff) socket->cancel(ec);
+    }
+    timer.expires_after(std::chrono::milliseconds(20));
+    auto [ec] = co_await timer.async_wait(kTuple);
+    if (ec) co_return;
+  }
+}
+
 StatusOr<tcp::endpoint> Resolve(const std::string& host, uint16_t port) {
   error_code ec;
   auto address = asio::ip::make_address(host, ec);
@@ -837,15 +883,29 @@ Proxy::Proxy(ProxyOptions options, EvidenceSink* sink)
 
 Proxy::~Proxy() { Stop(); }
 
-Status Proxy::Start(const HostPort& listen) {
-  YOKE_ASSIGN_OR_RETURN(tcp::endpoint endpoint, Resolve(listen.host, listen.port));
+Status Proxy::Start(const HostPort& listen, int listening_fd) {
+  tcp::endpoint endpoint;
+  if (listening_fd < 0) {
+    YOKE_ASSIGN_OR_RETURN(endpoint, Resolve(listen.host, listen.port));
+  }
+  impl_->draining = false;
   unsigned threads = std::max(1u, impl_->options.threads);
   // One listening socket, shared by every worker (each holds a duplicate of its descriptor).
   // No SO_REUSEPORT: another process that binds the port must fail, not take users.
   for (unsigned i = 0; i < threads; ++i) {
     auto worker = std::make_unique<Worker>(*impl_);
     error_code ec;
-    if (i == 0) {
+    if (i == 0 && listening_fd >= 0) {
+      sockaddr_storage address{};
+      socklen_t length = sizeof address;
+      if (::getsockname(listening_fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        ec = error_code(errno, boost::system::system_category());
+      } else {
+        const auto protocol = address.ss_family == AF_INET6 ? tcp::v6() : tcp::v4();
+        worker->acceptor.assign(protocol, listening_fd, ec);
+      }
+      if (!ec) endpoint = worker->acceptor.local_endpoint(ec);
+    } else if (i == 0) {
       worker->acceptor.open(endpoint.protocol(), ec);
       if (!ec) worker->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
       if (!ec) worker->acceptor.bind(endpoint, ec);
@@ -861,10 +921,14 @@ Status Proxy::Start(const HostPort& listen) {
     }
     if (ec) {
       Stop();
+      if (listening_fd >= 0) {
+        return Fail("proxy cannot take over the listening socket (fd " +
+                    std::to_string(listening_fd) + "): " + ec.message());
+      }
       return Fail("proxy cannot listen on " + listen.host + ":" + std::to_string(endpoint.port()) +
                   ": " + ec.message());
     }
-    if (i == 0) endpoint.port(worker->acceptor.local_endpoint().port());
+    if (i == 0 && listening_fd < 0) endpoint.port(worker->acceptor.local_endpoint().port());
     impl_->workers.push_back(std::move(worker));
   }
   impl_->port = endpoint.port();
@@ -874,6 +938,30 @@ Status Proxy::Start(const HostPort& listen) {
     w->thread = std::thread([w] { w->io.run(); });
   }
   return Ok();
+}
+
+int Proxy::listening_fd() const {
+  if (impl_->workers.empty()) return -1;
+  return impl_->workers.front()->acceptor.native_handle();
+}
+
+uint64_t Proxy::Drain(std::chrono::milliseconds timeout, std::chrono::milliseconds idle_grace) {
+  impl_->draining = true;
+  for (auto& worker : impl_->workers) {
+    Worker* w = worker.get();
+    asio::post(w->io, [w, idle_grace] {
+      error_code ec;
+      w->acceptor.close(ec);
+      asio::co_spawn(w->io.get_executor(), CloseIdle(*w, idle_grace), LogFailure);
+    });
+  }
+  const auto deadline = SteadyClock::now() + timeout;
+  auto& open = impl_->counters.connections_open;
+  // The workers own the connections; this thread only watches the count (bounded by timeout).
+  while (open.load() > 0 && SteadyClock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return open.load();
 }
 
 uint16_t Proxy::port() const { return impl_->port; }
@@ -914,6 +1002,7 @@ void Proxy::Publish(UpstreamSnapshot snapshot) {
   };
   targets->running = target_for(snapshot.running);
   targets->testing = target_for(snapshot.testing);
+  impl_->mirror_is_default = !snapshot.mirror;
   targets->mirror = snapshot.mirror ? std::move(snapshot.mirror)
                                     : std::make_shared<const MirrorPolicy>(impl_->options.mirror);
   impl_->targets = targets;
@@ -957,5 +1046,14 @@ UpstreamSnapshot Proxy::Current() const {
 }
 
 ProxyStats Proxy::Stats() const { return impl_->counters.Snapshot(); }
+
+void Proxy::SetDefaultMirror(MirrorPolicy policy) {
+  std::lock_guard lock(impl_->mu);
+  impl_->options.mirror = std::move(policy);  // read only under mu, by Publish
+  if (!impl_->mirror_is_default) return;
+  auto targets = std::make_shared<Targets>(*impl_->targets);
+  targets->mirror = std::make_shared<const MirrorPolicy>(impl_->options.mirror);
+  impl_->targets = std::move(targets);
+}
 
 }  // namespace yoke::proxy

@@ -42,10 +42,21 @@ class Proxy : public TrafficSwitch {
   Proxy(ProxyOptions options, EvidenceSink* sink);
   ~Proxy() override;
 
-  // Binds `listen` (port 0: any free port) and starts the workers.
-  Status Start(const HostPort& listen);
+  // Binds `listen` (port 0: any free port) and starts the workers. With `listening_fd` (a
+  // socket already listening: systemd's socket activation, or yoke's own before an upgrade),
+  // the proxy takes that descriptor over instead and `listen` only names it in messages.
+  // A stopped proxy may be started again (on the same descriptor, after a failed upgrade).
+  Status Start(const HostPort& listen, int listening_fd = -1);
   // The bound port, after Start.
   uint16_t port() const;
+  // The listening socket's descriptor, while started (the proxy keeps owning it).
+  int listening_fd() const;
+  // For an upgrade: stops accepting (new connections wait in the kernel's backlog), answers
+  // every request still to come on an open connection with `Connection: close`, closes
+  // connections that stay idle for `idle_grace`, and waits up to `timeout` for every client
+  // connection to end. Returns how many were still open (Stop cuts them). Call Stop after.
+  // The listening socket itself closes with the proxy's descriptors: keep a dup to hand on.
+  uint64_t Drain(std::chrono::milliseconds timeout, std::chrono::milliseconds idle_grace);
   // Closes the listeners and stops the workers; requests under way are cut.
   void Stop();
 
@@ -53,6 +64,9 @@ class Proxy : public TrafficSwitch {
   uint64_t InFlight(const Upstream& upstream) const override;
   uint64_t Served(const Upstream& upstream) const override;
   UpstreamSnapshot Current() const;
+  // The mirror policy used when a snapshot brings none (a reloaded config's); from the next
+  // request on.
+  void SetDefaultMirror(MirrorPolicy policy);
   ProxyStats Stats() const;
 
   struct Impl;  // the workers and shared state; defined in proxy.cc

@@ -15,6 +15,7 @@ packages=(
   libgtest-dev libgmock-dev
   curl python3 git
   nginx-light  # tests/integration/containment_test.cc runs a real nginx under yoke
+  systemd  # systemd-socket-activate: the socket-activation test (tests/integration/upgrade_test)
   clang libclang-rt-14-dev  # the libFuzzer target over the proxy's request rules (bench/fuzz.sh)
 )
 # chromium: tests/browser/status_page_test.py loads the status page headless (part of the suite);

@@ -1,6 +1,7 @@
 #include "supervisor/admin/admin_api.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -12,6 +13,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <cstring>
 #include <thread>
 
 #include "base-layout/paths.h"
@@ -217,24 +219,46 @@ AdminServer::AdminServer(AdminHandlers handlers) : impl_(std::make_unique<Impl>(
 
 AdminServer::~AdminServer() { Stop(); }
 
-Status AdminServer::Start(const HostPort& listen) {
+Status AdminServer::Start(const HostPort& listen, int listening_fd) {
   beast::error_code ec;
-  auto address = asio::ip::make_address(listen.host == "localhost" ? "127.0.0.1" : listen.host, ec);
-  if (ec) return Fail("admin_listen: bad address " + listen.host);
-  tcp::endpoint endpoint(address, listen.port);
-  impl_->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl_->acceptor.bind(endpoint, ec);
-  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Fail("admin API cannot listen on " + listen.host + ":" + std::to_string(listen.port) +
-                ": " + ec.message());
+  if (listening_fd >= 0) {
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    if (::getsockname(listening_fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      return Fail("admin API cannot use the inherited socket (fd " + std::to_string(listening_fd) +
+                  "): " + std::strerror(errno));
+    }
+    impl_->acceptor.assign(address.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), listening_fd, ec);
+    if (ec) {
+      return Fail("admin API cannot take over the listening socket (fd " +
+                  std::to_string(listening_fd) + "): " + ec.message());
+    }
+  } else {
+    auto address =
+        asio::ip::make_address(listen.host == "localhost" ? "127.0.0.1" : listen.host, ec);
+    if (ec) return Fail("admin_listen: bad address " + listen.host);
+    tcp::endpoint endpoint(address, listen.port);
+    impl_->acceptor.open(endpoint.protocol(), ec);
+    if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) impl_->acceptor.bind(endpoint, ec);
+    if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      beast::error_code ignored;
+      impl_->acceptor.close(ignored);
+      return Fail("admin API cannot listen on " + listen.host + ":" + std::to_string(listen.port) +
+                  ": " + ec.message());
+    }
   }
   impl_->port = impl_->acceptor.local_endpoint().port();
   impl_->listen_host = listen.host;
+  impl_->io.restart();  // a stopped server may start again (after a failed upgrade)
   asio::co_spawn(impl_->io, impl_->Accept(), asio::detached);
   impl_->thread = std::thread([this] { impl_->io.run(); });
   return Ok();
+}
+
+int AdminServer::listening_fd() const {
+  return impl_->acceptor.is_open() ? impl_->acceptor.native_handle() : -1;
 }
 
 uint16_t AdminServer::port() const { return impl_->port; }
@@ -249,6 +273,9 @@ void AdminServer::Stop() {
   });
   impl_->io.stop();
   impl_->thread.join();
+  // Closed here too: the post above may not have run before the stop.
+  beast::error_code ec;
+  impl_->acceptor.close(ec);
 }
 
 }  // namespace yoke

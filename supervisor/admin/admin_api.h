@@ -62,8 +62,11 @@ class AdminServer {
  public:
   explicit AdminServer(AdminHandlers handlers);
   ~AdminServer();
-  Status Start(const HostPort& listen);
+  // Binds `listen`, or with `listening_fd` takes over a socket already listening (systemd's, or
+  // the one yoke hands itself across an upgrade). A stopped server may be started again.
+  Status Start(const HostPort& listen, int listening_fd = -1);
   uint16_t port() const;
+  int listening_fd() const;  // while started; the server keeps owning it
   // Accepts that failed (out of descriptors, say); each is followed by a pause, never a spin.
   uint64_t accept_failures() const;
   void Stop();

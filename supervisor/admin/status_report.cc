@@ -64,6 +64,7 @@ StatusReport BuildStatusReport(const StatusInputs& in) {
   if (!in.supervisor && in.upstreams.testing) {
     SetUpstream(in.upstreams.testing, report.mutable_testing());
   }
+  if (in.image) *report.mutable_image() = *in.image;
 
   const auto& p = in.proxy;
   ProxyStatus* proxy = report.mutable_proxy();

@@ -12,6 +12,7 @@
 #include "supervisor/cli/cli_common.h"
 #include "supervisor/cli/cli_meta.h"
 #include "supervisor/cli/cli_ops.h"
+#include "supervisor/cli/cli_upgrade.h"
 
 namespace yoke {
 namespace {
@@ -198,7 +199,8 @@ int RunCli(int argc, char** argv, const CliWiring& wiring) {
   }
 
   MetaCommands meta_commands(app);
-  auto run_ops_command = AddOpsCommands(app);  // status, decisions, archive (cli_ops.cc)
+  auto run_ops_command = AddOpsCommands(app);         // status, decisions, archive (cli_ops.cc)
+  auto run_upgrade_command = AddUpgradeCommand(app);  // cli_upgrade.cc
 
   std::string rollback_version;
   bool rollback_now = false;
@@ -225,6 +227,7 @@ int RunCli(int argc, char** argv, const CliWiring& wiring) {
   }
   if (auto code = meta_commands.Run()) return *code;
   if (auto code = run_ops_command()) return *code;
+  if (auto code = run_upgrade_command()) return *code;
   if (*run) return wiring.run(config_path);
   if (*rollback) {
     return RollbackCommand(config_path, rollback_version, reason, author, rollback_now);

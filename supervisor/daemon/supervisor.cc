@@ -77,16 +77,47 @@ Status Supervisor::Start() {
                  st.error().message());
   }
 
-  // Whatever an earlier supervisor left alive is stopped: this one starts its own instances.
+  // After an in-place upgrade (SIGUSR2: the same process exec'd a new image of yoke) the
+  // instances are still this process's children: running and testing, if they were up, are
+  // adopted as they are; any other (stopping, or starting) is told to stop and reaped here.
+  // Whatever an earlier supervisor process left alive is stopped: this one starts its own.
+  std::unique_ptr<Instance> adopted_running;
+  std::unique_ptr<Instance> adopted_testing;
+  const SteadyTime start_now = deps_.clock->Now();
+  auto adopt = [&](const InstanceRecord& record) -> std::unique_ptr<Instance> {
+    if (record.pid() <= 0 || !record.stopped_at().empty()) return nullptr;
+    auto child = deps_.launcher->Adopt(record.pid(), record.start_ticks());
+    if (!child) return nullptr;
+    auto inst = std::make_unique<Instance>();
+    inst->record = record;
+    inst->dir = base_paths::InstancesDir(base_.root(), record.version()) /
+                base_paths::InstanceDirName(record.number(), record.role());
+    inst->child = std::move(*child);
+    return inst;
+  };
   std::vector<InstanceRecord> left;
   if (have_journal) {
     left.assign(journal.stopping().begin(), journal.stopping().end());
-    if (journal.has_running()) left.push_back(journal.running());
-    if (journal.has_testing()) left.push_back(journal.testing());
     if (journal.has_incoming()) left.push_back(journal.incoming());
+    for (const InstanceRecord* record : {&journal.running(), &journal.testing()}) {
+      std::unique_ptr<Instance> inst;
+      if (!record->ready_at().empty()) inst = adopt(*record);
+      if (!inst) {
+        left.push_back(*record);
+        continue;
+      }
+      (record == &journal.running() ? adopted_running : adopted_testing) = std::move(inst);
+    }
   }
   for (const InstanceRecord& record : left) {
     if (record.pid() <= 0) continue;
+    if (auto inst = adopt(record)) {
+      // Ours but not adoptable as it is: stopped like any other, and reaped by the loop.
+      spdlog::info("{} instance {}/{:04} (pid {}) is still a child after the upgrade: stopping it",
+                   record.role(), record.version(), record.number(), record.pid());
+      Stop(std::move(inst), start_now);
+      continue;
+    }
     if (StopStaleProcessGroup(record.pid(), record.start_ticks(), grace)) {
       spdlog::warn("stopped {} instance {}/{:04} (pid {}) left from before yoke restarted",
                    record.role(), record.version(), record.number(), record.pid());
@@ -120,6 +151,8 @@ Status Supervisor::Start() {
     if (!journal.held().empty() && base_.ArtifactOf(journal.held())) resume.held = journal.held();
   }
   Apply(resume, deps_.clock->Now());
+  AdoptInto(running_, std::move(adopted_running));
+  AdoptInto(testing_, std::move(adopted_testing));
 
   // Version folders no slot claims: never started ones (a crash right after intake) are
   // candidates again; the others are finished with and go to the archive.
@@ -135,6 +168,39 @@ Status Supervisor::Start() {
   WriteJournal();
   PublishSnapshot();
   return Ok();
+}
+
+void Supervisor::AdoptInto(Slot& slot, std::unique_ptr<Instance> inst) {
+  if (!inst) return;
+  const SteadyTime now = deps_.clock->Now();
+  const InstanceRecord& record = inst->record;
+  if (VersionOf(slot) != record.version() || slot.instance) {
+    spdlog::warn("{} instance {}/{:04} (pid {}) was adopted but its role now holds {}: stopping it",
+                 slot.role, record.version(), record.number(), record.pid(),
+                 VersionOf(slot).empty() ? "nothing" : VersionOf(slot));
+    Stop(std::move(inst), now);
+    return;
+  }
+  inst->phase = Phase::kUp;
+  // Up before this image started: what it logged until now belongs to the old image's window.
+  inst->up_since = now - Millis(1);
+  inst->tail = std::make_unique<LogTailer>(inst->dir, config_.json_log_glob(), log_format_);
+  // Read what is there now (bounded: a service that logs faster than this reads is caught up
+  // with by the loop's own polls).
+  for (int i = 0; i < 64 && inst->tail->Poll(inst->logs, /*during_startup=*/false) > 0; ++i) {
+  }
+  spdlog::info("adopted {} instance {}/{:04} (pid {}, port {}) across the upgrade", slot.role,
+               record.version(), record.number(), record.pid(), record.port());
+  slot.instance = std::move(inst);
+  PublishUpstreams();
+  const bool window_was_possible = !lifecycle_.state().window_open;
+  Apply(InstanceUp{slot.which}, now);
+  if (window_was_possible && lifecycle_.state().window_open) {
+    spdlog::info(
+        "evidence window for candidate {} restarted after the upgrade: the old image's pairs and "
+        "log counts are not carried across exec; the judge counts from now",
+        lifecycle_.state().testing.version);
+  }
 }
 
 void Supervisor::Tick() {
@@ -440,6 +506,21 @@ void Supervisor::WriteJournal() {
   if (journal_write_failing_) spdlog::info("journal written again");
   journal_write_failing_ = false;
   journal_dirty_ = false;
+}
+
+void Supervisor::Reload(const Config& config) {
+  config_ = config;
+  judge_settings_ = JudgeSettingsFrom(config_);
+  ApplyPolicyOverride();
+  PublishSnapshot();
+}
+
+Status Supervisor::PrepareUpgrade() {
+  journal_dirty_ = true;
+  WriteJournal();
+  // WriteJournal leaves it dirty when the write failed (and said why in the log).
+  if (journal_dirty_) return Fail("cannot write the journal the new image would adopt from");
+  return Ok();
 }
 
 void Supervisor::Shutdown() {

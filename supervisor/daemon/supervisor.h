@@ -71,8 +71,20 @@ class Supervisor {
 
   // Prepares the base and rebuilds state from the journal: instances a previous supervisor
   // left alive are stopped (checked by start time, not by pid alone), and their versions are
-  // queued to start again in the same roles.
+  // queued to start again in the same roles. After an in-place upgrade (the same process,
+  // a new image) the running and testing instances are still children of this process: they
+  // are adopted as they are (pid and start time checked) and the evidence window restarts.
   Status Start();
+
+  // A config re-read on SIGHUP, with only its live fields changed (core/config_reload.h): the
+  // judge's settings (with meta's override) apply from the next judgement, the rest as each is
+  // next read.
+  void Reload(const Config& config);
+
+  // Before the process execs a new image of yoke: writes the journal as it stands, with the
+  // instances left running, for the new image's Start to adopt. Fails when it cannot: the
+  // upgrade must not go on then.
+  Status PrepareUpgrade();
 
   // One pass of the loop.
   void Tick();
@@ -160,6 +172,9 @@ class Supervisor {
     std::promise<StatusOr<std::string>> done;
   };
 
+  // Puts an instance adopted across an upgrade into its slot (up, its logs read so far as the
+  // baseline) and tells the lifecycle; stops it when the slot now holds another version.
+  void AdoptInto(Slot& slot, std::unique_ptr<Instance> inst);
   void TakeInDrops(SteadyTime now);
   void PollLogs();
   // OpenWindow: counts as of now are the window's baseline; meta's policy applies from here.

@@ -35,4 +35,12 @@ StatusOr<std::unique_ptr<ChildProcess>> FakeLauncher::Launch(const LaunchSpec& s
   return std::unique_ptr<ChildProcess>(new FakeChild(state));
 }
 
+StatusOr<std::unique_ptr<ChildProcess>> FakeLauncher::Adopt(pid_t pid, uint64_t) {
+  for (const auto& state : children) {
+    if (state->pid == pid && !state->exit)
+      return std::unique_ptr<ChildProcess>(new FakeChild(state));
+  }
+  return Fail("not a child of this launcher");
+}
+
 }  // namespace yoke::testing

@@ -24,6 +24,9 @@ struct FakeChildState {
 class FakeLauncher : public ProcessLauncher {
  public:
   StatusOr<std::unique_ptr<ChildProcess>> Launch(const LaunchSpec& spec) override;
+  // Adopts a child this launcher started that has not exited (as after an in-place upgrade,
+  // where the children are still the process's own); start ticks are not checked.
+  StatusOr<std::unique_ptr<ChildProcess>> Adopt(pid_t pid, uint64_t start_ticks) override;
 
   // Starts numbered from 1; these fail as if exec had failed.
   std::set<int> fail_starts;

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "base-layout/text_record.h"
+#include "core/record_text.h"
 #include "platform/posix_env.h"
 #include "tests/fakes/http_client.h"
 
@@ -118,10 +119,19 @@ YokeHarness::YokeHarness(const std::string& extra_config) {
                extra_config);
 }
 
-void YokeHarness::StartYoke() {
-  yoke_ = std::make_unique<Subprocess>(
-      std::vector<std::string>{YokeBinary().string(), "run", "--config", config_path_.string()},
-      dir_.path() / "yoke.out");
+void YokeHarness::StartYoke(const fs::path& binary, const std::vector<std::string>& prefix) {
+  std::vector<std::string> argv = prefix;
+  argv.insert(argv.end(), {(binary.empty() ? YokeBinary() : binary).string(), "run", "--config",
+                           config_path_.string()});
+  yoke_ = std::make_unique<Subprocess>(argv, dir_.path() / "yoke.out");
+}
+
+std::optional<ImageStatus> YokeHarness::Image() const {
+  HttpResult res = HttpGet(admin_port_, "/status");
+  if (res.status != 200) return std::nullopt;
+  StatusReport report;
+  if (!ParseJsonRecord("/status", res.body, &report) || !report.has_image()) return std::nullopt;
+  return report.image();
 }
 
 std::optional<int> YokeHarness::StopYoke(int sig) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "proto/yoke/state.pb.h"
+#include "proto/yoke/status.pb.h"
 #include "tests/fakes/process_harness.h"
 #include "tests/fakes/temp_dir.h"
 
@@ -61,8 +62,15 @@ class YokeHarness {
   uint16_t proxy_port() const { return proxy_port_; }
   uint16_t admin_port() const { return admin_port_; }
 
-  void StartYoke();
+  // Starts `binary run --config ...` (empty: the build's yoke), after `prefix` when given (a
+  // wrapper such as systemd-socket-activate, which then is the process started).
+  void StartYoke(const std::filesystem::path& binary = {},
+                 const std::vector<std::string>& prefix = {});
   Subprocess& yoke() { return *yoke_; }
+  // The test's own temp folder (the base, the config and yoke's output are in it).
+  const std::filesystem::path& dir() const { return dir_.path(); }
+  // /status's image part (pid, when the image started), or nullopt without an answer.
+  std::optional<ImageStatus> Image() const;
   // Stops yoke with SIGTERM and returns its wait status.
   std::optional<int> StopYoke(int sig = SIGTERM);
   void KillYoke();

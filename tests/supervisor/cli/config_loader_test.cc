@@ -77,11 +77,12 @@ TEST_F(ConfigLoaderTest, ReportsMissingFile) {
 }
 
 // Every example in configs/ loads: they are documentation that must stay true. The systemd
-// unit is the one file there that is not a yoke config; SystemdUnitTest checks it.
+// units (.service, .socket) are the only files there that are not yoke configs; SystemdUnitTest
+// checks them.
 TEST(ConfigsFolderTest, EveryExampleConfigLoads) {
   int loaded = 0;
   for (const auto& entry : fs::directory_iterator(fs::path(YOKE_SOURCE_DIR) / "configs")) {
-    if (entry.path().extension() == ".service") continue;
+    if (entry.path().extension() == ".service" || entry.path().extension() == ".socket") continue;
     EXPECT_EQ(entry.path().extension(), ".txtpb") << "what is " << entry.path() << "?";
     if (entry.path().extension() != ".txtpb") continue;
     auto config = LoadConfig(entry.path());
@@ -112,6 +113,27 @@ std::map<std::string, std::vector<std::string>> ReadUnit(const fs::path& path) {
 }
 
 const fs::path kUnit = fs::path(YOKE_SOURCE_DIR) / "configs" / "yoke@.service";
+const fs::path kSocketUnit = fs::path(YOKE_SOURCE_DIR) / "configs" / "yoke@.socket";
+
+// The socket unit holds the proxy's port (hello's `listen`), named "proxy" for LISTEN_FDNAMES,
+// one socket for one yoke; the service reloads with SIGHUP.
+TEST(SystemdUnitTest, SocketUnitHoldsTheProxyPort) {
+  auto socket = ReadUnit(kSocketUnit);
+  auto one = [&](const std::string& key) {
+    auto it = socket.find(key);
+    EXPECT_TRUE(it != socket.end() && it->second.size() == 1) << key << " missing or repeated";
+    return it == socket.end() ? std::string("(missing)") : it->second.back();
+  };
+  auto hello = LoadConfig((fs::path(YOKE_SOURCE_DIR) / "configs" / "hello.txtpb").string());
+  ASSERT_TRUE(hello);
+  EXPECT_EQ(one("Socket.ListenStream"), hello->listen());
+  EXPECT_EQ(one("Socket.FileDescriptorName"), "proxy");
+  EXPECT_EQ(one("Socket.Accept"), "no");
+  EXPECT_EQ(one("Install.WantedBy"), "sockets.target");
+  auto service = ReadUnit(kUnit);
+  ASSERT_EQ(service["Service.ExecReload"].size(), 1u);
+  EXPECT_EQ(service["Service.ExecReload"][0], "/bin/kill -HUP $MAINPID");
+}
 
 // The unit runs `yoke run --config`, restarts on failure but not on a bad config or a held
 // lock, stops yoke before its children, and carries the whole sandbox.
@@ -166,8 +188,11 @@ TEST(SystemdUnitTest, PassesSystemdAnalyzeVerify) {
   }
   fs::path copy = dir.path() / "yoke@hello.service";
   testing::WriteAll(copy, text);
+  // The socket unit beside it: verified together, as systemd loads them.
+  fs::path socket = dir.path() / "yoke@hello.socket";
+  testing::WriteAll(socket, testing::ReadAll(kSocketUnit));
   fs::path out = dir.path() / "verify.out";
-  testing::Subprocess verify({analyze.string(), "verify", copy.string()}, out);
+  testing::Subprocess verify({analyze.string(), "verify", copy.string(), socket.string()}, out);
   auto status = verify.Wait(std::chrono::seconds(30));
   ASSERT_TRUE(status) << "systemd-analyze verify did not finish within 30 s";
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << testing::ReadAll(out);

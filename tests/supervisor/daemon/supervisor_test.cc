@@ -552,5 +552,44 @@ TEST_F(SupervisorTest, ResumesRolesFromTheJournal) {
   EXPECT_EQ(snap.testing().instance(), 2u);
 }
 
+// After an in-place upgrade (the same process, a new Supervisor) running and testing are adopted
+// as they are: no new start, the same instances, both up; one that exited meanwhile is started
+// again.
+TEST_F(SupervisorTest, AdoptsItsOwnInstancesAfterAnUpgrade) {
+  StartSupervisor();
+  DropAndSettle("hello-1.0.0");
+  Tick();
+  DropAndSettle("hello-2.0.0");
+  Tick();
+  ASSERT_EQ(launcher_.starts, 2);
+  ASSERT_TRUE(supervisor_->PrepareUpgrade());
+  supervisor_.reset();  // the old image is gone; its children are not
+  StartSupervisor();
+  Tick();
+  auto snap = supervisor_->Snapshot();
+  EXPECT_EQ(launcher_.starts, 2);
+  EXPECT_EQ(snap.running.version, "1.0.0");
+  EXPECT_EQ(snap.testing.version, "2.0.0");
+  EXPECT_TRUE(snap.running.up);
+  EXPECT_TRUE(snap.testing.up);
+  EXPECT_EQ(snap.running.instance, 1u);
+  EXPECT_EQ(snap.testing.instance, 1u);
+  EXPECT_EQ(snap.judge_verdict, "wait");  // the window is open again
+  EXPECT_TRUE(launcher_.children[0]->signals.empty());
+  EXPECT_TRUE(launcher_.children[1]->signals.empty());
+
+  // Testing exits across the next upgrade: it is not adopted but started again.
+  ASSERT_TRUE(supervisor_->PrepareUpgrade());
+  supervisor_.reset();
+  launcher_.children[1]->exit = ExitInfo{1, 0};
+  StartSupervisor();
+  Tick();
+  Tick();
+  snap = supervisor_->Snapshot();
+  EXPECT_EQ(launcher_.starts, 3);
+  EXPECT_EQ(snap.running.instance, 1u);
+  EXPECT_EQ(snap.testing.instance, 2u);
+}
+
 }  // namespace
 }  // namespace yoke
