@@ -21,8 +21,8 @@
 #include "base-layout/text_record.h"
 #include "core/address.h"
 #include "core/config_check.h"
-#include "core/config_settings.h"
 #include "core/config_reload.h"
+#include "core/config_settings.h"
 #include "core/evidence_window.h"
 #include "meta/sync.h"
 #include "platform/health_probe.h"
@@ -456,7 +456,7 @@ int RunDaemon(const std::string& config_path) {
     }
     proxy_accepting = true;
     spdlog::info("proxy accepting on the inherited socket, port {}{}", proxy.port(),
-                 supervisor.Snapshot().running.up ? "" : " (running is not up yet)");
+                 supervisor.Snapshot().running().up() ? "" : " (running is not up yet)");
     return true;
   };
 
@@ -588,7 +588,8 @@ int RunDaemon(const std::string& config_path) {
         } catch (const std::exception& e) {
           spdlog::error("supervisor tick failed: {}; going on", e.what());
         }
-        if (!proxy_accepting && (supervisor.Snapshot().running.up || clock.Now() >= accept_by)) {
+        if (!proxy_accepting &&
+            (supervisor.Snapshot().running().up() || clock.Now() >= accept_by)) {
           // Tried once: a socket the proxy cannot take is said in the log, and yoke goes on.
           start_accepting();
           proxy_accepting = true;

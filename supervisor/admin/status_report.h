@@ -26,10 +26,10 @@ struct StatusInputs {
   UpstreamSnapshot upstreams;
   proxy::ProxyStats proxy;
   PairStats pairs;
-  std::string candidate;               // the version the evidence window is for
-  DecisionListing decisions;           // the newest decisions in the base (yoke run only)
-  std::optional<MetaStatus> meta;      // absent without meta (meta::MetaSync::Snapshot)
-  std::optional<ImageStatus> image;    // absent under `yoke proxy`
+  std::string candidate;             // the version the evidence window is for
+  DecisionListing decisions;         // the newest decisions in the base (yoke run only)
+  std::optional<MetaStatus> meta;    // absent without meta (meta::MetaSync::Snapshot)
+  std::optional<ImageStatus> image;  // absent under `yoke proxy`
 };
 
 // How many decisions /status lists, newest first.

@@ -62,6 +62,20 @@ class MetaSyncTest : public ::testing::Test {
     return sync;
   }
 
+  // A release of `version` whose artifact, a small script under build/, is made here.
+  Release BuiltRelease(const std::string& version) {
+    fs::path artifact = dir_.path() / "build" / ("shop-" + version + ".sh");
+    testing::WriteAll(artifact, "#!/bin/sh\necho hi\n");
+    auto digest = meta::DigestFile(artifact);
+    EXPECT_TRUE(digest);
+    Release release;
+    release.set_version(version);
+    release.mutable_artifact()->set_uri("file://" + artifact.string());
+    release.mutable_artifact()->set_sha256(digest ? digest->sha256 : "");
+    release.mutable_artifact()->set_size(digest ? digest->size : 0);
+    return release;
+  }
+
   // Writes a decision into a host's base, as the supervisor does, and tells meta.
   void Decide(meta::MetaSync& sync, const std::string& host, int n) {
     Decision d;
@@ -166,17 +180,8 @@ TEST_F(MetaSyncTest, QueuesWhileTheRemoteIsAwayAndDeliversOnce) {
 // the intake, with the release's provenance and the channel's flags in EnvFor. A release whose
 // artifact does not match its sha256 starts nothing, and the host status says why.
 TEST_F(MetaSyncTest, HandsACheckedArtifactToTheIntakeAndRefusesABadOne) {
-  fs::path artifact = dir_.path() / "build" / "shop-2.0.0.sh";
-  fs::create_directories(artifact.parent_path());
-  testing::WriteAll(artifact, "#!/bin/sh\necho hi\n");
-  auto digest = meta::DigestFile(artifact);
-  ASSERT_TRUE(digest);
   auto remote = Remote();
-  Release good;
-  good.set_version("2.0.0");
-  good.mutable_artifact()->set_uri("file://" + artifact.string());
-  good.mutable_artifact()->set_sha256(digest->sha256);
-  good.mutable_artifact()->set_size(digest->size);
+  Release good = BuiltRelease("2.0.0");
   auto* source = good.add_source();
   source->set_repo("git@example.com:team/shop-api.git");
   source->set_githash("4f2a9c1");
@@ -223,16 +228,8 @@ TEST_F(MetaSyncTest, HandsACheckedArtifactToTheIntakeAndRefusesABadOne) {
 // fetches nothing. A release without a size, or one the free-space floor has no room for, is
 // refused before any byte is fetched.
 TEST_F(MetaSyncTest, RefusesUnsafeVersionsEmptyArtifactsAndNoRoom) {
-  fs::path artifact = dir_.path() / "build" / "shop-2.0.0.sh";
-  testing::WriteAll(artifact, "#!/bin/sh\necho hi\n");
-  auto digest = meta::DigestFile(artifact);
-  ASSERT_TRUE(digest);
   auto remote = Remote();
-  Release good;
-  good.set_version("2.0.0");
-  good.mutable_artifact()->set_uri("file://" + artifact.string());
-  good.mutable_artifact()->set_sha256(digest->sha256);
-  good.mutable_artifact()->set_size(digest->size);
+  Release good = BuiltRelease("2.0.0");
   ASSERT_TRUE(meta::AddRelease(*remote, "shop", good, kOperator));
   // Written by hand, as a careless or hostile commit would: AddRelease refuses these.
   Release liar = good;
@@ -276,6 +273,18 @@ TEST_F(MetaSyncTest, RefusesUnsafeVersionsEmptyArtifactsAndNoRoom) {
   ASSERT_TRUE(WaitUntil([&] { return fs::exists(dir_.path() / "h1" / "shop-2.0.0.sh"); }, 20s))
       << sync->Snapshot().last_error();
   EXPECT_EQ(sync->Snapshot().artifact_failures(), 1);
+
+  // A release that gives no size is refused before anything is fetched.
+  Release sizeless = BuiltRelease("4.0.0");
+  sizeless.mutable_artifact()->clear_size();
+  ASSERT_TRUE(remote->Commit({{"shop/releases/4.0.0.txtpb", sizeless.DebugString()},
+                              {"shop/prod/channels/stable.txtpb", "release: \"4.0.0\"\n"}},
+                             "sizeless", kOperator));
+  sync->FetchNow();
+  ASSERT_TRUE(WaitUntil([&] { return sync->Snapshot().artifact_failures() == 2; }, 20s));
+  EXPECT_NE(sync->Snapshot().last_error().find("no artifact size"), std::string::npos)
+      << sync->Snapshot().last_error();
+  EXPECT_FALSE(fs::exists(dir_.path() / "h1" / "shop-4.0.0.sh"));
 }
 
 }  // namespace

@@ -568,13 +568,13 @@ TEST_F(SupervisorTest, AdoptsItsOwnInstancesAfterAnUpgrade) {
   Tick();
   auto snap = supervisor_->Snapshot();
   EXPECT_EQ(launcher_.starts, 2);
-  EXPECT_EQ(snap.running.version, "1.0.0");
-  EXPECT_EQ(snap.testing.version, "2.0.0");
-  EXPECT_TRUE(snap.running.up);
-  EXPECT_TRUE(snap.testing.up);
-  EXPECT_EQ(snap.running.instance, 1u);
-  EXPECT_EQ(snap.testing.instance, 1u);
-  EXPECT_EQ(snap.judge_verdict, "wait");  // the window is open again
+  EXPECT_EQ(snap.running().version(), "1.0.0");
+  EXPECT_EQ(snap.testing().version(), "2.0.0");
+  EXPECT_TRUE(snap.running().up());
+  EXPECT_TRUE(snap.testing().up());
+  EXPECT_EQ(snap.running().instance(), 1u);
+  EXPECT_EQ(snap.testing().instance(), 1u);
+  EXPECT_EQ(snap.judge().verdict(), "wait");  // the window is open again
   EXPECT_TRUE(launcher_.children[0]->signals.empty());
   EXPECT_TRUE(launcher_.children[1]->signals.empty());
 
@@ -587,8 +587,8 @@ TEST_F(SupervisorTest, AdoptsItsOwnInstancesAfterAnUpgrade) {
   Tick();
   snap = supervisor_->Snapshot();
   EXPECT_EQ(launcher_.starts, 3);
-  EXPECT_EQ(snap.running.instance, 1u);
-  EXPECT_EQ(snap.testing.instance, 2u);
+  EXPECT_EQ(snap.running().instance(), 1u);
+  EXPECT_EQ(snap.testing().instance(), 2u);
 }
 
 }  // namespace
