@@ -1,3 +1,6 @@
+// MetaSync's thread. Over 500 lines because one pass (fetch, follow the channel, offer an
+// artifact, commit decisions and status, push) works on one store and one snapshot under one
+// mutex; split by step, that lock's discipline would spread over several files.
 #include "meta/sync.h"
 
 #include <spdlog/spdlog.h>

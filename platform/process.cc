@@ -1,3 +1,6 @@
+// The real launcher and its children. Over 500 lines because the launcher (posix_spawn and the
+// exec helper's report), the child (session-wide signals, exit read with WNOWAIT) and the
+// orphan reaper share one registry of tracked children and its lock.
 #include "platform/process.h"
 
 #include <dirent.h>

@@ -1,3 +1,7 @@
+// `yoke run` and `yoke proxy`: the composition root. Over 500 lines because RunDaemon's order is
+// the point (inherited sockets before any thread, signals blocked, meta before the admin API
+// that reads it, an upgrade's drain and exec undone in reverse when it fails); the next step is
+// a Daemon class with one method a stage.
 #include "supervisor/run.h"
 
 #include <fcntl.h>

@@ -1,6 +1,8 @@
 // The loop itself: start and resume, the tick, intake, verdicts, carrying out the lifecycle's
 // actions (retiring, switching, archiving), the journal and the snapshot. Instances are in
-// instances.cc, the judging window in judging.cc; the decisions are core/lifecycle.cc's.
+// instances.cc, the judging window in judging.cc; the decisions are core/lifecycle.cc's. Over
+// 500 lines because start-and-resume (with an upgrade's adoption) and the intake each need the
+// slots, the lifecycle and the journal together.
 #include "supervisor/daemon/supervisor.h"
 
 #include <signal.h>

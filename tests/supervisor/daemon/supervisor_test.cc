@@ -1,3 +1,6 @@
+// The supervisor loop, stepped by a fake clock with a fake launcher and probe over a real base
+// folder (through a FaultEnv that can fill the disk). Over 500 lines: one fixture serves every
+// scenario of the loop, and splitting it would copy the fixture.
 #include "supervisor/daemon/supervisor.h"
 
 #include <gtest/gtest.h>
