@@ -498,22 +498,21 @@ Status BecomeChildSubreaper() {
   return Ok();
 }
 
-void ResetSignalDispositions() {
+void ResetSignalDispositions(const sigset_t& held) {
   // What a process inherits across exec is only "ignored" or "default" (handlers are reset by
   // exec), so an ignored signal is put back to its default. A handler found here was installed
   // by this process itself (a sanitizer's runtime, before main) and is left alone.
   for (int sig = 1; sig < NSIG; ++sig) {
     struct sigaction current {};
     // SIGKILL and SIGSTOP cannot be changed, nor glibc's internal 32 and 33 (EINVAL).
+    if (sigismember(&held, sig) == 1) continue;
     if (::sigaction(sig, nullptr, &current) != 0 || current.sa_handler != SIG_IGN) continue;
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     sigemptyset(&dfl.sa_mask);
     ::sigaction(sig, &dfl, nullptr);
   }
-  sigset_t none;
-  sigemptyset(&none);
-  ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
+  ::pthread_sigmask(SIG_SETMASK, &held, nullptr);
 }
 
 std::optional<ProcStat> ReadProcStat(pid_t pid) {

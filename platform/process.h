@@ -166,12 +166,14 @@ StatusOr<std::filesystem::path> FindExecHelper();
 // descendants are reparented to it instead of init. Call once at start.
 Status BecomeChildSubreaper();
 
-// Puts every ignored signal back to its default and unblocks every signal of this thread; run
-// at start, before any thread exists, so that nothing inherited (an ignored SIGCHLD above all,
-// which makes the kernel reap children itself) changes how yoke sees its children. Only
-// "ignored" and "default" survive an exec, so a handler found here is this process's own (a
-// sanitizer's) and is kept.
-void ResetSignalDispositions();
+// Puts every ignored signal but those in `held` back to its default, and sets this thread's mask
+// to `held`: run at start, before any thread exists, so that nothing inherited (an ignored
+// SIGCHLD above all, which makes the kernel reap children itself) changes how yoke sees its
+// children. The `held` signals are blocked, not reset: ones that arrive wait until the loop
+// handles them (an upgraded image inherits them ignored, and a default action would end it).
+// Only "ignored" and "default" survive an exec, so a handler found here is this process's own
+// (a sanitizer's) and is kept.
+void ResetSignalDispositions(const sigset_t& held);
 
 // One line of /proc/<pid>/stat.
 struct ProcStat {

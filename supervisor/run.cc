@@ -239,7 +239,15 @@ Status ExecHandingOn(const fs::path& binary, char** argv,
 int RunDaemon(const std::string& config_path) {
   // Before any thread exists: nothing inherited (an ignored SIGCHLD above all, which makes the
   // kernel reap children itself) changes how yoke sees its instances. SIGPIPE is ignored below.
-  ResetSignalDispositions();
+  // SIGUSR2 and SIGHUP wait (pending, not lost) until the loop handles them: their default
+  // action would end yoke, and /status answers (so `yoke upgrade` may signal) before the loop
+  // runs. Every thread started from here on inherits the block; RunUntilSignal lifts it on
+  // this thread once its handlers are in place.
+  sigset_t requests;
+  sigemptyset(&requests);
+  sigaddset(&requests, SIGUSR2);
+  sigaddset(&requests, SIGHUP);
+  ResetSignalDispositions(requests);
   // What an instance leaves behind when one of its processes dies comes back to yoke, not to
   // init, so that it is stopped and reaped with its instance (platform/process.h).
   if (auto st = BecomeChildSubreaper(); !st) {
@@ -250,15 +258,6 @@ int RunDaemon(const std::string& config_path) {
   // image (an upgrade), and the environment variables that named them, which no instance
   // must inherit.
   InheritedSockets inherited = TakeInheritedSockets();
-  // SIGUSR2 and SIGHUP wait (pending, not lost) until the loop handles them: their default
-  // action would end yoke, and /status answers (so `yoke upgrade` may signal) before the loop
-  // runs. Every thread started from here on inherits the block; RunUntilSignal lifts it on
-  // this thread once its handlers are in place.
-  sigset_t requests;
-  sigemptyset(&requests);
-  sigaddset(&requests, SIGUSR2);
-  sigaddset(&requests, SIGHUP);
-  ::pthread_sigmask(SIG_BLOCK, &requests, nullptr);
   const std::string image_started_at = NowText();
   const bool upgraded = std::getenv("YOKE_UPGRADED") != nullptr;
   ::unsetenv("YOKE_UPGRADED");
