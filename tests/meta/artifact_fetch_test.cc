@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tests/fakes/process_harness.h"
+#include "tests/fakes/scripted_server.h"
 #include "tests/fakes/temp_dir.h"
 
 namespace yoke {
@@ -105,6 +106,21 @@ TEST_F(ArtifactFetchTest, ReportsWhatWentWrong) {
   ASSERT_FALSE(https);
   EXPECT_NE(https.error().message().find("https is not supported"), std::string::npos);
   EXPECT_FALSE(meta::FetchArtifact((dir_.path() / "missing").string(), to_, 3, 5s));
+}
+
+// A server that accepts and then never answers fails the fetch at its timeout, and one that
+// closes after 3 of the 1000 bytes it promised fails it at once: a reason each, never a hang
+// and never a short file taken for the artifact.
+TEST_F(ArtifactFetchTest, AStallingServerFailsAtTheTimeout) {
+  for (auto play :
+       {testing::ScriptedServer::Play::kSilent, testing::ScriptedServer::Play::kAnswer}) {
+    testing::ScriptedServer server("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nabc", play);
+    auto got = meta::FetchArtifact("http://127.0.0.1:" + std::to_string(server.port()) + "/x", to_,
+                                   1000, 1s);
+    ASSERT_FALSE(got);
+    EXPECT_NE(got.error().message().find("cannot fetch"), std::string::npos)
+        << got.error().message();
+  }
 }
 
 // A local artifact must be a regular file: a FIFO (which would block a read forever), a device
