@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "core/route.h"
+#include "proxy/deadline_stream.h"
 #include "proxy/http_rules.h"
 
 namespace yoke::proxy {
@@ -38,7 +39,8 @@ using SteadyClock = std::chrono::steady_clock;
 using beast::error_code;
 // Concrete executor types throughout: the type-erased any_io_executor showed up in profiles.
 using Executor = asio::io_context::executor_type;
-using Stream = beast::basic_stream<tcp, Executor>;
+// One lazy deadline per connection (deadline_stream.h), not a timer per operation.
+using Stream = DeadlineStream;
 using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
 using Socket = asio::basic_stream_socket<tcp, Executor>;
 using Timer = asio::basic_waitable_timer<SteadyClock, asio::wait_traits<SteadyClock>, Executor>;
