@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -28,6 +29,7 @@
 #include "core/route.h"
 #include "proxy/deadline_stream.h"
 #include "proxy/http_rules.h"
+#include "proxy/response_head.h"
 
 namespace yoke::proxy {
 namespace {
@@ -432,9 +434,89 @@ Task<error_code> ReadAnswerHeader(Worker& w, Stream& upstream, beast::flat_buffe
   }
 }
 
-// The common case: reads the rest of a small answer and sends it whole, in one write. Returns
-// an upstream read error (nothing has reached the client then); `client_ok` says whether the
-// write to the client worked.
+std::string_view View(const beast::flat_buffer& buffer) {
+  return {static_cast<const char*>(buffer.data().data()), buffer.size()};
+}
+
+// The most of an answer's head the fast path looks at; a longer head goes to Beast's parser.
+constexpr size_t kPlainHeadLimit = 8 * 1024;
+
+// Reads an upstream's answer into `buffer` until a whole head is there, or more bytes than the
+// fast path looks at (the general path's parser then reads the same bytes). An upstream that
+// closes first gives end_of_stream (nothing read: a stale pooled connection) or
+// partial_message, as Beast's parser would.
+Task<error_code> ReadHeadBytes(Stream& upstream, beast::flat_buffer& buffer) {
+  size_t scanned = 0;
+  while (true) {
+    const std::string_view data = View(buffer);
+    const size_t at = data.find("\r\n\r\n", scanned);
+    if (at != std::string_view::npos || data.size() >= kPlainHeadLimit) co_return error_code{};
+    scanned = data.size() >= 3 ? data.size() - 3 : 0;
+    const auto space = buffer.prepare(kRelayChunk);
+    auto read = co_await upstream.async_read_some(space, kTuple);
+    buffer.commit(std::get<1>(read));
+    error_code ec = std::get<0>(read);
+    if (ec == asio::error::eof) {
+      ec = buffer.size() == 0 ? error_code(http::error::end_of_stream)
+                              : error_code(http::error::partial_message);
+    }
+    if (ec) co_return ec;
+  }
+}
+
+// The plain answer's head (response_head.h) from the bytes at the start of `buffer`, if it is
+// one and small enough to be read whole.
+std::optional<ResponseHead> PlainAnswer(const beast::flat_buffer& buffer, bool is_head) {
+  const std::string_view data = View(buffer);
+  auto plain = ParsePlainResponse(data, FindHeadEnd(data), is_head);
+  if (plain && plain->has_body && *plain->content_length > kSmallBody) return std::nullopt;
+  return plain;
+}
+
+// Reads until `buffer` holds the whole plain answer `plain` describes (its views are made
+// again: reading may move the buffer). Upstream read errors as in ReadHeadBytes.
+Task<error_code> ReadPlainBody(Stream& upstream, beast::flat_buffer& buffer, ResponseHead& plain,
+                               bool is_head) {
+  const size_t total = plain.size + (plain.has_body ? *plain.content_length : 0);
+  if (buffer.size() >= total) co_return error_code{};
+  while (buffer.size() < total) {
+    const auto space = buffer.prepare(std::max(total - buffer.size(), kRelayChunk));
+    auto read = co_await upstream.async_read_some(space, kTuple);
+    buffer.commit(std::get<1>(read));
+    error_code ec = std::get<0>(read);
+    if (ec == asio::error::eof) ec = http::error::partial_message;
+    if (ec) co_return ec;
+  }
+  plain = *PlainAnswer(buffer, is_head);
+  co_return error_code{};
+}
+
+// The fast path: running's plain answer, read whole, goes to the client in one gather write:
+// the head yoke built, then the body bytes straight from the read buffer. Returns an upstream
+// read error (nothing has reached the client then); `client_ok` says whether the write worked.
+Task<error_code> SendPlain(Worker& w, Stream& upstream, beast::flat_buffer& upstream_buffer,
+                           ResponseHead& plain, Stream& client, unsigned version, bool keep_alive,
+                           bool is_head, bool& client_ok) {
+  const auto& o = w.impl.options;
+  upstream.expires_after(o.upstream_timeout);
+  const error_code read_ec = co_await ReadPlainBody(upstream, upstream_buffer, plain, is_head);
+  if (read_ec) co_return read_ec;
+  std::string head;
+  head.reserve(plain.size + 64);
+  AppendClientHead(plain, version, keep_alive, head);
+  const size_t body = plain.has_body ? static_cast<size_t>(*plain.content_length) : 0;
+  const std::array<asio::const_buffer, 2> parts = {
+      asio::buffer(head), asio::buffer(View(upstream_buffer).data() + plain.size, body)};
+  client.expires_after(o.client_timeout);
+  auto written = co_await asio::async_write(client, parts, kTuple);
+  client_ok = !std::get<0>(written);
+  upstream_buffer.consume(plain.size + body);
+  co_return error_code{};
+}
+
+// The general path for a small answer Beast parsed: reads the rest and sends it whole, in one
+// write. Returns an upstream read error (nothing has reached the client then); `client_ok` says
+// whether the write to the client worked.
 Task<error_code> SendWhole(Worker& w, Stream& upstream, beast::flat_buffer& upstream_buffer,
                            http::response_parser<http::empty_body>& header, Stream& client,
                            unsigned version, bool keep_alive, bool is_head, bool& client_ok) {
@@ -501,13 +583,37 @@ Task<Outcome> ForwardToRunning(Worker& w, Target& running, Stream& client,
     }
     beast::flat_buffer upstream_buffer;
     std::optional<http::response_parser<http::empty_body>> rp;
-    if (!ec)
+    std::optional<ResponseHead> plain;
+    if (!ec) {
+      upstream.expires_after(o.upstream_timeout);
+      ec = co_await ReadHeadBytes(upstream, upstream_buffer);
+    }
+    if (!ec) plain = PlainAnswer(upstream_buffer, is_head);
+    if (!ec && !plain)
       ec = co_await ReadAnswerHeader(w, upstream, upstream_buffer, rp, client, is_head, version);
     if (ec) {
       if (!streamed && lease.reused && attempt == 0 && IsRetriable(ec)) continue;
       failure = UpstreamFailure::kAnswer;
       failure_ec = ec;
       break;
+    }
+    if (plain) {
+      const unsigned status = plain->status;
+      const bool keep_wanted = client_keep_alive && plain->keep_alive;
+      bool client_ok = false;
+      ec = co_await SendPlain(w, upstream, upstream_buffer, *plain, client, version, keep_wanted,
+                              is_head, client_ok);
+      if (ec) {
+        failure = UpstreamFailure::kBrokeOff;
+        failure_ec = ec;
+        break;
+      }
+      counters.CountResponse(status);
+      running.served.fetch_add(1, kRelaxed);
+      if (plain->keep_alive && upstream_buffer.size() == 0) {
+        w.pool.Release(running, std::move(upstream));
+      }
+      co_return Outcome{status, client_ok && keep_wanted};
     }
 
     const unsigned status = rp->get().result_int();
@@ -579,10 +685,25 @@ Task<void> Mirror(Worker& w, std::shared_ptr<Target> testing,
     auto written = co_await asio::async_write(upstream, copy_bytes, kTuple);
     const error_code write_ec = std::get<0>(written);
     beast::flat_buffer buffer;
+    error_code ec = write_ec;
+    if (!ec) ec = co_await ReadHeadBytes(upstream, buffer);
+    std::optional<ResponseHead> plain;
+    if (!ec) plain = PlainAnswer(buffer, is_head);
+    if (plain) {
+      // The fast path: testing's plain answer is read whole and dropped.
+      ec = co_await ReadPlainBody(upstream, buffer, *plain, is_head);
+      if (ec) {
+        failure = ec == beast::error::timeout ? "timeout" : "read: " + ec.message();
+        break;
+      }
+      status = plain->status;
+      buffer.consume(plain->size + (plain->has_body ? *plain->content_length : 0));
+      if (plain->keep_alive && buffer.size() == 0) w.pool.Release(*testing, std::move(upstream));
+      break;
+    }
     http::response_parser<http::empty_body> rp;
     rp.body_limit(boost::none);
     if (is_head) rp.skip(true);
-    error_code ec = write_ec;
     if (!ec)
       std::tie(ec, std::ignore) = co_await http::async_read_header(upstream, buffer, rp, kTuple);
     if (ec && lease.reused && attempt == 0 && IsRetriable(ec)) continue;
