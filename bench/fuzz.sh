@@ -13,13 +13,17 @@ mkdir -p "$out/corpus"
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}" CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 launcher=(); command -v ccache >/dev/null && launcher=(ccache)
 if [ ! -x "$out/http_rules_fuzz" ] || [ -n "$(find proxy/http_rules.cc proxy/http_rules.h \
-    tests/proxy/http_rules_fuzz.cc -newer "$out/http_rules_fuzz")" ]; then
+    proxy/response_head.cc proxy/response_head.h tests/proxy/http_rules_fuzz.cc \
+    -newer "$out/http_rules_fuzz")" ]; then
   # Beast header-only here (no separate compilation): the target needs its parser alone.
   "${launcher[@]}" clang++ -std=c++2b -O1 -g -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=undefined -I. -c proxy/http_rules.cc -o "$out/http_rules.o"
   "${launcher[@]}" clang++ -std=c++2b -O1 -g -fsanitize=fuzzer,address,undefined \
+    -fno-sanitize-recover=undefined -I. -c proxy/response_head.cc -o "$out/response_head.o"
+  "${launcher[@]}" clang++ -std=c++2b -O1 -g -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=undefined -I. -c tests/proxy/http_rules_fuzz.cc -o "$out/fuzz.o"
-  clang++ -fsanitize=fuzzer,address,undefined "$out/http_rules.o" "$out/fuzz.o" \
+  clang++ -fsanitize=fuzzer,address,undefined "$out/http_rules.o" "$out/response_head.o" \
+    "$out/fuzz.o" \
     -o "$out/http_rules_fuzz"
 fi
 echo "fuzz: http_rules_fuzz for ${seconds} s"

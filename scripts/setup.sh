@@ -21,7 +21,8 @@ packages=(
 # chromium: tests/browser/status_page_test.py loads the status page headless (part of the suite);
 # the demo does not need it (demo.sh sets YOKE_NO_BROWSER=1).
 if [ "${YOKE_NO_BROWSER:-0}" != 1 ]; then packages+=(chromium fonts-dejavu-core); fi
-if [ "${YOKE_WITH_BENCH:-0}" = 1 ]; then packages+=(wrk jq); fi
+# libbenchmark-dev: bench/rules_bench.cc (built only when CMake finds it).
+if [ "${YOKE_WITH_BENCH:-0}" = 1 ]; then packages+=(wrk jq libbenchmark-dev); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -341,6 +341,9 @@ class SmugglingTest : public ::testing::Test {
     if (!WaitUntil([&] { return HttpGet(port_, "/up").status == 200; }, 10s)) {
       ADD_FAILURE() << ReadAll(dir_.path() / "proxy.out");
     }
+    // The probe's copy reaches testing after its answer reaches us: wait for it, or it can land
+    // after the first case cleared the recorder and count as that case's.
+    EXPECT_TRUE(WaitUntil([&] { return !testing_.Requests().empty(); }, 3s));
   }
 
   TempDir dir_;
