@@ -6,11 +6,12 @@
 #   bash bench/proxy.sh                     defaults: CONNS="8 64 256" REPS=3 DURATION=10
 #   CONNS=64 REPS=1 DURATION=3 bash bench/proxy.sh      a quick look
 # Knobs: YOKE_THREADS (yoke's worker threads, default 1, like nginx's one worker),
-# SHARED_BENCH (default ../shared/bench), SKIP_FAST=1, SKIP_SLOW=1.
+# SHARED_BENCH (default ../shared/bench), SKIP_FAST=1, SKIP_SLOW=1, SKIP_BUILD=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 YOKE_WITH_BENCH=1 bash scripts/setup.sh
-bash scripts/build.sh normal
+# SKIP_BUILD=1: benchmark build/yoke as it is (built just before, under the shared build lock).
+[ "${SKIP_BUILD:-0}" = 1 ] || bash scripts/build.sh normal
 shared=$(cd "${SHARED_BENCH:-../shared/bench}" && pwd)
 export YOKE="$PWD/build/yoke" FIXTURE="$PWD/build/fixture_service"
 export YOKE_THREADS="${YOKE_THREADS:-1}" SLOW_PORT="${SLOW_PORT:-18098}"
