@@ -4,7 +4,9 @@
 // one valid Content-Length or no body by its status, no Transfer-Encoding, every line well
 // formed. Anything else gets nullopt, and the proxy hands the same bytes to Beast's parser (the
 // general path), so the fast path never decides what an odd answer means. What it builds is
-// byte for byte what the general path writes (tests/proxy/response_head_test.cc compares them).
+// byte for byte what the general path writes (tests/proxy/response_head_test.cc and the fuzzer
+// compare them), except that a field name running repeats apart stays where running put it
+// (Beast's fields group repeated names; the order within one name is the same).
 // Thread-safety: pure functions.
 #pragma once
 

@@ -4,13 +4,22 @@
 // scan, parse and decide back to the same request, a proxy-owned or hop-by-hop field that
 // survives, or a decoder whose result depends on where reads end. Built with clang
 // (-fsanitize=fuzzer,address,undefined) by bench/fuzz.sh; the test command runs it for a
-// bounded time on the seeds in tests/proxy/fuzz_seeds/.
+// bounded time on the seeds in tests/proxy/fuzz_seeds/. The same input is also read as an
+// upstream's answer: when the answer fast path (response_head.h) takes it, Beast's parser must
+// read it the same way and the general path must write the same bytes.
+#include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
+#include <vector>
 
 #include "proxy/http_rules.h"
+#include "proxy/response_head.h"
 
 namespace {
 
@@ -82,10 +91,77 @@ void CheckChunked(std::string_view body) {
   }
 }
 
+// A message with its field lines stably sorted by lower-case name: Beast's fields group
+// repeated names where running wrote them apart, and the fast path keeps running's order; the
+// order of fields of one name (the one that matters, RFC 9110 §5.3) is kept by both.
+std::string GroupedByName(const std::string& message) {
+  const size_t end = message.find("\r\n\r\n");
+  if (end == std::string::npos) return message;
+  std::vector<std::string> lines;
+  for (size_t at = 0; at < end;) {
+    const size_t next = message.find("\r\n", at);
+    lines.push_back(message.substr(at, std::min(next, end) - at));
+    at = std::min(next, end) + 2;
+  }
+  auto name = [](const std::string& line) {
+    std::string n = line.substr(0, line.find(':'));
+    for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return n;
+  };
+  std::stable_sort(lines.begin() + 1, lines.end(),
+                   [&](const std::string& a, const std::string& b) { return name(a) < name(b); });
+  std::string out;
+  for (const auto& line : lines) out.append(line).append("\r\n");
+  return out + message.substr(end + 2);
+}
+
+// An answer the fast path takes reads the same through Beast's parser, and the client gets
+// the same bytes from either path (up to where repeated field names sit, see GroupedByName).
+void CheckPlainAnswer(std::string_view input, bool is_head) {
+  auto plain = ParsePlainResponse(input, FindHeadEnd(input), is_head);
+  if (!plain) return;
+  if (plain->has_body && input.size() - plain->size < *plain->content_length) return;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(boost::none);
+  if (is_head) parser.skip(true);
+  boost::system::error_code ec;
+  for (size_t used = 0; !ec && !parser.is_done() && used < input.size();) {
+    used += parser.put(boost::asio::buffer(input.data() + used, input.size() - used), ec);
+  }
+  Check(!ec && parser.is_done(), "an answer the fast path takes does not parse whole");
+  Check(parser.get().result_int() == plain->status, "fast path reads another status");
+  Check(parser.keep_alive() == plain->keep_alive, "fast path reads another keep-alive");
+  auto res = parser.release();
+  Check(!plain->has_body || res.body().size() == *plain->content_length,
+        "fast path reads another body length");
+  for (unsigned version : {10u, 11u}) {
+    for (bool keep_alive : {false, true}) {
+      std::string fast;
+      AppendClientHead(*plain, version, keep_alive, fast);
+      if (plain->has_body) fast.append(input.substr(plain->size, *plain->content_length));
+      auto general = res;
+      StripHopByHop(general);
+      general.version(version);
+      general.keep_alive(keep_alive);
+      if (plain->has_body) general.content_length(general.body().size());
+      std::ostringstream out;
+      out << general;
+      const bool same = GroupedByName(out.str()) == GroupedByName(fast);
+      if (!same) {
+        std::fprintf(stderr, "fast path:\n%s\ngeneral path:\n%s\n", fast.c_str(),
+                     out.str().c_str());
+      }
+      Check(same, "fast path writes other bytes than the general path");
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
+  CheckPlainAnswer(input, false);
+  CheckPlainAnswer(input, true);
   const HeadScan scan = ScanHead(input, 0);
   // The scan must not depend on where reads end either.
   if (size > 1) {
