@@ -194,14 +194,32 @@ std::vector<PathDiff> DiffBodies(std::string_view content_type_a, std::string_vi
   return top;
 }
 
+namespace {
+
+// `body` with each occurrence of `version` read as "{version}".
+std::string WithoutVersion(const std::string& body, const std::string& version) {
+  if (version.empty() || body.find(version) == std::string::npos) return body;
+  std::string out;
+  out.reserve(body.size());
+  size_t at = 0;
+  for (size_t hit; (hit = body.find(version, at)) != std::string::npos; at = hit + version.size()) {
+    out.append(body, at, hit - at).append("{version}");
+  }
+  out.append(body, at, std::string::npos);
+  return out;
+}
+
+}  // namespace
+
 SampleDiffs DiffSample(const BodySample& sample) {
   SampleDiffs out;
   out.route = sample.route;
   out.private_values = sample.private_values;
-  out.testing = DiffBodies(sample.running_type, sample.running_body, sample.testing_type,
-                           sample.testing_body);
-  out.running = DiffBodies(sample.running_type, sample.running_body, sample.running_again_type,
-                           sample.running_again_body);
+  const std::string running = WithoutVersion(sample.running_body, sample.running_version);
+  out.testing = DiffBodies(sample.running_type, running, sample.testing_type,
+                           WithoutVersion(sample.testing_body, sample.testing_version));
+  out.running = DiffBodies(sample.running_type, running, sample.running_again_type,
+                           WithoutVersion(sample.running_again_body, sample.running_version));
   return out;
 }
 

@@ -62,6 +62,9 @@ struct BodySample {
   // The request carried credentials (kept for the copies): no value of it is ever kept as an
   // example.
   bool private_values = false;
+  // Each side's version: a body that names its own version ("hello from 1.1.0", /version) is
+  // not a difference, so each occurrence is read as "{version}" before comparing.
+  std::string running_version, testing_version;
 };
 
 // How often one path differed on a route: between running and testing, and between running

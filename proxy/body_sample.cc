@@ -88,6 +88,8 @@ Task<void> Sample(BodySampleJob job, BodySampler& sampler, EvidenceSink* sink) {
     BodySample sample;
     sample.route = job.route;
     sample.private_values = job.private_values;
+    sample.running_version = job.running_version;
+    sample.testing_version = job.testing_version;
     sample.running_type = std::move(answers[0]->content_type);
     sample.running_body = std::move(answers[0]->body);
     sample.testing_type = std::move(answers[1]->content_type);
@@ -109,7 +111,8 @@ bool BodySampler::Take(const MirrorPolicy& policy, std::string_view method) {
   if (policy.body_sample_rate <= 0 || method != "GET") return false;
   const uint64_t every =
       std::max<uint64_t>(1, static_cast<uint64_t>(std::llround(1 / policy.body_sample_rate)));
-  if (offered_.fetch_add(1, std::memory_order_relaxed) % every != 0) return false;
+  // The Nth, 2Nth, ... GET, not the first: a handful of requests is never sampled.
+  if ((offered_.fetch_add(1, std::memory_order_relaxed) + 1) % every != 0) return false;
   if (in_flight_.fetch_add(1, std::memory_order_relaxed) >= policy.body_sample_in_flight) {
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
     return false;

@@ -29,8 +29,8 @@ namespace yoke::proxy {
 
 class BodySampler {
  public:
-  // True for every round(1 / policy.body_sample_rate)-th GET offered, while fewer than
-  // policy.body_sample_in_flight samples run. After true, the caller runs one sample, which
+  // True for the Nth, 2Nth, ... GET offered (N = round(1 / policy.body_sample_rate)), while fewer
+  // than policy.body_sample_in_flight samples run. After true, the caller runs one sample, which
   // calls Done() when it ends.
   bool Take(const MirrorPolicy& policy, std::string_view method);
   void Done() { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
@@ -58,6 +58,7 @@ struct BodySampleJob {
   boost::asio::ip::tcp::endpoint testing;
   std::shared_ptr<const std::string> copy;
   std::string route;
+  std::string running_version, testing_version;
   bool private_values = false;
   uint64_t max_bytes = 64 * 1024;
   std::chrono::milliseconds timeout{10000};

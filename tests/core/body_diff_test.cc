@@ -99,6 +99,23 @@ TEST(BodyDiffTest, CountsNoiseAndWithholdsPrivateValues) {
   EXPECT_NE(r.paths.at("$.name").example.find("withheld"), std::string::npos);
 }
 
+// A body that names its own version is not a difference: "hello from 1.1.0" is read as
+// "hello from {version}" on both sides.
+TEST(BodyDiffTest, ABodyNamingItsVersionIsNotADifference) {
+  BodySample s;
+  s.route = "/";
+  s.running_type = s.testing_type = s.running_again_type = "text/plain";
+  s.running_body = s.running_again_body = "hello from 1.0.0, 1.0.0\n";
+  s.testing_body = "hello from 1.1.0, 1.1.0\n";
+  s.running_version = "1.0.0";
+  s.testing_version = "1.1.0";
+  SampleDiffs d = DiffSample(s);
+  EXPECT_TRUE(d.testing.empty());
+  EXPECT_TRUE(d.running.empty());
+  s.testing_body = "goodbye from 1.1.0\n";
+  EXPECT_EQ(DiffSample(s).testing.size(), 1u);
+}
+
 // Routes past kMaxBodyDiffRoutes are dropped and counted.
 TEST(BodyDiffTest, BoundsRoutes) {
   BodyDiffStats stats;
