@@ -5,7 +5,8 @@
 # yoke's peak RSS in each run.
 #   bash bench/proxy.sh                     defaults: CONNS="8 64 256" REPS=3 DURATION=10
 #   CONNS=64 REPS=1 DURATION=3 bash bench/proxy.sh      a quick look
-# Knobs: YOKE_THREADS (yoke's worker threads, default 1, like nginx's one worker),
+# Knobs: YOKE_PROXY_ARGS (more `yoke proxy` flags, e.g. "--body-sample-rate 0"),
+# YOKE_THREADS (yoke's worker threads, default 1, like nginx's one worker),
 # SHARED_BENCH (default ../shared/bench), SKIP_FAST=1, SKIP_SLOW=1, SKIP_BUILD=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +38,7 @@ run() {
   echo "# yoke peak RSS ($name): $((peak / 1024)) MiB"
 }
 
-yoke_cmd='echo $$ > '"$out"'/yoke.pid; exec "$YOKE" proxy --listen 127.0.0.1:$CANDIDATE_PORT --running $BACKEND_A --testing $BACKEND_B --threads $YOKE_THREADS'
+yoke_cmd='echo $$ > '"$out"'/yoke.pid; exec "$YOKE" proxy --listen 127.0.0.1:$CANDIDATE_PORT --running $BACKEND_A --testing $BACKEND_B --threads $YOKE_THREADS '"${YOKE_PROXY_ARGS:-}"
 [ "${SKIP_FAST:-0}" = 1 ] || run fast-mirror "$yoke_cmd"
 if [ "${SKIP_SLOW:-0}" != 1 ]; then
   slow_cmd='"$FIXTURE" --port $SLOW_PORT --delay-ms 200 >/dev/null 2>&1 & echo $$ > '"$out"'/yoke.pid; exec "$YOKE" proxy --listen 127.0.0.1:$CANDIDATE_PORT --running $BACKEND_A --testing 127.0.0.1:$SLOW_PORT --threads $YOKE_THREADS'

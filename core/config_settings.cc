@@ -29,6 +29,11 @@ JudgeSettings JudgeSettingsFrom(const Config& config) {
   s.lost_route_min = j.lost_route_min();
   s.new_kind_min = j.new_kind_min();
   s.max_latency_ratio = j.max_latency_ratio();
+  s.latency_max_effect = j.latency_max_effect();
+  s.drift_promotions = j.drift_promotions();
+  s.auto_promote_major = j.auto_promote_major();
+  s.body_diff_min_samples = j.body_diff_min_samples();
+  s.margin_body_diff = {j.body_diff_relative(), j.body_diff_floor()};
   return s;
 }
 

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/body_diff.h"
+
 namespace yoke {
 
 struct Pair {
@@ -18,6 +20,10 @@ struct Pair {
   // Testing gave no answer: refused, reset, timed out, or a malformed response.
   bool testing_failed = false;
   std::string testing_error;  // "timeout", "connect", "read", ...
+  // The mirror copy went without a header the request carried (mirror.strip_headers: Cookie,
+  // Authorization): testing saw an anonymous request where running saw a logged-in one, so a
+  // 401/403 from testing is the stripping's doing, not the candidate's (docs/judge.md).
+  bool credentials_stripped = false;
 };
 
 // Receives pairs. Implementations must be thread-safe: the proxy calls OnPair from its I/O
@@ -26,6 +32,8 @@ class EvidenceSink {
  public:
   virtual ~EvidenceSink() = default;
   virtual void OnPair(Pair pair) = 0;
+  // A sampled request's three bodies (proxy/body_sample.h); same rules as OnPair.
+  virtual void OnBodySample(BodySample sample) {}
 };
 
 }  // namespace yoke

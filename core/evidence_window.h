@@ -16,15 +16,26 @@ class EvidenceWindow : public EvidenceSink {
     std::lock_guard lock(mu_);
     stats_.Add(pair);
   }
+  // The diff runs outside the lock: it parses JSON, and OnPair must not wait behind it.
+  void OnBodySample(BodySample sample) override {
+    SampleDiffs diffs = DiffSample(sample);
+    std::lock_guard lock(mu_);
+    bodies_.Record(diffs);
+  }
   // Starts a new window, for a new candidate.
   void Reset(std::string candidate) {
     std::lock_guard lock(mu_);
     stats_ = PairStats();
+    bodies_ = BodyDiffStats();
     candidate_ = std::move(candidate);
   }
   PairStats Stats() const {
     std::lock_guard lock(mu_);
     return stats_;
+  }
+  BodyDiffStats Bodies() const {
+    std::lock_guard lock(mu_);
+    return bodies_;
   }
   std::string candidate() const {
     std::lock_guard lock(mu_);
@@ -34,6 +45,7 @@ class EvidenceWindow : public EvidenceSink {
  private:
   mutable std::mutex mu_;
   PairStats stats_;        // GUARDED_BY(mu_)
+  BodyDiffStats bodies_;   // GUARDED_BY(mu_)
   std::string candidate_;  // GUARDED_BY(mu_)
 };
 

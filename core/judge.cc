@@ -7,6 +7,8 @@
 #include <numeric>
 #include <sstream>
 
+#include "core/version.h"
+
 namespace yoke {
 namespace {
 
@@ -142,6 +144,70 @@ GateResult RoutesGate(std::string name, const std::vector<GateResult>& route_gat
   agg.detail += "; " + std::to_string(small) + " below " + std::to_string(route_min_pairs) +
                 " pairs, reported, not judged";
   return agg;
+}
+
+std::string Ms(double ms) { return Number(ms) + " ms"; }
+
+// The latency test of one route (or overall, route empty): quantiles always, the rank test's
+// figures; the outcome is set by DecideLatency once the family's correction is known.
+GateResult LatencyFigures(std::string route, const PairCounts& c, double effect) {
+  GateResult g;
+  g.name = "latency";
+  g.route = std::move(route);
+  const LatencyHistogram& t = c.testing_latency;
+  const LatencyHistogram& r = c.running_latency;
+  g.testing_p50_ms = t.QuantileMs(0.5);
+  g.testing_p95_ms = t.QuantileMs(0.95);
+  g.testing_p99_ms = t.QuantileMs(0.99);
+  g.running_p50_ms = r.QuantileMs(0.5);
+  g.running_p95_ms = r.QuantileMs(0.95);
+  g.running_p99_ms = r.QuantileMs(0.99);
+  RankTest rank = MannWhitney(t, r, effect);
+  g.testing_total = rank.testing_n;
+  g.running_total = rank.running_n;
+  g.slower_share = rank.slower_share;
+  g.margin = effect;
+  g.z = rank.z;
+  g.p_value = rank.p_value;
+  g.adjusted_p = rank.p_value;
+  // For the latency gates the rates are mean milliseconds (as before issue 18).
+  const uint64_t answered = c.pairs - c.testing_no_answer;
+  g.testing_rate = answered ? static_cast<double>(c.testing_latency_us_sum) / answered / 1000 : 0;
+  g.running_rate = c.pairs ? static_cast<double>(c.running_latency_us_sum) / c.pairs / 1000 : 0;
+  return g;
+}
+
+// "p50 1.2/1.1 ms, p95 ..., p99 ... (testing/running), testing slower in 52% of pairs".
+std::string LatencyText(const GateResult& g) {
+  return "p50 " + Number(g.testing_p50_ms) + "/" + Ms(g.running_p50_ms) + ", p95 " +
+         Number(g.testing_p95_ms) + "/" + Ms(g.running_p95_ms) + ", p99 " +
+         Number(g.testing_p99_ms) + "/" + Ms(g.running_p99_ms) +
+         " (testing/running), testing slower in " + FormatRate(g.slower_share) + " of pairs";
+}
+
+void DecideLatency(GateResult& g, double confidence, bool gate, uint64_t min_pairs) {
+  const double alpha = 1 - confidence;
+  std::string text = LatencyText(g);
+  if (!gate) {
+    g.outcome = GateOutcome::kPass;
+    g.detail = text + " (reported, not a gate)";
+    return;
+  }
+  text += ", margin " + FormatRate(g.margin) + ", z " + Number(g.z);
+  if (g.testing_total == 0 || g.running_total == 0) {
+    g.outcome = GateOutcome::kWait;
+    g.detail = "no traffic yet";
+  } else if (g.adjusted_p <= alpha && g.testing_total >= min_pairs) {
+    g.outcome = GateOutcome::kFail;
+    g.detail = "slower: " + text + ", p " + PValue(g.p_value) + ", Holm " + PValue(g.adjusted_p) +
+               " <= " + Number(alpha);
+  } else if (g.z < -ZForConfidence(confidence)) {
+    g.outcome = GateOutcome::kPass;
+    g.detail = "not slower: " + text;
+  } else {
+    g.outcome = GateOutcome::kWait;
+    g.detail = "undecided: " + text + ", Holm p " + PValue(g.adjusted_p);
+  }
 }
 
 }  // namespace
@@ -296,6 +362,39 @@ Judgement Judge(const JudgeSettings& s, const Evidence& e) {
     }
   }
 
+  // Drift: testing against what the last promoted versions showed while they were judged.
+  const bool have_baseline = !e.baseline.versions.empty();
+  GateResult g5xx_drift = Figures("5xx_drift", "", p.testing_errors, p.pairs, e.baseline.errors_5xx,
+                                  e.baseline.pairs, s.margin_5xx, false);
+  GateResult glog_drift = Figures(
+      "log_errors_drift", "", e.testing_logs.errors + e.testing_logs.startup_errors,
+      e.testing_requests, e.baseline.log_errors, e.baseline.requests, s.margin_log_errors, true);
+
+  // Latency distributions, overall and per route: reported always, tested when configured.
+  const bool latency_gate = s.latency_max_effect > 0;
+  GateResult glatency = LatencyFigures("", p, s.latency_max_effect);
+  std::vector<GateResult> route_latency;
+  for (const auto& [route, c] : e.pairs.routes()) {
+    route_latency.push_back(LatencyFigures(route, c, s.latency_max_effect));
+  }
+
+  // Bodies: per route and path, running/testing differences against running/running ones.
+  struct BodyTest {
+    GateResult gate;
+    const PathDiffCounts* counts;
+  };
+  std::vector<BodyTest> body_tests;
+  for (const auto& [route, r] : e.bodies.routes()) {
+    if (r.samples < s.body_diff_min_samples) continue;
+    for (const auto& [path, c] : r.paths) {
+      if (c.testing == 0) continue;
+      GateResult g = Figures("body_diff", route, c.testing, r.samples, c.running, r.samples,
+                             s.margin_body_diff, false);
+      g.culprits = {path};
+      body_tests.push_back({std::move(g), &c});
+    }
+  }
+
   // The family: every test that could reject. Holm-Bonferroni keeps the chance that any of them
   // fails between identical versions at most 1 - confidence.
   std::vector<FamilyMember> family;
@@ -321,11 +420,34 @@ Judgement Judge(const JudgeSettings& s, const Evidence& e) {
   for (GateResult& g : route_log) {
     if (judged(g)) join(g, g.testing_count, s.min_events);
   }
+  if (have_baseline) {
+    join(g5xx_drift, g5xx_drift.testing_count, s.min_events);
+    join(glog_drift, glog_drift.testing_count, s.min_events);
+  }
+  if (latency_gate) {
+    // Its guard is min_pairs pairs, checked by DecideLatency: the events are pairs here.
+    join(glatency, glatency.testing_total, 1);
+    for (GateResult& g : route_latency) {
+      if (judged(g)) join(g, g.testing_total, 1);
+    }
+  }
+  for (BodyTest& b : body_tests) join(b.gate, b.gate.testing_count, s.min_events);
   std::vector<double> p_values;
   for (const FamilyMember& f : family) p_values.push_back(f.gate->p_value);
   std::vector<double> adjusted = HolmAdjusted(p_values);
   for (size_t i = 0; i < family.size(); ++i) family[i].gate->adjusted_p = adjusted[i];
-  for (const FamilyMember& f : family) Decide(*f.gate, s.confidence, f.events, f.min_events);
+  for (const FamilyMember& f : family) {
+    if (f.gate->name != "latency") Decide(*f.gate, s.confidence, f.events, f.min_events);
+  }
+  DecideLatency(glatency, s.confidence, latency_gate, s.min_pairs);
+  for (GateResult& g : route_latency) {
+    DecideLatency(g, s.confidence, latency_gate && judged(g), s.route_min_pairs);
+    if (latency_gate && !judged(g)) {
+      g.outcome = GateOutcome::kNotJudged;
+      g.detail = "not judged (" + FormatCount(g.testing_total) + " pairs < route_min_pairs " +
+                 FormatCount(s.route_min_pairs) + "): " + LatencyText(g);
+    }
+  }
   for (std::vector<GateResult>* routes : {&route_5xx, &route_log}) {
     for (GateResult& g : *routes) {
       if (judged(g)) continue;
@@ -337,6 +459,7 @@ Judgement Judge(const JudgeSettings& s, const Evidence& e) {
   }
   j.route_gates = route_5xx;
   j.route_gates.insert(j.route_gates.end(), route_log.begin(), route_log.end());
+  j.route_gates.insert(j.route_gates.end(), route_latency.begin(), route_latency.end());
   for (const GateResult& g : j.route_gates) {
     if (g.outcome == GateOutcome::kFail &&
         std::find(j.worse_routes.begin(), j.worse_routes.end(), g.route) == j.worse_routes.end()) {
@@ -362,6 +485,10 @@ Judgement Judge(const JudgeSettings& s, const Evidence& e) {
     }
   }
   if (lost.outcome == GateOutcome::kPass) lost.detail = "no route lost";
+  if (p.testing_auth_stripped > 0) {
+    lost.detail += "; " + FormatCount(p.testing_auth_stripped) +
+                   " 401/403 of copies without their credentials not counted";
+  }
   j.gates.push_back(std::move(lost));
 
   j.gates.push_back(std::move(glog));
@@ -390,24 +517,70 @@ Judgement Judge(const JudgeSettings& s, const Evidence& e) {
   if (kinds.outcome == GateOutcome::kPass) kinds.detail = "no new kind of error";
   j.gates.push_back(std::move(kinds));
 
-  // Latency: reported always; a gate only when configured.
-  GateResult latency = Named("latency", GateOutcome::kPass);
+  // Latency: the distributions, reported always; a gate only when configured. The older mean
+  // ratio (max_latency_ratio) still fails the same gate when set.
   const uint64_t answered = p.pairs - p.testing_no_answer;
   const double mean_t = answered ? static_cast<double>(p.testing_latency_us_sum) / answered : 0;
   const double mean_r = p.pairs ? static_cast<double>(p.running_latency_us_sum) / p.pairs : 0;
-  latency.testing_rate = mean_t / 1000;
-  latency.running_rate = mean_r / 1000;
-  latency.margin = s.max_latency_ratio;
-  latency.detail =
-      "mean testing " + Number(mean_t / 1000) + " ms vs running " + Number(mean_r / 1000) + " ms";
+  glatency.detail +=
+      "; mean testing " + Number(mean_t / 1000) + " ms vs running " + Number(mean_r / 1000) + " ms";
   if (s.max_latency_ratio > 0 && mean_r > 0 && mean_t > s.max_latency_ratio * mean_r &&
       p.pairs >= s.min_pairs) {
-    latency.outcome = GateOutcome::kFail;
-    latency.detail += " > " + Number(s.max_latency_ratio) + "x";
-  } else if (s.max_latency_ratio <= 0) {
-    latency.detail += " (reported, not a gate)";
+    glatency.outcome = GateOutcome::kFail;
+    glatency.detail += " > " + Number(s.max_latency_ratio) + "x";
   }
-  j.gates.push_back(std::move(latency));
+  j.gates.push_back(std::move(glatency));
+  j.gates.push_back(RoutesGate("latency_routes", j.route_gates, "latency", s.route_min_pairs));
+  if (!latency_gate) {
+    j.gates.back().outcome = GateOutcome::kPass;
+    j.gates.back().detail = "reported per route, not a gate (judge.latency_max_effect is 0)";
+  }
+
+  // Drift: against the pooled baseline of the last promoted versions.
+  std::string baseline_name;
+  for (const std::string& v : e.baseline.versions) {
+    baseline_name += (baseline_name.empty() ? "" : ", ") + v;
+  }
+  for (GateResult* g : {&g5xx_drift, &glog_drift}) {
+    if (!have_baseline) {
+      g->outcome = GateOutcome::kPass;
+      g->detail = "no promoted version recorded yet: no baseline";
+    } else if (g->running_total == 0) {
+      g->outcome = GateOutcome::kPass;
+      g->detail = "the baseline (" + baseline_name + ") recorded no traffic for this gate";
+    } else {
+      g->detail += " (baseline: " + baseline_name + ")";
+      g->culprits = e.baseline.versions;
+    }
+    j.gates.push_back(std::move(*g));
+  }
+
+  // Bodies: fails when a path differs between running and testing far more often than
+  // between running and itself. Never waits.
+  GateResult body = Named("body_diff", GateOutcome::kPass);
+  body.testing_count = 0;
+  body.testing_total = e.bodies.samples();
+  for (BodyTest& b : body_tests) {
+    if (b.gate.outcome != GateOutcome::kFail) continue;
+    const std::string& path = b.gate.culprits[0];
+    body.outcome = GateOutcome::kFail;
+    ++body.testing_count;
+    body.culprits.push_back(b.gate.route + " " + path);
+    body.detail += (body.detail.empty() ? "" : "; ") + b.gate.route + " " + path + ": " +
+                   std::string(BodyDiffKindName(b.counts->kind)) + " in " +
+                   FormatCount(b.counts->testing) + " of " + FormatCount(b.gate.testing_total) +
+                   " samples (running against itself: " + FormatCount(b.counts->running) + "), z " +
+                   Number(b.gate.z) + ", Holm " + PValue(b.gate.adjusted_p) + "; e.g. " +
+                   b.counts->example;
+  }
+  if (body.outcome == GateOutcome::kPass) {
+    size_t routes = 0;
+    for (const auto& [route, r] : e.bodies.routes()) routes += r.samples >= s.body_diff_min_samples;
+    body.detail = FormatCount(e.bodies.samples()) + " samples, " + std::to_string(routes) +
+                  " routes judged (from " + FormatCount(s.body_diff_min_samples) +
+                  " samples): no path differs beyond running's own noise";
+  }
+  j.gates.push_back(std::move(body));
 
   // The reason names each worse route with its figures first, then the other failed gates.
   std::vector<std::string> failed, waiting;
@@ -417,7 +590,8 @@ Judgement Judge(const JudgeSettings& s, const Evidence& e) {
     }
   }
   for (const GateResult& g : j.gates) {
-    const bool per_route = g.name == "5xx_routes" || g.name == "log_error_routes";
+    const bool per_route =
+        g.name == "5xx_routes" || g.name == "log_error_routes" || g.name == "latency_routes";
     if (g.outcome == GateOutcome::kFail && !per_route) failed.push_back(g.name + ": " + g.detail);
     if (g.outcome == GateOutcome::kWait && !per_route) waiting.push_back(g.name);
   }
@@ -436,6 +610,14 @@ Judgement Judge(const JudgeSettings& s, const Evidence& e) {
     j.verdict = JudgeVerdict::kPromote;
     j.reason = "every gate passed after " + std::to_string(e.window.count()) + " s and " +
                std::to_string(p.pairs) + " pairs";
+    if (!s.auto_promote_major && IsMajorVersionChange(e.running_version, e.testing_version)) {
+      // Judged as usual; the step itself is a person's (judge.auto_promote_major).
+      j.verdict = JudgeVerdict::kWait;
+      j.awaiting_person = true;
+      j.reason += "; waiting for a person: " + e.running_version + " to " + e.testing_version +
+                  " is a major version change (judge.auto_promote_major is false), promote it "
+                  "with `yoke promote --reason ...`";
+    }
     return j;
   }
   if (e.window >= s.max_window && s.reject_at_max_window) {

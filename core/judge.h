@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/body_diff.h"
 #include "core/log_counts.h"
 #include "core/pair_stats.h"
 
@@ -42,6 +43,18 @@ struct JudgeSettings {
   uint64_t lost_route_min = 3;     // 4xx-where-running-was-ok on a route before it is "lost"
   uint64_t new_kind_min = 3;       // occurrences before a new error kind rejects
   double max_latency_ratio = 0;    // > 0: mean testing latency over running's is a gate
+  // > 0: the latency rank test is a gate, overall and per judged route: testing may be slower
+  // than running in at most 0.5 + this of all (testing, running) latency pairs.
+  double latency_max_effect = 0;
+  // false: a candidate whose major version differs from running's waits for a person once every
+  // gate passes (core/version.h IsMajorVersionChange).
+  bool auto_promote_major = false;
+  // body_diff: a route's path is judged once the route has this many body samples; it fails
+  // when running and testing differ on it more than running and itself by this margin.
+  uint64_t body_diff_min_samples = 20;
+  Margin margin_body_diff{1.0, 0.05};
+  // Read by the supervisor: how many promoted versions the drift baseline pools (0: none).
+  uint32_t drift_promotions = 5;
 };
 
 // kNotJudged: a route with fewer pairs than route_min_pairs; its figures are reported only.
@@ -64,6 +77,22 @@ struct GateResult {
   double adjusted_p = 1;  // p_value after Holm-Bonferroni over the window's family of tests
   std::string detail;
   std::vector<std::string> culprits;  // lost routes, worse routes, new error kinds
+  // The latency gates: each side's quantiles (ms) and the rank test's share of pairs in which
+  // testing was slower (0.5: alike).
+  double testing_p50_ms = 0, testing_p95_ms = 0, testing_p99_ms = 0;
+  double running_p50_ms = 0, running_p95_ms = 0, running_p99_ms = 0;
+  double slower_share = 0;
+};
+
+// What earlier promoted versions showed while they were judged, pooled: the drift gates compare
+// the candidate with it as well as with running, so that many promotions, each within the
+// margin of the one before, cannot add up (docs/judge.md).
+struct DriftBaseline {
+  std::vector<std::string> versions;  // the promoted versions pooled, newest first
+  uint64_t pairs = 0;                 // their pairs...
+  uint64_t errors_5xx = 0;            // ...where they answered 5xx or not at all
+  uint64_t requests = 0;              // the mirrored requests they answered...
+  uint64_t log_errors = 0;            // ...and the error lines they logged
 };
 
 struct Evidence {
@@ -74,6 +103,10 @@ struct Evidence {
   uint64_t running_requests = 0;  // user requests running served in the window
   uint64_t testing_requests = 0;  // mirrored requests testing answered in the window
   std::map<std::string, uint64_t> running_kinds_ever;  // every error kind running has shown
+  std::string running_version;                         // for judge.auto_promote_major
+  std::string testing_version;
+  DriftBaseline baseline;  // empty (no versions): no promotion recorded yet
+  BodyDiffStats bodies;    // sampled bodies, per route and path
 };
 
 enum class JudgeVerdict { kWait, kPromote, kReject };
@@ -84,6 +117,9 @@ struct Judgement {
   std::vector<GateResult> gates;          // overall gates, in the order of docs/judge.md
   std::vector<GateResult> route_gates;    // per route: 5xx, then log_errors; by route name
   std::vector<std::string> worse_routes;  // routes whose own gate failed, by name
+  // Every gate passed, but the candidate is a new major version and judge.auto_promote_major is
+  // false: the verdict stays kWait until a person runs `yoke promote`.
+  bool awaiting_person = false;
 };
 
 Judgement Judge(const JudgeSettings& settings, const Evidence& evidence);

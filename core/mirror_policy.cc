@@ -33,6 +33,17 @@ std::optional<MirrorDrop> CheckMirror(const MirrorPolicy& policy, bool have_test
   return std::nullopt;
 }
 
+const std::vector<std::string>& StripHeadersFor(const MirrorPolicy& policy, std::string_view method,
+                                                std::string_view route) {
+  static const std::vector<std::string> kNone;
+  const bool safe = method == "GET" || method == "HEAD" || method == "OPTIONS";
+  if (safe && !policy.keep_credentials.empty() &&
+      policy.keep_credentials.contains(std::string(route))) {
+    return kNone;
+  }
+  return policy.strip_headers;
+}
+
 MirrorPolicy MirrorPolicyFrom(const MirrorSettings& m) {
   MirrorPolicy policy;
   policy.enabled = m.enabled();
@@ -45,9 +56,13 @@ MirrorPolicy MirrorPolicyFrom(const MirrorSettings& m) {
   } else if (m.strip_headers_size() > 0) {
     policy.strip_headers.assign(m.strip_headers().begin(), m.strip_headers().end());
   }
+  policy.keep_credentials = {m.keep_credentials().begin(), m.keep_credentials().end()};
   policy.max_body_bytes = m.max_body_bytes();
   policy.max_in_flight = m.max_in_flight();
   policy.timeout = std::chrono::milliseconds(m.timeout_ms());
+  policy.body_sample_rate = m.body_sample_rate();
+  policy.body_sample_max_bytes = m.body_sample_max_bytes();
+  policy.body_sample_in_flight = m.body_sample_in_flight();
   return policy;
 }
 

@@ -17,7 +17,16 @@ void PairCounts::Add(const Pair& pair) {
     ++testing_errors;
     return;
   }
+  running_latency.Add(pair.running_latency);
+  testing_latency.Add(pair.testing_latency);
   if (pair.testing_status >= 500) ++testing_errors;
+  if (pair.credentials_stripped && (pair.testing_status == 401 || pair.testing_status == 403) &&
+      pair.running_status != pair.testing_status) {
+    // An anonymous copy refused where the logged-in original was not: no evidence either way.
+    ++testing_auth_stripped;
+    testing_latency_us_sum += pair.testing_latency.count();
+    return;
+  }
   if (pair.testing_status >= 400 && pair.testing_status < 500) ++testing_4xx;
   testing_latency_us_sum += pair.testing_latency.count();
   if (pair.testing_status == pair.running_status) ++same_status;

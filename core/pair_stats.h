@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/evidence.h"
+#include "core/latency_histogram.h"
 
 namespace yoke {
 
@@ -21,8 +22,14 @@ struct PairCounts {
   uint64_t running_4xx = 0;
   uint64_t testing_4xx = 0;
   uint64_t same_status = 0;
+  // Pairs whose copy lost its credentials and where testing answered 401/403 (running did not):
+  // left out of testing's 4xx counts, since the stripping caused them.
+  uint64_t testing_auth_stripped = 0;
   int64_t running_latency_us_sum = 0;
   int64_t testing_latency_us_sum = 0;
+  // Both sides' latencies on the pairs testing answered: the latency gate's distributions.
+  LatencyHistogram running_latency;
+  LatencyHistogram testing_latency;
 
   void Add(const Pair& pair);
 };

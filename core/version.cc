@@ -132,6 +132,14 @@ int CompareVersions(std::string_view a, std::string_view b) {
   return CompareNatural(a, b);
 }
 
+bool IsMajorVersionChange(std::string_view running, std::string_view candidate) {
+  auto r = ParseSemver(running);
+  auto c = ParseSemver(candidate);
+  if (!r && !c) return false;
+  if (!r || !c) return true;
+  return r->core[0] != c->core[0];  // numeric without leading zeros: equal text, equal number
+}
+
 bool IsValidVersionString(std::string_view text) {
   if (text.empty() || text.size() > 128) return false;
   if (!std::isalnum(static_cast<unsigned char>(text[0]))) return false;

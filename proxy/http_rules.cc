@@ -313,14 +313,16 @@ Decision DecideRequest(const http::request_header<>& header, std::string_view cl
   return decision;
 }
 
-void AppendHead(const ForwardRequest& request, bool mirror_copy, std::span<const std::string> strip,
+bool AppendHead(const ForwardRequest& request, bool mirror_copy, std::span<const std::string> strip,
                 std::string& out) {
+  bool any_stripped = false;
   out.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\n");
   out.append("Host: ").append(request.host).append("\r\n");
   for (const auto& [name, value] : request.fields) {
     if (mirror_copy) {
       bool stripped = false;
       for (const std::string& s : strip) stripped = stripped || iequals(s, name);
+      any_stripped = any_stripped || stripped;
       if (stripped) continue;
     }
     out.append(name).append(": ").append(value).append("\r\n");
@@ -337,6 +339,7 @@ void AppendHead(const ForwardRequest& request, bool mirror_copy, std::span<const
       break;
   }
   out.append("\r\n");
+  return any_stripped;
 }
 
 size_t ChunkedDecoder::Fail(std::string reason, size_t consumed) {

@@ -79,8 +79,9 @@ Decision DecideRequest(const http::request_header<>& header, std::string_view cl
 
 // Appends the head the proxy writes upstream: request line (HTTP/1.1), Host, the fields, the
 // framing field, and the blank line. For the copy sent to testing (`mirror_copy`), the fields
-// named in `strip` (lower case) are left out and `Yoke-Mirror: 1` is added.
-void AppendHead(const ForwardRequest& request, bool mirror_copy, std::span<const std::string> strip,
+// named in `strip` (lower case) are left out and `Yoke-Mirror: 1` is added. Returns whether a
+// field was left out (the pair's credentials_stripped).
+bool AppendHead(const ForwardRequest& request, bool mirror_copy, std::span<const std::string> strip,
                 std::string& out);
 
 // Whether `name` is one the proxy never copies from a client: hop-by-hop fields, framing and

@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "core/route.h"
+#include "proxy/body_sample.h"
 #include "proxy/deadline_stream.h"
 #include "proxy/http_rules.h"
 #include "proxy/response_head.h"
@@ -194,6 +195,7 @@ struct Proxy::Impl {
   uint16_t port = 0;
   // Set by Drain: every answer closes its connection, nothing new is accepted.
   std::atomic<bool> draining{false};
+  BodySampler body_sampler;  // issue 18: bodies for the judge's body_diff gate
 
   mutable std::mutex mu;
   std::shared_ptr<const Targets> targets = std::make_shared<Targets>();        // GUARDED_BY(mu)
@@ -934,18 +936,35 @@ Task<bool> ServeOne(Worker& w, Stream& client, beast::flat_buffer& buffer,
     if (!drop) {
       auto copy = std::make_shared<std::string>();
       copy->reserve(wire.size() + 32);
-      AppendHead(request, true, mirror.strip_headers, *copy);
+      const auto& strip = StripHeadersFor(mirror, request.method, route);
+      const bool stripped = AppendHead(request, true, strip, *copy);
       copy->append(wire, head_size);
       pair = std::make_shared<PairState>();
       pair->sink = w.impl.sink;
       pair->counters = &counters;
       pair->pair.method = request.method;
       pair->pair.route = route;
+      pair->pair.credentials_stripped = stripped;
       counters.mirror_sent.fetch_add(1, kRelaxed);
       counters.mirror_in_flight.fetch_add(1, kRelaxed);
       asio::co_spawn(w.io.get_executor(),
-                     Mirror(w, targets->testing, std::move(copy), is_head, pair, targets->mirror),
-                     LogFailure);
+                     Mirror(w, targets->testing, copy, is_head, pair, targets->mirror), LogFailure);
+      if (w.impl.body_sampler.Take(mirror, request.method)) {
+        // Sampled: the same copy to running, testing and running again, for body_diff.
+        BodySampleJob job{targets->running->endpoint,
+                          targets->testing->endpoint,
+                          copy,
+                          route,
+                          targets->running->upstream.version,
+                          targets->testing->upstream.version,
+                          strip.empty(),
+                          mirror.body_sample_max_bytes,
+                          mirror.timeout,
+                          &targets->running->served,
+                          &targets->testing->served,
+                          targets};
+        SpawnBodySample(w.io, std::move(job), w.impl.body_sampler, w.impl.sink);
+      }
     }
     outcome = co_await ForwardToRunning(w, *targets->running, client, buffer, wire, nullptr,
                                         is_head, version, keep_alive);

@@ -5,7 +5,8 @@ In a temp base folder on 127.0.0.1, with yoke's embedded meta (a local git repos
 <base>/meta, no remote) and steady load from this script through yoke's proxy:
   1. v1.0.0 is released with `yoke meta release add` and `yoke meta channel set`, and runs;
   2. v2.0.0 (a good build) is released the same way, mirrored, judged and promoted;
-  3. v3.0.0 (loses the /lost route and logs a new kind of error) is judged and rejected.
+  3. v3.0.0 (loses the /lost route, logs a new kind of error and answers a JSON field with
+     another type) is judged and rejected; the body diff names the changed field.
 It prints what happens as it happens, then a summary of the decisions and where their files
 are, in the base and in meta. Every wait has a deadline; every process it starts is stopped by
 its pid.
@@ -186,7 +187,8 @@ command: "{{artifact}} --port {{port}} --version {{version}} --json-log logs/jso
 health {{ http_path: "/health" timeout_ms: 5000 interval_ms: 100 }}
 stop_grace_ms: 3000
 intake {{ settle_ms: 500 }}
-judge {{ min_window_s: 10 min_pairs: 1000 }}
+judge {{ min_window_s: 10 min_pairs: 1000 auto_promote_major: true body_diff_min_samples: 5 }}
+mirror {{ body_sample_rate: 1 }}
 meta {{ project: "demo" host: "demo-host" }}
 ''')
     say(f"the config: {config}")
@@ -211,7 +213,8 @@ meta {{ project: "demo" host: "demo-host" }}
                      status(admin)["running"].get("up") and status(admin))
         pids.add(s["running"]["pid"])
         say(f"running: 1.0.0 on port {s['running']['port']} (pid {s['running']['pid']})")
-        load = Load(proxy, ["/version", "/items", "/orders/17", "/lost"])
+        load = Load(proxy, ["/version", "/items", "/orders/17", "/lost", "/api/items/7",
+                            "/api/items/8", "/api/items/9"])
         say("steady load through the proxy: GET /version, /items, /orders/17, /lost")
 
         say("releasing 2.0.0, a good build: it is started as testing and every request is "
@@ -225,11 +228,13 @@ meta {{ project: "demo" host: "demo-host" }}
         pids.add(s["running"]["pid"])
         say(f"running: 2.0.0 on port {s['running']['port']}; 1.0.0 drained, stopped and archived")
 
-        say("releasing 3.0.0, a bad build: it answers 404 on /lost and logs "
-            "'inventory lookup failed for sku <n>' on /items")
+        say("releasing 3.0.0, a bad build: it answers 404 on /lost, logs "
+            "'inventory lookup failed for sku <n>' on /items and answers /api/items/N's price "
+            "as a string")
         release(yoke, config, "3.0.0", build(builds, "hello-3.0.0", (
             f"#!/bin/sh\nexec {sample} \"$@\" --status /lost=404 "
-            f"--log-error '/items=inventory lookup failed for sku'\n").encode()), "0badf00")
+            f"--log-error '/items=inventory lookup failed for sku' --price-as-string\n"
+        ).encode()), "0badf00")
         decision = wait_for("the verdict on 3.0.0", lambda: decision_for(base, "3.0.0"), 120,
                             lambda: progress(admin, load))
         say(f"decision on 3.0.0: {decision['verdict']} - {decision['reason']}")
@@ -246,6 +251,9 @@ meta {{ project: "demo" host: "demo-host" }}
                 print(f"          lost routes: {', '.join(d['lost_routes'])}")
             if d["new_error_kinds"]:
                 print(f"          new error kinds: {', '.join(d['new_error_kinds'])}")
+            for part in d["reason"].split("; "):
+                if part.startswith("body_diff: "):
+                    print(f"          body diff: {part[len('body_diff: '):]}")
             print(f"          base: {DIM}{os.path.join(base, 'decisions', name)}{OFF}")
             print(f"          meta: {DIM}demo/prod/hosts/demo-host/hello/decisions/{name}{OFF}")
         print(f"  running: {os.readlink(os.path.join(base, 'running'))}")

@@ -640,6 +640,7 @@ int RunProxy(const ProxyArgs& args) {
     options.mirror.methods.clear();
     for (const std::string& m : args.mirror_methods) options.mirror.methods.insert(m);
   }
+  if (args.body_sample_rate >= 0) options.mirror.body_sample_rate = args.body_sample_rate;
   EvidenceWindow evidence;
   proxy::Proxy proxy(options, &evidence);
   UpstreamSnapshot snapshot;

@@ -172,6 +172,10 @@ int RunCli(int argc, char** argv, const CliWiring& wiring) {
       ->add_option("--mirror-methods", proxy_args.mirror_methods,
                    "methods copied to testing (default GET,HEAD,OPTIONS)")
       ->delimiter(',');
+  proxy_cmd
+      ->add_option("--body-sample-rate", proxy_args.body_sample_rate,
+                   "share of mirrored GETs whose bodies are sampled (default 0.01; 0: off)")
+      ->check(CLI::Range(0.0, 1.0));
   proxy_cmd->footer(
       "Example: yoke proxy --listen 0.0.0.0:8080 --running 127.0.0.1:9001 "
       "--testing 127.0.0.1:9002 --admin 127.0.0.1:8081");

@@ -19,6 +19,7 @@ struct ProxyArgs {
   std::string admin;
   unsigned threads = 1;
   std::vector<std::string> mirror_methods;
+  double body_sample_rate = -1;  // < 0: the default (mirror.body_sample_rate)
 };
 
 struct CliWiring {

@@ -423,6 +423,11 @@ StatusOr<std::string> FormatStatus(std::string_view status_json) {
   if (!judge.promoting().empty()) {
     roles.Add({"promoting", judge.promoting() + ": its new running instance is starting"});
   }
+  if (!judge.awaiting_person().empty()) {
+    roles.Add({"waiting", judge.awaiting_person() +
+                              ": passed every gate; a new major version waits for a person "
+                              "(yoke promote --reason ...)"});
+  }
   if (!s.pinned().empty()) {
     roles.Add(
         {"pinned",

@@ -1,10 +1,12 @@
 // The Supervisor's judging window: reading the instances' logs, opening a window for a
 // candidate, asking the judge, and recording decisions.
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
 
+#include "base-layout/decision_log.h"
 #include "base-layout/text_record.h"
 #include "core/config_check.h"
 #include "core/config_settings.h"
@@ -162,6 +164,15 @@ void Supervisor::OpenEvidenceWindow(SteadyTime now) {
     window_.testing_routed_errors = testing_.instance->logs.routed_errors;
     window_.testing_route_errors = testing_.instance->logs.route_errors;
   }
+  if (judge_settings_.drift_promotions > 0) {
+    // The newest decisions are enough: the baseline pools at most drift_promotions of them.
+    window_.baseline = PoolPromotions(ReadDecisionFolder(base_.env(), base_.DecisionsDir(), 200),
+                                      judge_settings_.drift_promotions);
+    spdlog::info("drift baseline for {}: {}", testing->version,
+                 window_.baseline.versions.empty()
+                     ? std::string("none (no promotion with rates recorded)")
+                     : fmt::format("{}", fmt::join(window_.baseline.versions, ", ")));
+  }
   if (deps_.evidence) deps_.evidence->Reset(testing->version);
   last_judgement_ = Judgement();
   last_reading_.Clear();
@@ -178,7 +189,13 @@ void Supervisor::JudgeCandidate(SteadyTime now) {
   window_.next_judgement = now + Millis(500);
   Evidence e;
   e.window = std::chrono::duration_cast<std::chrono::seconds>(now - window_.started);
-  if (deps_.evidence) e.pairs = deps_.evidence->Stats();
+  if (deps_.evidence) {
+    e.pairs = deps_.evidence->Stats();
+    e.bodies = deps_.evidence->Bodies();
+  }
+  e.running_version = running->version;
+  e.testing_version = testing->version;
+  e.baseline = window_.baseline;
   const LogCounts& r = running_.instance->logs;
   e.running_logs.errors = r.errors - std::min(r.errors, window_.running_errors);
   e.running_logs.warnings = r.warnings - std::min(r.warnings, window_.running_warnings);
@@ -201,6 +218,17 @@ void Supervisor::JudgeCandidate(SteadyTime now) {
   }
   last_judgement_ = Judge(judge_settings_, e);
   last_reading_ = ReadingOf(e, last_judgement_);
+  const PairCounts& total = e.pairs.total();
+  window_.testing_rates =
+      RatesOf(testing->version, total.pairs, total.testing_errors, e.testing_requests,
+              e.testing_logs.errors + e.testing_logs.startup_errors, total.testing_latency);
+  window_.running_rates = RatesOf(running->version, total.pairs, total.running_errors,
+                                  e.running_requests, e.running_logs.errors, total.running_latency);
+  if (last_judgement_.awaiting_person && !window_.told_awaiting_person) {
+    spdlog::warn("candidate {} passed every gate and waits for a person: {}", testing->version,
+                 last_judgement_.reason);
+    window_.told_awaiting_person = true;
+  }
   if (last_judgement_.verdict != JudgeVerdict::kWait) {
     Apply(Judged{last_judgement_.verdict, last_judgement_.reason}, now);
   }
@@ -235,6 +263,15 @@ void Supervisor::WriteDecision(const RecordDecision& what) {
       gate->set_p_value(g.p_value);
       gate->set_adjusted_p(g.adjusted_p);
       gate->set_detail(g.detail);
+      if (g.name == "latency") {
+        gate->set_testing_p50_ms(g.testing_p50_ms);
+        gate->set_testing_p95_ms(g.testing_p95_ms);
+        gate->set_testing_p99_ms(g.testing_p99_ms);
+        gate->set_running_p50_ms(g.running_p50_ms);
+        gate->set_running_p95_ms(g.running_p95_ms);
+        gate->set_running_p99_ms(g.running_p99_ms);
+        gate->set_slower_share(g.slower_share);
+      }
     };
     for (const GateResult& g : judgement->gates) {
       Gate* gate = decision.add_gates();
@@ -253,6 +290,12 @@ void Supervisor::WriteDecision(const RecordDecision& what) {
         std::chrono::duration_cast<std::chrono::seconds>(deps_.clock->Now() - window_.started)
             .count()));
     if (deps_.evidence) decision.set_pairs(deps_.evidence->Stats().total().pairs);
+    // The rates each side showed: a promotion's testing_rates feed later drift baselines.
+    if (window_.testing_rates.version() == to_version) {
+      *decision.mutable_testing_rates() = window_.testing_rates;
+      *decision.mutable_running_rates() = window_.running_rates;
+    }
+    for (const auto& v : window_.baseline.versions) decision.add_baseline_versions(v);
   }
   // Two decisions in one second get .2, .3, ...: a decision is never overwritten.
   const std::string stamp = FormatUtc(deps_.clock->WallNow(), "%Y%m%dT%H%M%SZ");

@@ -569,6 +569,7 @@ void Supervisor::PublishSnapshot() {
     judge->set_window_s(
         std::chrono::duration_cast<std::chrono::seconds>(now - window_.started).count());
     judge->set_pairs(deps_.evidence ? deps_.evidence->Stats().total().pairs : 0);
+    if (last_judgement_.awaiting_person) judge->set_awaiting_person(VersionOf(testing_));
   }
   *snap.mutable_supervisor() = counters_;
   *snap.mutable_disk() = disk_;

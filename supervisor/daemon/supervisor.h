@@ -25,6 +25,7 @@
 
 #include "base-layout/base_folder.h"
 #include "core/clock.h"
+#include "core/drift_baseline.h"
 #include "core/evidence_window.h"
 #include "core/judge.h"
 #include "core/lifecycle.h"
@@ -163,6 +164,12 @@ class Supervisor {
     uint64_t testing_routed_errors = 0;
     std::map<std::string, uint64_t> running_route_errors;
     std::map<std::string, uint64_t> testing_route_errors;
+    // Issue 18: the drift baseline read when the window opened, each side's rates at the last
+    // look (for the decision), and whether the wait for a person was logged.
+    DriftBaseline baseline;
+    VersionRates testing_rates;
+    VersionRates running_rates;
+    bool told_awaiting_person = false;
   };
   struct ManualRequest {
     ManualAction action;

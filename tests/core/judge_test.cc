@@ -252,7 +252,7 @@ TEST(JudgeTest, PromotesFiftyIdenticalRoutes) {
   e.running_requests = e.testing_requests = n;
   Judgement j = Judge(JudgeSettings(), e);
   EXPECT_EQ(j.verdict, JudgeVerdict::kPromote) << j.reason;
-  EXPECT_EQ(j.route_gates.size(), 50u);
+  EXPECT_EQ(j.route_gates.size(), 100u);  // 5xx and latency (reported) of each route
   EXPECT_TRUE(j.worse_routes.empty());
 }
 
@@ -368,7 +368,7 @@ TEST(JudgeTest, LogErrorRoutesPassWithoutRoutes) {
   Evidence e = Traffic(3000, 0, 0);
   Judgement j = Judge(JudgeSettings(), e);
   EXPECT_EQ(Gate(j, "log_error_routes").outcome, GateOutcome::kPass);
-  EXPECT_EQ(j.route_gates.size(), 1u);  // the 5xx gate of /r0
+  EXPECT_EQ(j.route_gates.size(), 2u);  // the 5xx and latency gates of /r0
 }
 
 // Holm-Bonferroni: the smallest p-value is multiplied by m, the next by m - 1, ..., and an

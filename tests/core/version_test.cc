@@ -42,5 +42,19 @@ TEST(VersionTest, RefusesUnsafeVersionStrings) {
   EXPECT_FALSE(IsValidVersionString(std::string(129, '1')));
 }
 
+// A person promotes a new major version: semver majors differ, or the scheme changes; opaque
+// strings have no major and never count as one.
+TEST(VersionTest, TellsAMajorVersionChange) {
+  EXPECT_TRUE(IsMajorVersionChange("1.4.2", "2.0.0"));
+  EXPECT_TRUE(IsMajorVersionChange("2.0.0", "1.9.0"));
+  EXPECT_TRUE(IsMajorVersionChange("1.9.9", "2.0.0-rc.1"));
+  EXPECT_FALSE(IsMajorVersionChange("1.4.2", "1.5.0"));
+  EXPECT_FALSE(IsMajorVersionChange("1.4.2", "1.4.3+build.7"));
+  EXPECT_FALSE(IsMajorVersionChange("0.1.0", "0.2.0"));  // 0.x: the major is still 0
+  EXPECT_FALSE(IsMajorVersionChange("build-41", "build-42"));
+  EXPECT_TRUE(IsMajorVersionChange("build-42", "1.0.0"));
+  EXPECT_TRUE(IsMajorVersionChange("1.0.0", "2024.11"));
+}
+
 }  // namespace
 }  // namespace yoke

@@ -19,7 +19,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-const char* kJudge = "judge { min_window_s: 2 min_pairs: 200 max_window_s: 60 }\n";
+const char* kJudge =
+    "judge { min_window_s: 2 min_pairs: 200 max_window_s: 60 auto_promote_major: true }\n";
 
 std::vector<Decision> Decisions(const fs::path& base) {
   std::vector<fs::path> files;
@@ -84,7 +85,7 @@ TEST_F(JudgeRunTest, PromotesAGoodCandidateWithoutFailingARequest) {
   EXPECT_EQ(decision->author(), "judge");
   EXPECT_GE(decision->pairs(), 200u);
   EXPECT_GE(decision->window_s(), 2u);
-  EXPECT_EQ(decision->gates_size(), 9);  // the seven overall gates and the two per-route ones
+  EXPECT_EQ(decision->gates_size(), 13);  // ten overall gates and the three per-route ones
   auto running = yoke_.WaitForRole("running", "2.0.0", 2);
   ASSERT_TRUE(running) << yoke_.Log();
   EXPECT_TRUE(WaitUntil([&] { return fs::exists(yoke_.base() / "archive/hello-1.0.0.zip"); }, 20s))
@@ -241,7 +242,10 @@ TEST_F(JudgeRunTest, RejectsACrashAtOnce) {
 
 class JudgeSlowTest : public JudgeRunTest {
  protected:
-  JudgeSlowTest() : JudgeRunTest("judge { min_window_s: 30 min_pairs: 200 max_window_s: 600 }\n") {}
+  JudgeSlowTest()
+      : JudgeRunTest(
+            "judge { min_window_s: 30 min_pairs: 200 max_window_s: 600 auto_promote_major: true "
+            "}\n") {}
 };
 
 // A newer candidate supersedes the one under test, and a reject by hand goes through the admin

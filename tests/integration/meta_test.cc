@@ -33,7 +33,8 @@ StatusReport ReadStatus(const std::string& status_json) {
   return report;
 }
 
-const char* kJudge = "judge { min_window_s: 2 min_pairs: 200 max_window_s: 60 }\n";
+const char* kJudge =
+    "judge { min_window_s: 2 min_pairs: 200 max_window_s: 60 auto_promote_major: true }\n";
 
 class MetaRunTest : public ::testing::Test {
  protected:

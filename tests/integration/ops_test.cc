@@ -26,7 +26,10 @@ struct CliResult {
 
 class OpsCliTest : public ::testing::Test {
  protected:
-  OpsCliTest() : yoke_("judge { min_window_s: 2 min_pairs: 200 max_window_s: 60 }\n") {}
+  OpsCliTest()
+      : yoke_(
+            "judge { min_window_s: 2 min_pairs: 200 max_window_s: 60 auto_promote_major: true "
+            "}\n") {}
 
   // Runs `yoke <args> --config <config>` and waits for it, at most 20 s.
   CliResult Cli(std::vector<std::string> args) {

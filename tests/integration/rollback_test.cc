@@ -16,7 +16,10 @@ using namespace std::chrono_literals;
 
 class RollbackTest : public ::testing::Test {
  protected:
-  RollbackTest() : yoke_("judge { min_window_s: 2 min_pairs: 200 max_window_s: 60 }\n") {}
+  RollbackTest()
+      : yoke_(
+            "judge { min_window_s: 2 min_pairs: 200 max_window_s: 60 auto_promote_major: true "
+            "}\n") {}
 
   // 1.0.0 ran, 2.0.0 was promoted, and 1.0.0 is archived.
   void PromoteTwoOverOne() {
