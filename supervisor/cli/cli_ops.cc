@@ -170,8 +170,10 @@ int StatusCommand(const std::string& config_path, bool as_json, bool watch,
     char stamp[64];
     std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S %Z", &tm);
     if (!as_json) {
-      std::cout << "every " << HumanDuration(interval.count() / 1000) << ": yoke status "
-                << config_path << "  " << stamp << "\n\n";
+      std::cout << "every "
+                << (interval.count() < 1000 ? std::to_string(interval.count()) + "ms"
+                                            : HumanDuration(interval.count() / 1000))
+                << ": yoke status " << config_path << "  " << stamp << "\n\n";
     }
     std::cout.flush();
     code = StatusOnce(config_path, as_json);

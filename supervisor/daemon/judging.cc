@@ -275,7 +275,9 @@ void Supervisor::WriteDecision(const RecordDecision& what) {
                                      [&](const auto& d) { return d.first == path; });
     if (!existing && existing.error().is(ErrorCode::kNotFound) && !pending) break;
   }
-  applied_decision_id_ = path.stem().string();
+  // A hand verdict may record more than one decision (a pin rejects the candidate too): its
+  // reply names the first, the one about the verdict itself.
+  if (applied_decision_id_.empty()) applied_decision_id_ = path.stem().string();
   unwritten_decisions_.push_back({path, std::move(decision)});
   WriteDecisions();
 }

@@ -148,6 +148,25 @@ TEST(CliCiTest, HandVerdictsPrintTheirDecision) {
   EXPECT_EQ(wait.code, 10) << wait.output;
   EXPECT_EQ(DecisionId(wait.output), id) << wait.output;
 
+  // --watch redraws: two views, each with its header, then --count ends it.
+  auto watch = WithEnv(
+      yoke, {},
+      {"status", "--watch", "--count", "2", "--interval", "100ms", "--config", Config(yoke)});
+  EXPECT_EQ(watch.code, 0) << watch.output;
+  size_t first = watch.output.find("every 100ms: yoke status ");
+  ASSERT_NE(first, std::string::npos) << watch.output;
+  EXPECT_NE(watch.output.find("every 100ms: yoke status ", first + 1), std::string::npos)
+      << watch.output;
+  EXPECT_NE(watch.output.find("running  1.0.0"), std::string::npos) << watch.output;
+
+  // Typos get the nearest name and exit 2.
+  auto typo = WithEnv(yoke, {}, {"stauts", "--config", Config(yoke)});
+  EXPECT_EQ(typo.code, 2) << typo.output;
+  EXPECT_NE(typo.output.find("did you mean 'status'?"), std::string::npos) << typo.output;
+  auto flag = WithEnv(yoke, {}, {"decisions", "--lmit", "3", "--config", Config(yoke)});
+  EXPECT_EQ(flag.code, 2) << flag.output;
+  EXPECT_NE(flag.output.find("did you mean '--limit'?"), std::string::npos) << flag.output;
+
   auto pin = yoke.Cli({"pin", "1.0.0", "--config", Config(yoke), "--reason", "freeze"});
   EXPECT_EQ(pin.code, 0) << pin.output;
   const std::string pin_id = DecisionId(pin.output);
