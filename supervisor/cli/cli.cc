@@ -28,8 +28,10 @@ namespace fs = std::filesystem;
 // Every problem in the file (syntax, unknown fields with the nearest known name, and the
 // checks of core/config_check.h), then warnings that do not stop yoke: min_pairs below what a
 // clean pass needs at the configured margins and confidence.
-int CheckConfigCommand(const std::string& path) {
+int CheckConfigCommand(std::string path) {
   if (path.empty()) return LoadOrReport(path) ? kExitOk : kExitUsage;  // says what to give
+  std::error_code ec;  // a service's name: /etc/yoke/NAME.txtpb (cli_help.h)
+  path = ResolveConfigName(path, ConfigDir(), std::filesystem::exists(path, ec));
   auto config = LoadConfig(path);
   if (!config) {
     std::string text = config.error().message();

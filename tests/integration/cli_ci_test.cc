@@ -118,6 +118,10 @@ TEST(CliCiTest, WaitFollowsCandidatesToTheirVerdicts) {
   auto by_name = WithEnv(yoke, {"YOKE_CONFIG_DIR=" + dir}, {"versions", name});
   EXPECT_EQ(by_name.code, 0) << by_name.output;
   EXPECT_NE(by_name.output.find("version 2.0.0"), std::string::npos) << by_name.output;
+  auto check = WithEnv(yoke, {"YOKE_CONFIG_DIR=" + dir}, {"check-config", name});
+  EXPECT_EQ(check.code, 0) << check.output;
+  EXPECT_NE(check.output.find(Config(yoke) + ": ok (service hello"), std::string::npos)
+      << check.output;
   auto by_env = WithEnv(yoke, {"YOKE_CONFIG=" + Config(yoke)}, {"status"});
   EXPECT_EQ(by_env.code, 0) << by_env.output;
   EXPECT_NE(by_env.output.find("running  2.0.0"), std::string::npos) << by_env.output;
