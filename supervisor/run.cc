@@ -37,6 +37,7 @@
 #include "platform/real_clock.h"
 #include "proxy/proxy.h"
 #include "supervisor/admin/admin_api.h"
+#include "supervisor/admin/history_report.h"
 #include "supervisor/admin/status_report.h"
 #include "supervisor/cli/cli_common.h"
 #include "supervisor/cli/config_loader.h"
@@ -430,7 +431,28 @@ int RunDaemon(const std::string& config_path) {
     handlers.webhook = [&meta] { meta->FetchNow(); };
     handlers.webhook_secret = webhook_secret;
   }
+  // The page's history (/status/history) and timeline (/decisions): history_report.h.
+  StatusHistory history(kHistoryPoints, LatencyBounds());
+  handlers.history_json = [&history] { return HistoryJson(history, kHistoryInterval); };
+  handlers.decisions_json = [&](size_t limit) {
+    return TimelineJson(ReadDecisionFolder(env, base.DecisionsDir(), limit),
+                        [&meta](const std::string& version) -> std::string {
+                          if (!meta) return {};
+                          auto vars = meta->EnvFor(version);
+                          auto sources = vars.find("YOKE_RELEASE_SOURCES");
+                          return sources == vars.end() ? std::string() : sources->second;
+                        });
+  };
   AdminServer admin(handlers);
+  HistorySampler sampler(
+      &history,
+      [&] {
+        return HistoryReadingOf(evidence.candidate(), evidence.Stats().total(), proxy.Stats(),
+                                std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    clock.WallNow().time_since_epoch())
+                                    .count());
+      },
+      kHistoryInterval);
   const HostPort admin_listen = *ParseHostPort(config->admin_listen());
   const int admin_fd = inherited.Take("admin");
   if (auto st = admin.Start(admin_listen, admin_fd); !st) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -13,6 +14,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <charconv>
 #include <cstring>
 #include <thread>
 
@@ -131,6 +133,28 @@ AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view
   if (path == "/") {
     if (method != "GET" && method != "HEAD") return {405, "text/plain", "use GET\n"};
     return {200, "text/html; charset=utf-8", std::string(StatusPageHtml())};
+  }
+  if (path == "/status/history") {
+    if (!handlers.history_json) return {404, "text/plain", "not offered here\n"};
+    if (method != "GET" && method != "HEAD") return {405, "text/plain", "use GET\n"};
+    return {200, "application/json", handlers.history_json()};
+  }
+  if (path == "/decisions") {
+    if (!handlers.decisions_json) return {404, "text/plain", "not offered here\n"};
+    if (method != "GET" && method != "HEAD") return {405, "text/plain", "use GET\n"};
+    size_t limit = 100;
+    std::string_view query =
+        target.find('?') == std::string_view::npos ? "" : target.substr(target.find('?') + 1);
+    if (query.starts_with("limit=")) {
+      size_t value = 0;
+      auto digits = query.substr(6);
+      auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+      if (ec != std::errc() || end != digits.data() + digits.size() || value == 0) {
+        return {400, "text/plain", "limit must be a number from 1 to 1000\n"};
+      }
+      limit = std::min<size_t>(value, 1000);
+    }
+    return {200, "application/json", handlers.decisions_json(limit)};
   }
   constexpr std::string_view kDecisions = "/decisions/";
   if (path.starts_with(kDecisions)) {

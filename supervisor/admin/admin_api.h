@@ -46,6 +46,11 @@ struct AdminHandlers {
   // Host names (without port) the API answers besides its listen address, localhost and
   // loopback literals: config's admin_allowed_hosts. Any other Host gets 421.
   std::vector<std::string> allowed_hosts{};
+  // GET /status/history: the page's time series (history_report.h). Null: not offered.
+  std::function<std::string()> history_json{};
+  // GET /decisions?limit=N: the timeline, newest first, N at most 1000 (default 100). Null: not
+  // offered.
+  std::function<std::string(size_t limit)> decisions_json{};
 };
 
 // Whether a request's Host names this API: the listen address, `localhost`, a loopback literal

@@ -1,6 +1,7 @@
 #include "supervisor/cli/cli.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/json.hpp>
 #include <iostream>
 
@@ -8,20 +9,37 @@
 #include "base-layout/decision_log.h"
 #include "base-layout/text_record.h"
 #include "core/config_check.h"
+#include "core/version.h"
 #include "platform/posix_env.h"
 #include "supervisor/cli/cli_common.h"
+#include "supervisor/cli/cli_help.h"
 #include "supervisor/cli/cli_meta.h"
 #include "supervisor/cli/cli_ops.h"
 #include "supervisor/cli/cli_upgrade.h"
+#include "supervisor/cli/cli_wait.h"
+#include "supervisor/cli/config_loader.h"
+#include "supervisor/cli/ops_json.h"
 
 namespace yoke {
 namespace {
 
 namespace fs = std::filesystem;
 
-int CheckConfigCommand(const std::string& path) {
-  auto config = LoadOrReport(path);
-  if (!config) return kExitUsage;
+// Every problem in the file (syntax, unknown fields with the nearest known name, and the
+// checks of core/config_check.h), then warnings that do not stop yoke: min_pairs below what a
+// clean pass needs at the configured margins and confidence.
+int CheckConfigCommand(std::string path) {
+  if (path.empty()) return LoadOrReport(path) ? kExitOk : kExitUsage;  // says what to give
+  std::error_code ec;  // a service's name: /etc/yoke/NAME.txtpb (cli_help.h)
+  path = ResolveConfigName(path, ConfigDir(), std::filesystem::exists(path, ec));
+  auto config = LoadConfig(path);
+  if (!config) {
+    std::string text = config.error().message();
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    std::cerr << text << "\n";
+    return kExitUsage;
+  }
+  for (const std::string& warning : ConfigWarnings(path, *config)) std::cerr << warning << "\n";
   std::cout << path << ": ok (service " << config->service() << ", base " << config->base_dir()
             << ")\n";
   return kExitOk;
@@ -96,41 +114,61 @@ int RollbackCommand(const std::string& config_path, std::string version, const s
   return VerdictCommand(config_path, "rollback", reason, author, version, now);
 }
 
-int VersionsCommand(const std::string& config_path) {
+// Versions newest first (by version order), each with its instances; then the archives, newest
+// first. With `as_json`, the same as one JSON document.
+int VersionsCommand(const std::string& config_path, bool as_json) {
   auto config = LoadOrReport(config_path);
   if (!config) return kExitUsage;
   BaseFolder base = BaseOf(*config);
   auto running = base.RoleTarget("running");
   auto testing = base.RoleTarget("testing");
-  std::cout << "base " << base.root().string() << "\n";
-  auto versions = base.ListVersions();
-  if (versions.empty()) std::cout << "no versions\n";
-  for (const std::string& version : versions) {
-    auto artifact = base.ArtifactOf(version);
-    std::cout << "version " << version << "  "
-              << (artifact ? artifact->filename().string() : "(no artifact)") << "\n";
+  auto names = base.ListVersions();
+  std::sort(names.begin(), names.end(),
+            [](const std::string& a, const std::string& b) { return CompareVersions(a, b) > 0; });
+  std::vector<VersionRow> versions;
+  for (const std::string& version : names) {
+    VersionRow row;
+    row.version = version;
+    if (auto artifact = base.ArtifactOf(version)) row.artifact = artifact->filename().string();
     for (const fs::path& dir : base.ListInstanceDirs(version)) {
+      VersionInstanceRow instance;
+      instance.folder = dir.filename().string();
       InstanceRecord record;
-      std::string state;
       if (auto st = ReadTextRecord(base.env(), base_paths::InstanceRecord(dir), &record); !st) {
-        state = "no record";
+        instance.state = "no record";
       } else {
-        state = InstanceState(record);
+        instance.state = InstanceState(record);
       }
-      std::string role_mark;
+      instance.port = record.port();
+      instance.pid = record.pid();
+      instance.error = record.error();
       std::error_code ec;  // a link the daemon just moved on is no mark, not a crash
-      if (running && fs::equivalent(*running, dir, ec)) role_mark = "  <- running";
-      if (testing && fs::equivalent(*testing, dir, ec)) role_mark = "  <- testing";
-      std::cout << "  " << dir.filename().string() << "  port " << record.port() << "  pid "
-                << record.pid() << "  " << state;
-      if (!record.error().empty()) std::cout << "  error: " << record.error();
-      std::cout << role_mark << "\n";
+      if (running && fs::equivalent(*running, dir, ec)) instance.role = "running";
+      if (testing && fs::equivalent(*testing, dir, ec)) instance.role = "testing";
+      row.instances.push_back(std::move(instance));
+    }
+    versions.push_back(std::move(row));
+  }
+  auto archives = ArchiveRows(base);
+  if (as_json) {
+    std::cout << VersionsJson(base.root().string(), versions, archives);
+    return kExitOk;
+  }
+  std::cout << "base " << base.root().string() << "\n";
+  if (versions.empty()) std::cout << "no versions\n";
+  for (const VersionRow& v : versions) {
+    std::cout << "version " << v.version << "  "
+              << (v.artifact.empty() ? "(no artifact)" : v.artifact) << "\n";
+    for (const VersionInstanceRow& i : v.instances) {
+      std::cout << "  " << i.folder << "  port " << i.port << "  pid " << i.pid << "  " << i.state;
+      if (!i.error.empty()) std::cout << "  error: " << i.error;
+      if (!i.role.empty()) std::cout << "  <- " << i.role;
+      std::cout << "\n";
     }
   }
-  auto archives = base.ListArchives();
   std::cout << "archives (" << archives.size() << ")\n";
-  for (const ArchiveInfo& archive : archives) {
-    std::cout << "  " << archive.path.filename().string() << "  " << archive.size << " bytes\n";
+  for (const ArchiveRow& a : archives) {
+    std::cout << "  " << a.file << "  " << HumanBytes(a.size) << "\n";
   }
   return kExitOk;
 }
@@ -149,12 +187,22 @@ int RunCli(int argc, char** argv, const CliWiring& wiring) {
 
   std::string check_path;
   auto* check = app.add_subcommand("check-config", "Check a config file; exit 0 when valid.");
-  check->add_option("file", check_path, "config file")->required();
-  check->footer("Example: yoke check-config /etc/yoke/hello.txtpb");
+  check
+      ->add_option("file", check_path,
+                   "config file, or a service's name (/etc/yoke/NAME.txtpb); default $YOKE_CONFIG")
+      ->envname("YOKE_CONFIG");
+  check->footer(
+      "Examples: yoke check-config /etc/yoke/hello.txtpb\n          yoke check-config hello");
 
-  auto* versions = app.add_subcommand("versions", "List versions, instances and archives.");
+  auto* versions = app.add_subcommand(
+      "versions", "List versions (newest first), their instances, and archives (newest first).");
   versions->add_option("--config,-c", config_path, "config file")->required();
-  versions->footer("Example: yoke versions --config /etc/yoke/hello.txtpb");
+  AddConfigName(versions, &config_path);
+  bool versions_json = false;
+  versions->add_flag("--json", versions_json, "print JSON");
+  versions->footer(
+      "Examples: yoke versions --config /etc/yoke/hello.txtpb\n          yoke versions hello "
+      "--json");
 
   ProxyArgs proxy_args;
   auto* proxy_cmd = app.add_subcommand(
@@ -205,6 +253,7 @@ int RunCli(int argc, char** argv, const CliWiring& wiring) {
   MetaCommands meta_commands(app);
   auto run_ops_command = AddOpsCommands(app);         // status, decisions, archive (cli_ops.cc)
   auto run_upgrade_command = AddUpgradeCommand(app);  // cli_upgrade.cc
+  auto run_wait_command = AddWaitCommand(app);        // cli_wait.cc
 
   std::string rollback_version;
   bool rollback_now = false;
@@ -223,21 +272,26 @@ int RunCli(int argc, char** argv, const CliWiring& wiring) {
       "Examples: yoke rollback --config /etc/yoke/hello.txtpb --reason \"errors since 2.1.0\"\n"
       "          yoke rollback 2.0.0 --now --config /etc/yoke/hello.txtpb --reason \"outage\"");
 
+  ApplyConfigConventions(app);  // --config NAME, $YOKE_CONFIG (cli_help.h)
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
+    if (code != 0) {
+      if (auto hint = SuggestionFor(app, argc, argv)) std::cerr << "yoke: " << *hint << "\n";
+    }
     return code == 0 ? kExitOk : kExitUsage;
   }
   if (auto code = meta_commands.Run()) return *code;
   if (auto code = run_ops_command()) return *code;
   if (auto code = run_upgrade_command()) return *code;
+  if (auto code = run_wait_command()) return *code;
   if (*run) return wiring.run(config_path);
   if (*rollback) {
     return RollbackCommand(config_path, rollback_version, reason, author, rollback_now);
   }
   if (*check) return CheckConfigCommand(check_path);
-  if (*versions) return VersionsCommand(config_path);
+  if (*versions) return VersionsCommand(config_path, versions_json);
   if (*proxy_cmd) return wiring.proxy(proxy_args);
   for (auto& [cmd, action] : verdicts) {
     if (*cmd) return VerdictCommand(config_path, action, reason, author, pin_version);

@@ -15,6 +15,7 @@
 #include "supervisor/cli/cli_common.h"
 #include "supervisor/cli/config_loader.h"
 #include "supervisor/cli/ops_format.h"
+#include "supervisor/cli/ops_json.h"
 
 namespace yoke {
 namespace {
@@ -105,11 +106,12 @@ MetaCommands::MetaCommands(CLI::App& app) {
   where(validate_);
   validate_->footer("Example: yoke meta validate --repo meta");
 
-  log_ = meta_->add_subcommand("log", "Decisions recorded in meta, in time order, as a table.");
+  log_ = meta_->add_subcommand("log", "Decisions recorded in meta, newest first, as a table.");
   where(log_);
   log_->add_option("--host", host_, "only this host's");
   log_->add_option("--service", service_, "only this service's");
   log_->add_option("--limit", limit_, "only the newest N");
+  log_->add_flag("--json", json_, "print JSON");
   log_->footer("Example: yoke meta log --repo meta --service shop");
 }
 
@@ -291,16 +293,21 @@ int MetaCommands::Log() {
     std::cerr << "yoke meta log: " << decisions.error().message() << "\n";
     return kExitFailure;
   }
-  std::vector<DecisionEntry> shown;
+  DecisionListing shown;
+  shown.total = decisions->total;
   for (DecisionEntry& entry : decisions->entries) {
     auto place = meta::ParseDecisionPath(entry.path);
     if (!host_.empty() && place->host != host_) continue;
     if (!service_.empty() && place->service != service_) continue;
-    if (limit_ > 0 && shown.size() == limit_) break;
+    if (limit_ > 0 && shown.entries.size() == limit_) break;
     if (!entry.problem.empty()) std::cerr << "skipped: " << entry.problem << "\n";
-    shown.push_back(std::move(entry));
+    shown.entries.push_back(std::move(entry));
   }
-  std::cout << FormatDecisionList(shown, /*with_place=*/true);
+  if (json_) {
+    std::cout << DecisionListJson((*store)->path(), shown);
+    return kExitOk;
+  }
+  std::cout << FormatDecisionList(shown.entries, /*with_place=*/true);
   return kExitOk;
 }
 

@@ -47,6 +47,7 @@ class MetaCommands {
   std::vector<std::string> sources_;  // repo=githash
   std::vector<std::string> flags_;    // name=value
   size_t limit_ = 0;
+  bool json_ = false;  // meta log --json
 };
 
 }  // namespace yoke

@@ -1,21 +1,28 @@
 #include "supervisor/cli/cli_ops.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <iostream>
+#include <thread>
 
 #include "base-layout/archive.h"
 #include "base-layout/base_folder.h"
 #include "base-layout/text_record.h"
 #include "core/config_check.h"
+#include "core/duration_text.h"
 #include "core/record_text.h"
 #include "meta/layout.h"
 #include "platform/posix_env.h"
 #include "supervisor/cli/cli_common.h"
+#include "supervisor/cli/cli_help.h"
 #include "supervisor/cli/decision_source.h"
 #include "supervisor/cli/ops_format.h"
+#include "supervisor/cli/ops_json.h"
 
 namespace yoke {
 namespace {
@@ -92,7 +99,7 @@ std::optional<int> LiveLockPid(const BaseFolder& base) {
   return pid;
 }
 
-int StatusCommand(const std::string& config_path, bool as_json) {
+int StatusOnce(const std::string& config_path, bool as_json) {
   auto config = LoadOrReport(config_path);
   if (!config) return kExitUsage;
   BaseFolder base = BaseOf(*config);
@@ -144,8 +151,39 @@ int StatusCommand(const std::string& config_path, bool as_json) {
   return kExitFailure;
 }
 
+// `yoke status --watch`: the same view redrawn every `interval` (in place on a terminal, like
+// `watch`; separated by a blank line otherwise), until Ctrl-C or `count` redraws.
+int StatusCommand(const std::string& config_path, bool as_json, bool watch,
+                  std::chrono::milliseconds interval, size_t count) {
+  if (!watch) return StatusOnce(config_path, as_json);
+  const bool tty = ::isatty(STDOUT_FILENO) == 1;
+  int code = kExitOk;
+  for (size_t n = 0; count == 0 || n < count; ++n) {
+    if (n > 0) std::this_thread::sleep_for(interval);
+    if (tty)
+      std::cout << "\033[H\033[2J";  // home, clear screen
+    else if (n > 0)
+      std::cout << "\n";
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    ::localtime_r(&now, &tm);
+    char stamp[64];
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S %Z", &tm);
+    if (!as_json) {
+      std::cout << "every "
+                << (interval.count() < 1000 ? std::to_string(interval.count()) + "ms"
+                                            : HumanDuration(interval.count() / 1000))
+                << ": yoke status " << config_path << "  " << stamp << "\n\n";
+    }
+    std::cout.flush();
+    code = StatusOnce(config_path, as_json);
+    std::cout.flush();
+  }
+  return code;
+}
+
 int DecisionsCommand(const std::string& config_path, size_t limit,
-                     const DecisionSourceChoice& choice) {
+                     const DecisionSourceChoice& choice, bool as_json) {
   auto config = LoadOrReport(config_path);
   if (!config) return kExitUsage;
   auto source = OpenDecisionSource(*config, choice, "yoke decisions");
@@ -157,6 +195,10 @@ int DecisionsCommand(const std::string& config_path, size_t limit,
     return kExitFailure;
   }
   ReportProblems(listing, "yoke decisions");
+  if (as_json) {
+    std::cout << DecisionListJson(source->Describe(), listing);
+    return kExitOk;
+  }
   if (listing.entries.empty()) {
     std::cout << "no decisions in " << source->Describe() << "\n";
   } else {
@@ -166,7 +208,7 @@ int DecisionsCommand(const std::string& config_path, size_t limit,
 }
 
 int DecisionShowCommand(const std::string& config_path, const std::string& id,
-                        const DecisionSourceChoice& choice) {
+                        const DecisionSourceChoice& choice, bool as_json) {
   auto config = LoadOrReport(config_path);
   if (!config) return kExitUsage;
   auto source = OpenDecisionSource(*config, choice, "yoke decisions show");
@@ -183,7 +225,7 @@ int DecisionShowCommand(const std::string& config_path, const std::string& id,
     return kExitFailure;
   }
   if (match.entry) {
-    std::cout << FormatDecision(*match.entry);
+    std::cout << (as_json ? DecisionJson(*match.entry) : FormatDecision(*match.entry));
     return kExitOk;
   }
   if (!match.ambiguous.empty()) {
@@ -206,8 +248,8 @@ std::string VersionInArchive(const std::vector<ArchiveEntry>& entries) {
   return {};
 }
 
-// The archives of the base, newest first, with the version each holds. An archive that cannot
-// be read is listed with its version taken from its file name, and reported on stderr.
+}  // namespace
+
 std::vector<ArchiveRow> ArchiveRows(const BaseFolder& base) {
   std::vector<ArchiveRow> rows;
   auto archives = base.ListArchives();
@@ -229,6 +271,8 @@ std::vector<ArchiveRow> ArchiveRows(const BaseFolder& base) {
   return rows;
 }
 
+namespace {
+
 // The archive `wanted` names: a version (the newest archive of it), or an archive's file name
 // with or without .zip (hello-1.0.0.2.zip: the second archive of 1.0.0).
 std::optional<ArchiveRow> FindArchive(const BaseFolder& base, const std::string& wanted) {
@@ -244,9 +288,10 @@ std::optional<ArchiveRow> FindArchive(const BaseFolder& base, const std::string&
   return std::nullopt;
 }
 
-int ArchiveListCommand(const Config& config) {
+int ArchiveListCommand(const Config& config, bool as_json) {
   BaseFolder base = BaseOf(config);
-  std::cout << FormatArchiveList(ArchiveRows(base));
+  auto rows = ArchiveRows(base);
+  std::cout << (as_json ? ArchiveListJson(rows) : FormatArchiveList(rows));
   return kExitOk;
 }
 
@@ -313,6 +358,9 @@ int ArchiveExtractCommand(const Config& config, const std::string& version, cons
 struct OpsOptions {
   std::string config_path;
   bool json = false;
+  bool watch = false;
+  std::string interval = "2s";
+  size_t count = 0;
   size_t limit = 20;
   std::string id;
   std::string version;
@@ -367,10 +415,18 @@ std::function<std::optional<int>()> AddOpsCommands(CLI::App& app) {
       "decision, from the running yoke's admin API. When yoke is not running, say so, show what "
       "the base folder holds, and exit 1.");
   o->status->add_option("--config,-c", o->config_path, kConfigHelp)->required();
+  AddConfigName(o->status, &o->config_path);
   o->status->add_flag("--json", o->json, "print the admin API's /status JSON unchanged");
+  o->status->add_flag("--watch,-w", o->watch,
+                      "redraw every --interval (in place on a terminal) until Ctrl-C");
+  o->status->add_option("--interval", o->interval, "with --watch: how often (2s, 1m)")
+      ->capture_default_str();
+  o->status->add_option("--count", o->count, "with --watch: stop after N redraws (0: never)")
+      ->capture_default_str();
   o->status->footer(
-      "Examples:\n  yoke status --config /etc/yoke/hello.txtpb\n"
-      "  yoke status --config /etc/yoke/hello.txtpb --json | jq .judge\n");
+      "Examples:\n  yoke status hello               (reads /etc/yoke/hello.txtpb)\n"
+      "  yoke status --config /etc/yoke/hello.txtpb --watch\n"
+      "  YOKE_CONFIG=/etc/yoke/hello.txtpb yoke status --json | jq .judge\n");
 
   o->decisions = app.add_subcommand(
       "decisions",
@@ -381,6 +437,7 @@ std::function<std::optional<int>()> AddOpsCommands(CLI::App& app) {
   o->decisions->add_option("--config,-c", o->config_path, kConfigHelp)->required();
   o->decisions->add_option("--limit,-n", o->limit, "at most this many (0: all)")
       ->capture_default_str();
+  o->decisions->add_flag("--json", o->json, "print JSON (the records in protobuf JSON form)");
   o->decisions->add_flag("--meta", o->source.meta,
                          "read this host's decisions in meta (<base>/meta, or --repo) instead "
                          "of <base>/decisions/");
@@ -417,6 +474,7 @@ std::function<std::optional<int>()> AddOpsCommands(CLI::App& app) {
       "  yoke archive extract 1.4.2 --to /tmp/hello-1.4.2 --config /etc/yoke/hello.txtpb\n");
   o->archive_list =
       o->archive->add_subcommand("list", "List archives, newest first: version, size, date.");
+  o->archive_list->add_flag("--json", o->json, "print JSON");
   o->archive_list->footer("Example: yoke archive list --config /etc/yoke/hello.txtpb\n");
   o->archive_show = o->archive->add_subcommand(
       "show",
@@ -438,19 +496,27 @@ std::function<std::optional<int>()> AddOpsCommands(CLI::App& app) {
       "/etc/yoke/hello.txtpb\n");
 
   return [o]() -> std::optional<int> {
-    if (*o->status) return StatusCommand(o->config_path, o->json);
+    if (*o->status) {
+      auto interval = ParseDurationText(o->interval);
+      if (!interval || interval->count() < 100) {
+        std::cerr << "yoke status: --interval: "
+                  << (interval ? "at least 100ms" : interval.error().message()) << "\n";
+        return kExitUsage;
+      }
+      return StatusCommand(o->config_path, o->json, o->watch, *interval, o->count);
+    }
     if (*o->decisions) {
       if (!o->source.meta && (!o->source.repo.empty() || !o->source.host.empty())) {
         std::cerr << "yoke decisions: --repo and --host go with --meta\n";
         return kExitUsage;
       }
-      if (*o->show) return DecisionShowCommand(o->config_path, o->id, o->source);
-      return DecisionsCommand(o->config_path, o->limit, o->source);
+      if (*o->show) return DecisionShowCommand(o->config_path, o->id, o->source, o->json);
+      return DecisionsCommand(o->config_path, o->limit, o->source, o->json);
     }
     if (*o->archive) {
       auto config = LoadOrReport(o->config_path);
       if (!config) return kExitUsage;
-      if (*o->archive_list) return ArchiveListCommand(*config);
+      if (*o->archive_list) return ArchiveListCommand(*config, o->json);
       if (*o->archive_show) return ArchiveShowCommand(*config, o->version);
       if (*o->archive_extract) return ArchiveExtractCommand(*config, o->version, o->to, o->force);
     }

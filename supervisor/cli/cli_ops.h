@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "supervisor/cli/ops_format.h"
 
 namespace CLI {
 class App;
@@ -17,8 +18,13 @@ class App;
 
 namespace yoke {
 
+class BaseFolder;
 class Config;
 class DecisionSource;
+
+// The archives of the base, newest first, with the version each holds. An archive that cannot
+// be read is listed with its version taken from its file name, and reported on stderr.
+std::vector<ArchiveRow> ArchiveRows(const BaseFolder& base);
 
 // Adds the commands to `app`. After app.parse(), call the returned function: it runs the one
 // command given and returns its exit code, or nullopt when none of these was given.

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <ctime>
 
+#include "core/clean_pass.h"
 #include "core/record_text.h"
 #include "proto/yoke/status.pb.h"
 
@@ -139,6 +140,38 @@ std::string InstanceSummary(const InstanceRecord& r) {
   if (!r.stopped_at().empty()) parts.push_back("stopped " + r.stopped_at());
   if (!r.exit().empty()) parts.push_back(r.exit());
   return Join(parts, ", ");
+}
+
+// The judge's one pair count: against what a clean pass needs (core/clean_pass.h), which is
+// min_pairs or, when the margins and confidence ask for more, that figure.
+double CleanPassNeeded(const JudgeStatus& judge) {
+  const double clean = std::isfinite(judge.clean_pass_pairs()) ? judge.clean_pass_pairs() : 0;
+  return std::clamp(std::max(clean, judge.min_pairs()), 0.0, 1e15);
+}
+
+std::vector<std::string> PairsLines(const JudgeStatus& judge) {
+  const double needed = CleanPassNeeded(judge);
+  std::string line = N(judge.pairs()) + " of " + N(needed) + " a clean pass needs";
+  if (needed > judge.min_pairs()) line += " (min_pairs " + N(judge.min_pairs()) + ")";
+  return {"pairs", line};
+}
+
+std::vector<std::string> StillNeedsLine(const JudgeStatus& judge) {
+  const CleanPassEstimate e =
+      EstimateCleanPass(static_cast<uint64_t>(CleanPassNeeded(judge)), judge.pairs(),
+                        judge.window_s(), judge.min_window_s());
+  std::string line;
+  if (e.left == 0 && e.seconds_left && *e.seconds_left <= 0) {
+    line = "nothing: a clean pass can promote now";
+  } else if (!e.seconds_left) {
+    line = N(static_cast<double>(e.left)) + " pairs (no rate yet to time them)";
+  } else {
+    line = (e.left > 0 ? N(static_cast<double>(e.left)) + " pairs, about "
+                       : std::string("no more pairs; about ")) +
+           HumanDuration(Seconds(std::ceil(*e.seconds_left))) +
+           fmt::format(" at {:.1f} pairs/s", e.pairs_per_s);
+  }
+  return {"still needs", line};
 }
 
 }  // namespace
@@ -438,23 +471,34 @@ StatusOr<std::string> FormatStatus(std::string_view status_json) {
   const EvidenceStatus& evidence = s.evidence();
   const PairCountsStatus& total = evidence.total();
   const std::string& candidate = evidence.candidate();
-  out += "\nevidence" + (candidate.empty() ? std::string() : " for " + candidate) + "\n";
-  Table ev;
-  ev.Add({"pairs", N(total.pairs()) + " (same status " + N(total.same_status()) + ")"});
-  ev.Add({"running", RunningCounts(total)});
-  ev.Add({"testing", TestingCounts(total)});
-  out += ev.Render("  ");
-  // Routes where testing did worse than running, the ones an operator looks at first, by name.
-  const std::map<std::string, PairCountsStatus> routes(evidence.routes().begin(),
-                                                       evidence.routes().end());
-  Table worse;
-  for (const auto& [route, c] : routes) {
-    if (c.testing_5xx_running_not() == 0 && c.testing_4xx_running_ok() == 0) continue;
-    if (worse.empty()) worse.Add({"route", "pairs", "testing 5xx", "testing 4xx"});
-    worse.Add({route, N(c.pairs()), N(c.testing_5xx_running_not()), N(c.testing_4xx_running_ok())});
+  // Pairs of a window that is over (its candidate was decided) are stale: not shown as live.
+  const bool live = !s.has_judge() || !judge.verdict().empty();
+  if (!live) {
+    out +=
+        "\nevidence\n  none: no candidate under test (a decided window's figures are in its "
+        "decision)\n";
+  } else {
+    out += "\nevidence" + (candidate.empty() ? std::string() : " for " + candidate) + "\n";
+    Table ev;
+    // The pair count itself is the judge's line below (yoke proxy: here, having no judge).
+    if (!s.has_judge()) ev.Add({"pairs", N(total.pairs())});
+    ev.Add({"same status", N(total.same_status()) + " of the pairs"});
+    ev.Add({"running", RunningCounts(total)});
+    ev.Add({"testing", TestingCounts(total)});
+    out += ev.Render("  ");
+    // Routes where testing did worse than running, the ones an operator looks at first.
+    const std::map<std::string, PairCountsStatus> routes(evidence.routes().begin(),
+                                                         evidence.routes().end());
+    Table worse;
+    for (const auto& [route, c] : routes) {
+      if (c.testing_5xx_running_not() == 0 && c.testing_4xx_running_ok() == 0) continue;
+      if (worse.empty()) worse.Add({"route", "pairs", "testing 5xx", "testing 4xx"});
+      worse.Add(
+          {route, N(c.pairs()), N(c.testing_5xx_running_not()), N(c.testing_4xx_running_ok())});
+    }
+    if (!worse.empty())
+      out += "  routes where testing answered worse than running\n" + worse.Render("    ");
   }
-  if (!worse.empty())
-    out += "  routes where testing answered worse than running\n" + worse.Render("    ");
 
   out += "\njudge\n";
   if (!s.has_judge()) {
@@ -463,9 +507,30 @@ StatusOr<std::string> FormatStatus(std::string_view status_json) {
     Table j;
     j.Add({"reading", judge.verdict().empty() ? "no candidate" : judge.verdict()});
     if (!judge.reason().empty()) j.Add({"reason", OneLine(judge.reason())});
-    j.Add({"window", Progress(judge.window_s(), judge.min_window_s(), " s")});
-    j.Add({"pairs", Progress(judge.pairs(), judge.min_pairs(), "")});
+    if (!judge.verdict().empty()) {
+      j.Add({"window", Progress(judge.window_s(), judge.min_window_s(), " s")});
+      j.Add(PairsLines(judge));
+      j.Add(StillNeedsLine(judge));
+    }
     out += j.Render("  ");
+    if (judge.gates_size() > 0) {
+      Table g;
+      g.Add({"gate", "outcome", "testing", "running", "margin", "z", "Holm p"});
+      for (const GateReading& gate : judge.gates()) {
+        const bool counted = gate.testing_total() > 0 || gate.running_total() > 0;
+        g.Add({gate.name(), gate.outcome(),
+               counted ? Fraction(static_cast<uint64_t>(gate.testing_count()),
+                                  static_cast<uint64_t>(gate.testing_total()))
+                       : "-",
+               counted ? Fraction(static_cast<uint64_t>(gate.running_count()),
+                                  static_cast<uint64_t>(gate.running_total()))
+                       : "-",
+               counted && gate.name() != "latency" ? Percent(gate.margin()) : "-",
+               counted ? fmt::format("{:.2f}", gate.z()) : "-",
+               counted ? fmt::format("{:.2g}", gate.adjusted_p()) : "-"});
+      }
+      out += "  gates\n" + g.Render("    ");
+    }
   }
 
   if (s.has_proxy() || s.has_mirror()) {

@@ -69,6 +69,17 @@ StatusReport ReadingOf(const Evidence& e, const Judgement& judgement) {
     gate->set_name(g.name);
     gate->set_outcome(std::string(GateOutcomeName(g.outcome)));
     gate->set_detail(ValidUtf8(g.detail));
+    gate->set_testing_count(g.testing_count);
+    gate->set_testing_total(g.testing_total);
+    gate->set_running_count(g.running_count);
+    gate->set_running_total(g.running_total);
+    gate->set_testing_rate(g.testing_rate);
+    gate->set_running_rate(g.running_rate);
+    gate->set_margin(g.margin);
+    gate->set_z(g.z);
+    gate->set_p_value(g.p_value);
+    gate->set_adjusted_p(g.adjusted_p);
+    for (const std::string& c : g.culprits) gate->add_culprits(ValidUtf8(c));
   }
   // "judge_5xx", "judge_log_errors"; a route gate status.proto has no field for is left out.
   auto& routes = *out.mutable_evidence()->mutable_routes();
@@ -307,6 +318,9 @@ void Supervisor::WriteDecision(const RecordDecision& what) {
                                      [&](const auto& d) { return d.first == path; });
     if (!existing && existing.error().is(ErrorCode::kNotFound) && !pending) break;
   }
+  // A hand verdict may record more than one decision (a pin rejects the candidate too): its
+  // reply names the first, the one about the verdict itself.
+  if (applied_decision_id_.empty()) applied_decision_id_ = path.stem().string();
   unwritten_decisions_.push_back({path, std::move(decision)});
   WriteDecisions();
 }

@@ -12,6 +12,7 @@
 #include <chrono>
 
 #include "base-layout/text_record.h"
+#include "core/clean_pass.h"
 #include "core/command.h"
 #include "core/config_settings.h"
 #include "core/utf8.h"
@@ -273,6 +274,7 @@ void Supervisor::HandleManualVerdicts(SteadyTime now) {
       const std::string& held = lifecycle_.state().held;
       verdict.held_on_disk = held.empty() || base_.ArtifactOf(held).has_value();
     }
+    applied_decision_id_.clear();
     Apply(verdict, now, &request.done);
   }
 }
@@ -303,7 +305,10 @@ void Supervisor::Execute(const LifecycleAction& action, SteadyTime now,
     WriteDecision(*a);
   } else if (auto* a = std::get_if<Reply>(&action)) {
     if (reply) {
-      reply->set_value(a->ok ? StatusOr<std::string>(a->text) : Fail(a->text));
+      // A hand verdict names its decision, so a script can `yoke decisions show` it.
+      std::string text = a->text;
+      if (a->ok && !applied_decision_id_.empty()) text += "\ndecision " + applied_decision_id_;
+      reply->set_value(a->ok ? StatusOr<std::string>(text) : Fail(a->text));
     }
   } else if (auto* a = std::get_if<Note>(&action)) {
     switch (a->level) {
@@ -598,6 +603,7 @@ void Supervisor::PublishSnapshot() {
   judge->set_promoting(state.incoming.version);
   judge->set_min_window_s(judge_settings_.min_window.count());
   judge->set_min_pairs(judge_settings_.min_pairs);
+  judge->set_clean_pass_pairs(static_cast<double>(CleanPassPairs(judge_settings_)));
   snap.set_pinned(state.pinned);
   snap.set_held(state.held);
   std::string roles = state.running.version + "\n" + state.testing.version;

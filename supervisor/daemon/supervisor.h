@@ -261,6 +261,8 @@ class Supervisor {
   uint16_t last_port_ = 0;
   bool journal_dirty_ = false;
   bool decision_written_ = false;  // since meta was last told
+  // The id of the decision the Apply under way recorded, for the reply to a hand verdict.
+  std::string applied_decision_id_;
   bool journal_write_failing_ = false;
   bool decision_write_failing_ = false;
   // Decisions whose write failed (a full disk), with the name each was given: written at the

@@ -13,7 +13,11 @@ them against /status fetched just before and just after: versions, ports and pid
 counters between the two readings; the Meta panel shows the embedded repository yoke keeps by
 default. It follows the page's link to the newest decision. Then it serves the same page with a
 canned /status whose meta remote is unreachable with commits queued, and checks the panel
-turns into a warning. Last it takes a screenshot (--screenshot, else $YOKE_STATUS_PAGE_SCREENSHOT, else in the temp folder)
+turns into a warning. The history charts, the timeline (with /decisions), the clean-pass line and
+the times with their zone are read off the same DOM. Then it drives the page through Chromium's
+DevTools protocol (over --remote-debugging-pipe): a wrong token is refused and forgotten, the
+right one (typed once, kept in memory: no cookie, no storage) rejects 3.0.0, the page shows the
+decision's id, /status agrees, and the panels of the finished window are cleared. Last it takes a screenshot (--screenshot, else $YOKE_STATUS_PAGE_SCREENSHOT, else in the temp folder)
 and prints where it is.
 
 Stdlib only. Every wait has a deadline, every process it starts is stopped by its pid (SIGTERM,
@@ -22,6 +26,8 @@ then SIGKILL). Exits 0 when every check holds, 1 with a message naming the faile
 import argparse
 import ctypes
 import html.parser
+import re
+import select
 import http.client
 import http.server
 import json
@@ -72,6 +78,10 @@ def get(port, path, timeout=5):
         return res.status, res.getheader("Content-Type", ""), res.read().decode("utf-8", "replace")
     finally:
         conn.close()
+
+
+def status_of(admin):
+    return status(admin)
 
 
 def status(admin):
@@ -353,6 +363,54 @@ def check_page(page, before, after, admin):
     check(set(page.rows["gate"]) == {g["name"] for g in ja["gates"]},
           f"gates differ: page {sorted(page.rows['gate'])}")
 
+    # The clean-pass line: what a promotion needs (min_pairs here, a million) and what is left.
+    needed = max(ja.get("clean_pass_pairs", 0), ja["min_pairs"])
+    check(page.number("judge-clean-pairs") == needed,
+          f"clean pass needs: page {page.number('judge-clean-pairs')}, /status {needed}")
+    between("pairs left", needed - ja["pairs"], page.number("judge-pairs-left"),
+            needed - jb["pairs"])
+    check(page.text("judge-eta").startswith("about "), f"eta: {page.text('judge-eta')!r}")
+    check(ja.get("clean_pass_pairs", 0) >= 2000,
+          f"/status judge.clean_pass_pairs is {ja.get('clean_pass_pairs')}, not the judge's figure")
+    # /status gates carry their numbers.
+    g5 = next(g for g in ja["gates"] if g["name"] == "5xx")
+    check(g5.get("testing_total", 0) > 0 and "z" in g5 and "margin" in g5,
+          f"/status's 5xx gate has no figures: {g5}")
+
+    # Times with their zone.
+    zoned = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+$")
+    check(zoned.match(page.text("updated")), f"updated: {page.text('updated')!r} has no zone")
+
+    # History: the charts are drawn from /status/history, never more points than it had after.
+    code, _, body = get(admin, "/status/history")
+    check(code == 200, f"GET /status/history: {code}")
+    history = json.loads(body)
+    points = int(page.by_id["panel-history"].get("data-points", "0"))
+    check(1 <= points <= len(history["points"]) <= history["capacity"],
+          f"history points: page {points}, /status/history {len(history['points'])}")
+    check(history["interval_s"] == 2, f"history interval {history['interval_s']}")
+    for chart in ("chart-errors", "chart-latency", "chart-rate"):
+        check(int(page.by_id[chart].get("data-points", "0")) == points,
+              f"#{chart} drew {page.by_id[chart].get('data-points')} points, not {points}")
+    newest = history["points"][-1]
+    check(newest["candidate"] == "3.0.0" and newest["pairs"] > 0,
+          f"the newest history point is not 3.0.0's window: {newest}")
+    check(any(p["testing_p50_ms"] is not None for p in history["points"]),
+          "no history point has testing's latency")
+
+    # The timeline: every decision /decisions gives, with the rejection of 2.0.0.
+    code, _, body = get(admin, "/decisions?limit=200")
+    check(code == 200, f"GET /decisions: {code}")
+    timeline = json.loads(body)
+    check(page.number("timeline-count") == len(timeline["decisions"]) and
+          page.number("timeline-total") == timeline["total"],
+          f"timeline: page {page.number('timeline-count')} of {page.number('timeline-total')}, "
+          f"/decisions {len(timeline['decisions'])} of {timeline['total']}")
+    check(any(d["to_version"] == "2.0.0" and d["verdict"] == "REJECT"
+              for d in timeline["decisions"]), f"/decisions lacks the rejection: {timeline}")
+    # Actions are off until a token is given.
+    check(page.by_id["token-state"].get("data-value") == "0", "the page starts with a token")
+
     pb, pa = before["proxy"], after["proxy"]
     between("proxy requests", pb["requests"], page.number("proxy-requests"), pa["requests"])
     between("mirror sent", before["mirror"]["sent"], page.number("mirror-sent"),
@@ -442,6 +500,123 @@ def check_meta_warning(chromium, work, page_html, status_json):
     banner = page.text("banner")
     check("meta's remote is unreachable" in banner and "3 meta commits wait to be pushed" in banner,
           f"the banner does not warn about meta: {banner!r}")
+
+
+class Cdp:
+    """Chromium's DevTools protocol over --remote-debugging-pipe (JSON messages ended by NUL on
+    fds 3 and 4 of the browser), enough to evaluate JavaScript in the page. Every read has a
+    deadline; the browser runs in its own process group and is stopped by its pid."""
+
+    def __init__(self, chromium, profile, url):
+        to_browser_r, self.to_browser = os.pipe()
+        self.from_browser, from_browser_w = os.pipe()
+        argv = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-dev-shm-usage", "--disable-extensions", "--no-proxy-server",
+                f"--user-data-dir={profile}", "--remote-debugging-pipe", url]
+        # The shell puts the pipe's ends on fds 3 and 4, where Chromium looks for them.
+        self.proc = subprocess.Popen(
+            ["/bin/sh", "-c", f'exec "$@" 3<&{to_browser_r} 4>&{from_browser_w}', "sh", *argv],
+            pass_fds=(to_browser_r, from_browser_w), stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self.buffer = b""
+        self.next_id = 0
+        self.session = None
+        targets = self.call("Target.getTargets")["targetInfos"]
+        page = next((t for t in targets if t["type"] == "page"), None)
+        check(page is not None, f"chromium has no page target: {targets}")
+        self.session = self.call("Target.attachToTarget",
+                                 {"targetId": page["targetId"], "flatten": True})["sessionId"]
+
+    def call(self, method, params=None, timeout=20, session=True):
+        self.next_id += 1
+        message = {"id": self.next_id, "method": method, "params": params or {}}
+        if session and self.session:
+            message["sessionId"] = self.session
+        os.write(self.to_browser, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\0" in self.buffer:
+                raw, self.buffer = self.buffer.split(b"\0", 1)
+                answer = json.loads(raw)
+                if answer.get("id") == self.next_id:
+                    check("error" not in answer, f"{method}: {answer.get('error')}")
+                    return answer["result"]
+            left = deadline - time.monotonic()
+            check(left > 0, f"chromium did not answer {method} within {timeout} s")
+            ready, _, _ = select.select([self.from_browser], [], [], left)
+            if ready:
+                chunk = os.read(self.from_browser, 1 << 16)
+                check(chunk, f"chromium closed its pipe during {method}")
+                self.buffer += chunk
+
+    def eval(self, expression):
+        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
+                                                "awaitPromise": True})
+        check("exceptionDetails" not in result, f"{expression}: {result.get('exceptionDetails')}")
+        return result["result"].get("value")
+
+    def wait(self, what, expression, timeout=20):
+        return wait_for(what, lambda: self.eval(expression), timeout)
+
+    def close(self):
+        try:
+            self.call("Browser.close", session=False, timeout=5)
+        except Failure:
+            pass
+        stop_group(self.proc)
+        os.close(self.to_browser)
+        os.close(self.from_browser)
+
+
+def check_actions(chromium, work, admin, base):
+    """Drives the page: a wrong token is refused and forgotten; the right one rejects 3.0.0."""
+    with open(os.path.join(base, "state", "admin.token")) as f:
+        token = f.read().strip()
+    cdp = Cdp(chromium, os.path.join(work, "chromium-cdp"), f"http://127.0.0.1:{admin}/")
+    try:
+        cdp.wait("the page to load /status",
+                 "Boolean(document.body && document.body.dataset.state === 'ok' && "
+                 "document.body.dataset.slowFetches)")
+        check(cdp.eval("document.querySelector('button[data-action=reject]').disabled"),
+              "the reject button works without a token")
+
+        def act(action, tok):
+            cdp.eval(f"""(() => {{
+                document.getElementById('token-input').value = {json.dumps(tok)};
+                document.getElementById('token-set').click();
+                document.getElementById('action-reason').value = 'seen on the page';
+                document.getElementById('action-result').dataset.status = '';
+                document.querySelector('button[data-action={action}]').click(); }})()""")
+            return cdp.wait(f"the answer to {action}",
+                            "document.getElementById('action-result').dataset.status || ''")
+
+        status = act("promote", "wrong-token")
+        check(status == "401", f"a wrong token got HTTP {status}")
+        check(cdp.eval("document.getElementById('token-state').dataset.value") == "0",
+              "the page kept a token that was refused")
+        status = act("reject", token)
+        result = cdp.eval("document.getElementById('action-result').textContent")
+        check(status == "200", f"reject with the token: HTTP {status}: {result}")
+        decision = cdp.eval("document.getElementById('action-result').dataset.decision")
+        check("rejected 3.0.0" in result and decision, f"the page's answer: {result!r}")
+        check(cdp.eval("document.cookie === '' && localStorage.length === 0 && "
+                       "sessionStorage.length === 0"), "the token left a cookie or storage")
+        check(cdp.eval("document.getElementById('token-input').value") == "",
+              "the token stays in the input field")
+        newest = wait_for("the hand rejection in /status", lambda: next(
+            (d for d in (status_of(admin) or {}).get("decisions", {}).get("recent", [])
+             if d["id"] == decision), None), 20)
+        check(newest.get("verdict") == "REJECT" and newest.get("to_version") == "3.0.0" and
+              newest.get("author") == "status page", f"the decision the page made: {newest}")
+        # The window is over: its panels are cleared, not left showing the last pairs.
+        cdp.wait("the evidence panels to clear",
+                 "document.getElementById('panel-evidence').dataset.stale === '1' && "
+                 "document.getElementById('ev-pairs').textContent === '–'")
+        return decision
+    finally:
+        cdp.close()
 
 
 def run(args, work):
@@ -547,10 +722,13 @@ judge {{ min_window_s: {JUDGE_MIN_WINDOW_S} max_window_s: 1800 min_pairs: 100000
         if os.path.exists(shot):
             os.remove(shot)
         chromium_run(chromium, os.path.join(work, "chromium"), url,
-                     [f"--screenshot={shot}", "--window-size=1280,1000"])
+                     [f"--screenshot={shot}", "--window-size=1280,2200"])
         with open(shot, "rb") as f:
             check(f.read(8) == b"\x89PNG\r\n\x1a\n", f"{shot} is not a PNG")
         check(os.path.getsize(shot) > 10000, f"{shot} is suspiciously small")
+
+        decision = check_actions(chromium, work, admin, base)
+        log(f"the page's actions: a wrong token refused, 3.0.0 rejected by decision {decision}")
     finally:
         if load:
             load.close()

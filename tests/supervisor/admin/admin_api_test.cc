@@ -149,6 +149,49 @@ namespace {
 
 // The webhook fetches only with GitHub's HMAC-SHA256 signature of the exact body made with the
 // shared secret; anything else is 401 and fetches nothing. Without a secret it is not offered.
+// The page's history and timeline are open reads; the timeline's limit is checked and capped;
+// without handlers (yoke proxy) they are not offered.
+TEST_F(AdminApiTest, ServesHistoryAndTimeline) {
+  EXPECT_EQ(HandleAdminRequest(handlers_, "GET", "/status/history").status, 404u);
+  EXPECT_EQ(HandleAdminRequest(handlers_, "GET", "/decisions").status, 404u);
+  handlers_.history_json = [] { return std::string("{\"points\":[]}\n"); };
+  size_t asked = 0;
+  handlers_.decisions_json = [&asked](size_t limit) {
+    asked = limit;
+    return std::string("{\"decisions\":[]}\n");
+  };
+  auto history = HandleAdminRequest(handlers_, "GET", "/status/history");
+  EXPECT_EQ(history.status, 200u);
+  EXPECT_EQ(history.content_type, "application/json");
+  EXPECT_EQ(history.body, "{\"points\":[]}\n");
+  EXPECT_EQ(HandleAdminRequest(handlers_, "POST", "/status/history").status, 405u);
+  EXPECT_EQ(HandleAdminRequest(handlers_, "GET", "/decisions").status, 200u);
+  EXPECT_EQ(asked, 100u);
+  EXPECT_EQ(HandleAdminRequest(handlers_, "GET", "/decisions?limit=250").status, 200u);
+  EXPECT_EQ(asked, 250u);
+  EXPECT_EQ(HandleAdminRequest(handlers_, "GET", "/decisions?limit=99999").status, 200u);
+  EXPECT_EQ(asked, 1000u);
+  for (const char* bad :
+       {"/decisions?limit=", "/decisions?limit=0", "/decisions?limit=-1", "/decisions?limit=5x"}) {
+    EXPECT_EQ(HandleAdminRequest(handlers_, "GET", bad).status, 400u) << bad;
+  }
+}
+
+// The page draws its charts itself and keeps the token in memory: the CSP allows no script,
+// style or connection from elsewhere, and the page has no cookie or storage use.
+TEST_F(AdminApiTest, PageKeepsItsStrictPolicyAndNoStoredToken) {
+  auto page = HandleAdminRequest(handlers_, "GET", "/");
+  EXPECT_NE(page.body.find("default-src 'none'; script-src 'unsafe-inline'; style-src "
+                           "'unsafe-inline'; connect-src 'self'; img-src data:"),
+            std::string::npos);
+  EXPECT_EQ(page.body.find("<script src"), std::string::npos);
+  EXPECT_EQ(page.body.find("document.cookie"), std::string::npos);
+  EXPECT_EQ(page.body.find("localStorage"), std::string::npos);
+  EXPECT_EQ(page.body.find("sessionStorage"), std::string::npos);
+  EXPECT_NE(page.body.find("\"Authorization\": \"Bearer \" + adminToken"), std::string::npos);
+  EXPECT_NE(page.body.find("status/history"), std::string::npos);
+}
+
 TEST(AdminWebhookTest, ChecksTheSignatureBeforeFetching) {
   AdminHandlers handlers;
   int fetches = 0;

@@ -70,6 +70,46 @@ TEST_F(ConfigLoaderTest, ReportsRuleErrorsAtTheirField) {
   EXPECT_NE(no_artifact.find("{artifact}"), std::string::npos);
 }
 
+// Every error in the file, not the first: each unknown field with the nearest known name, and
+// syntax errors on separate lines, in line order.
+TEST_F(ConfigLoaderTest, ReportsEveryErrorWithTheNearestFieldName) {
+  std::string errors = ErrorsFor(std::string(kHead) +
+                                 "command: \"{artifact}\"\n"
+                                 "stop_grace: 5\n"
+                                 "judge { min_pair: 10 max_window_s: 60 }\n"
+                                 "health { timeout_ms: \"soon\" }\n"
+                                 "listen 8080\n");
+  EXPECT_NE(errors.find(Where(4, 11)), std::string::npos) << errors;
+  EXPECT_NE(errors.find("\"stop_grace\". Did you mean \"stop_grace_ms\"?"), std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("\"min_pair\". Did you mean \"min_pairs\"?"), std::string::npos) << errors;
+  EXPECT_NE(errors.find(Where(6, 22)), std::string::npos) << errors;  // timeout_ms: "soon"
+  EXPECT_NE(errors.find(":7:"), std::string::npos) << errors;         // listen 8080
+  EXPECT_LT(errors.find(":4:"), errors.find(":5:"));
+  EXPECT_LT(errors.find(":5:"), errors.find(":6:"));
+}
+
+// check-config's warning: min_pairs below what a clean pass needs at the configured margin and
+// confidence names that figure; a min_pairs above it, or a wider margin, gives none.
+TEST_F(ConfigLoaderTest, WarnsWhenMinPairsIsBelowACleanPass) {
+  Config config;
+  config.mutable_judge()->set_min_pairs(300);
+  config.mutable_judge()->set_confidence(0.95);
+  config.mutable_judge()->set_tolerance(0.001);
+  config.mutable_judge()->set_relative_tolerance(0.5);
+  config.mutable_judge()->set_warn_tolerance(0.05);
+  auto warnings = ConfigWarnings("c.txtpb", config);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("c.txtpb: warning: judge.min_pairs is 300"), std::string::npos)
+      << warnings[0];
+  EXPECT_NE(warnings[0].find("about 2324 pairs"), std::string::npos) << warnings[0];
+  config.mutable_judge()->set_min_pairs(3000);
+  EXPECT_TRUE(ConfigWarnings("c.txtpb", config).empty());
+  config.mutable_judge()->set_min_pairs(300);
+  config.mutable_judge()->set_tolerance(0.02);
+  EXPECT_TRUE(ConfigWarnings("c.txtpb", config).empty());
+}
+
 TEST_F(ConfigLoaderTest, ReportsMissingFile) {
   auto config = LoadConfig(dir_.path() / "absent.txtpb");
   ASSERT_FALSE(config);

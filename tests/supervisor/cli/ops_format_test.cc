@@ -194,21 +194,51 @@ TEST(OpsFormatTest, StatusViewFromStatusJson) {
       << *text;
   EXPECT_NE(text->find("testing  2.0.0  instance 3  port 20002  pid 42  down"), std::string::npos)
       << *text;
-  EXPECT_NE(text->find("evidence for 2.0.0\n  pairs    800 (same status 785)\n"
-                       "  running  5xx 3\n  testing  5xx where running was not 7, 4xx where "
-                       "running was 2xx/3xx 5, no answer 2, better than running 1\n"),
+  EXPECT_NE(text->find("evidence for 2.0.0\n  same status  785 of the pairs\n"
+                       "  running      5xx 3\n  testing      5xx where running was not 7, 4xx "
+                       "where running was 2xx/3xx 5, no answer 2, better than running 1\n"),
             std::string::npos)
       << *text;
   EXPECT_NE(text->find("    /lost  50     0            5\n"), std::string::npos) << *text;
   EXPECT_EQ(text->find("/ok"), std::string::npos) << *text;
-  EXPECT_NE(
-      text->find("  reading  wait\n  reason   window 20/60 s\n"
-                 "  window   20 s of 60 s minimum\n  pairs    800 of 300 minimum (reached)\n"),
-      std::string::npos)
+  EXPECT_NE(text->find("  reading      wait\n  reason       window 20/60 s\n"
+                       "  window       20 s of 60 s minimum\n"
+                       "  pairs        800 of 300 a clean pass needs\n"
+                       "  still needs  no more pairs; about 40s at 40.0 pairs/s\n"),
+            std::string::npos)
       << *text;
   EXPECT_NE(text->find("800 sent, 1 in flight, 0 failed, 5 dropped"), std::string::npos) << *text;
+  EXPECT_EQ(text->find("  pairs    800"), std::string::npos) << *text;  // one pair count
   EXPECT_FALSE(FormatStatus("not json"));
   EXPECT_FALSE(FormatStatus("[1,2]"));
+}
+
+// The judge's line says what a clean pass still needs and when, at the window's rate; the gates
+// carry their numbers; a decided window's pairs are not shown as live.
+TEST(OpsFormatTest, StatusViewEstimatesACleanPass) {
+  const std::string head = R"({"service":"hello","uptime_s":30,
+    "testing":{"version":"2.0.0","up":true,"port":20002,"pid":42,"instance":1},
+    "evidence":{"candidate":"2.0.0","total":{"pairs":324,"same_status":324}},)";
+  auto text = FormatStatus(head + R"("judge":{"verdict":"wait","window_s":20,"min_window_s":60,
+    "pairs":324,"min_pairs":300,"clean_pass_pairs":2324,
+    "gates":[{"name":"5xx","outcome":"wait","testing_count":0,"testing_total":324,
+              "running_count":0,"running_total":324,"margin":0.001,"z":-1.2,"adjusted_p":0.9}]}})");
+  ASSERT_TRUE(text) << text.error().message();
+  EXPECT_NE(text->find("  pairs        324 of 2324 a clean pass needs (min_pairs 300)\n"
+                       "  still needs  2000 pairs, about 2m 04s at 16.2 pairs/s\n"),
+            std::string::npos)
+      << *text;
+  EXPECT_NE(text->find("  gates\n    gate  outcome  testing  running  margin  z      Holm p\n"
+                       "    5xx   wait     0/324    0/324    0.10%   -1.20  0.9\n"),
+            std::string::npos)
+      << *text;
+  auto decided = FormatStatus(head + R"("judge":{"verdict":"","min_window_s":60,
+    "min_pairs":300}})");
+  ASSERT_TRUE(decided) << decided.error().message();
+  EXPECT_NE(decided->find("evidence\n  none: no candidate under test"), std::string::npos)
+      << *decided;
+  EXPECT_EQ(decided->find("324"), std::string::npos) << *decided;
+  EXPECT_EQ(decided->find("still needs"), std::string::npos) << *decided;
 }
 
 // The meta section: the embedded default says so and shows no queue; a remote that does not
@@ -269,7 +299,8 @@ TEST(OpsFormatTest, StatusViewIgnoresUnknownKeys) {
   auto text = FormatStatus(R"({"service":"hello","uptime_s":5,"new_section":{"x":[1,2]},
     "judge":{"verdict":"wait","window_s":3,"min_window_s":60,"new_gate_field":true}})");
   ASSERT_TRUE(text) << text.error().message();
-  EXPECT_NE(text->find("  reading  wait\n  window   3 s of 60 s minimum\n"), std::string::npos)
+  EXPECT_NE(text->find("  reading      wait\n  window       3 s of 60 s minimum\n"),
+            std::string::npos)
       << *text;
   EXPECT_FALSE(FormatStatus(R"({"service":"hello","uptime_s":"soon"})"));
   // Numbers out of range are shown clamped, not converted blindly.

@@ -397,7 +397,10 @@ TEST_F(SupervisorTest, FailedPromotionStaysOnTheOldRunning) {
   auto done = supervisor_->RequestVerdict(ManualAction::kPromote, "by hand", "ada");
   Tick();
   ASSERT_EQ(done.wait_for(std::chrono::seconds(0)), std::future_status::ready);
-  EXPECT_EQ(*done.get(), "promoting 2.0.0");
+  // A hand verdict's answer names the decision it recorded.
+  const std::string promoting = *done.get();
+  EXPECT_TRUE(promoting.starts_with("promoting 2.0.0\ndecision ")) << promoting;
+  EXPECT_TRUE(promoting.ends_with("-1.0.0-to-2.0.0")) << promoting;
   Tick();
   auto snap = supervisor_->Snapshot();
   EXPECT_EQ(snap.running().version(), "1.0.0");
@@ -517,7 +520,9 @@ TEST_F(SupervisorTest, PinHoldsNewVersionsAndUnpinTestsTheHeldOne) {
   auto pinned = supervisor_->RequestVerdict(ManualAction::kPin, "incident", "ada", "1.0.0");
   Tick();
   ASSERT_EQ(pinned.wait_for(std::chrono::seconds(0)), std::future_status::ready);
-  EXPECT_EQ(*pinned.get(), "pinned 1.0.0");
+  const std::string pin_answer = *pinned.get();  // names the PIN, not the candidate's rejection
+  EXPECT_TRUE(pin_answer.starts_with("pinned 1.0.0\ndecision ")) << pin_answer;
+  EXPECT_TRUE(pin_answer.ends_with("-1.0.0-to-1.0.0")) << pin_answer;
   EXPECT_EQ(supervisor_->Snapshot().testing().version(), "");
   DropAndSettle("hello-3.0.0");
   auto snap = supervisor_->Snapshot();
@@ -527,7 +532,7 @@ TEST_F(SupervisorTest, PinHoldsNewVersionsAndUnpinTestsTheHeldOne) {
   const int starts = launcher_.starts;
   auto unpinned = supervisor_->RequestVerdict(ManualAction::kUnpin, "over", "ada");
   Tick();
-  EXPECT_EQ(*unpinned.get(), "unpinned; testing 3.0.0");
+  EXPECT_TRUE(unpinned.get()->starts_with("unpinned; testing 3.0.0\ndecision "));
   Tick();
   snap = supervisor_->Snapshot();
   EXPECT_EQ(snap.pinned(), "");
