@@ -597,6 +597,7 @@ void Supervisor::PublishSnapshot() {
   judge->set_promoting(state.incoming.version);
   judge->set_min_window_s(judge_settings_.min_window.count());
   judge->set_min_pairs(judge_settings_.min_pairs);
+  judge->set_max_window_s(judge_settings_.max_window.count());
   snap.set_pinned(state.pinned);
   snap.set_held(state.held);
   std::string roles = state.running.version + "\n" + state.testing.version;
