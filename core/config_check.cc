@@ -5,6 +5,7 @@
 #include "core/address.h"
 #include "core/artifact_name.h"
 #include "core/command.h"
+#include "core/trusted_peers.h"
 
 namespace yoke {
 namespace {
@@ -64,6 +65,21 @@ std::vector<ConfigProblem> CheckConfig(const Config& config) {
       add({field}, std::string(field) + " port " + std::to_string(parsed->port) +
                        " lies inside port_range " + std::to_string(first) + "-" +
                        std::to_string(last) + ", which is for instances");
+    }
+  }
+
+  if (auto peers = TrustedPeers::Parse(
+          {config.proxy().trusted_proxies().begin(), config.proxy().trusted_proxies().end()});
+      !peers) {
+    add({"proxy", "trusted_proxies"}, "proxy." + peers.error().message());
+  }
+  if (!config.webhook_listen().empty()) {
+    auto parsed = ParseHostPort(config.webhook_listen());
+    if (!parsed) {
+      add({"webhook_listen"}, "webhook_listen: " + parsed.error().message());
+    } else if (parsed->port != 0 && in_range(parsed->port)) {
+      add({"webhook_listen"}, "webhook_listen port " + std::to_string(parsed->port) +
+                                  " lies inside port_range, which is for instances");
     }
   }
 

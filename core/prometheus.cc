@@ -66,18 +66,24 @@ void PrometheusText::Add(std::string_view name, std::string_view help, std::stri
 
 void PrometheusText::Histogram(std::string_view name, std::string_view help,
                                std::span<const double> upper_bounds,
-                               std::span<const uint64_t> counts, double sum, uint64_t count) {
+                               std::span<const uint64_t> counts, double sum, uint64_t count,
+                               const PrometheusLabels& labels) {
   assert(counts.size() == upper_bounds.size() + 1);
+  auto with_le = [&labels](std::string_view le) {
+    PrometheusLabels all = labels;
+    all.emplace_back("le", le);
+    return all;
+  };
   uint64_t cumulative = 0;
   for (size_t i = 0; i < upper_bounds.size(); ++i) {
     cumulative += counts[i];
     const std::string le = fmt::format("{}", upper_bounds[i]);
-    Add(name, help, "histogram", "_bucket", {{"le", le}}, fmt::format("{}", cumulative));
+    Add(name, help, "histogram", "_bucket", with_le(le), fmt::format("{}", cumulative));
   }
   cumulative += counts.back();
-  Add(name, help, "histogram", "_bucket", {{"le", "+Inf"}}, fmt::format("{}", cumulative));
-  Add(name, help, "histogram", "_sum", {}, fmt::format("{}", sum));
-  Add(name, help, "histogram", "_count", {}, fmt::format("{}", count));
+  Add(name, help, "histogram", "_bucket", with_le("+Inf"), fmt::format("{}", cumulative));
+  Add(name, help, "histogram", "_sum", labels, fmt::format("{}", sum));
+  Add(name, help, "histogram", "_count", labels, fmt::format("{}", count));
 }
 
 std::string PrometheusText::Text() const {

@@ -40,8 +40,10 @@ class PrometheusText {
   // `counts` holds one count per bucket of `upper_bounds` plus the +Inf bucket, not
   // cumulative; the builder writes the cumulative `_bucket` series, `_sum` and `_count`.
   // REQUIRES: counts.size() == upper_bounds.size() + 1.
+  // `labels` go on every series, before `le`.
   void Histogram(std::string_view name, std::string_view help, std::span<const double> upper_bounds,
-                 std::span<const uint64_t> counts, double sum, uint64_t count);
+                 std::span<const uint64_t> counts, double sum, uint64_t count,
+                 const PrometheusLabels& labels = {});
 
   // The exposition: families in the order they were first added.
   std::string Text() const;

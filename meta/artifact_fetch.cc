@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string_view>
 
@@ -102,14 +104,22 @@ struct HttpTarget {
   std::string host;
   uint16_t port = 80;
   std::string path;
+  bool https = false;
 };
 
 StatusOr<HttpTarget> ParseHttpUri(const std::string& uri) {
-  std::string rest = uri.substr(7);  // after "http://"
+  const size_t scheme_end = uri.find("://") + 3;
+  const bool https = uri.starts_with("https://");
+  std::string rest = uri.substr(scheme_end);
   size_t slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
-  HttpTarget t{authority, 80, slash == std::string::npos ? "/" : rest.substr(slash)};
+  HttpTarget t{authority, static_cast<uint16_t>(https ? 443 : 80),
+               slash == std::string::npos ? "/" : rest.substr(slash), https};
   if (authority.empty()) return Fail("no host in " + uri);
+  if (authority.find('@') != std::string::npos) {
+    return Fail("credentials in the URI are not accepted (" + uri.substr(0, scheme_end) +
+                "...): use meta.artifact_token_file or artifact_basic_auth_file");
+  }
   if (size_t colon = authority.rfind(':'); colon != std::string::npos && authority.back() != ']') {
     t.host = authority.substr(0, colon);
     const std::string port = authority.substr(colon + 1);
@@ -125,18 +135,63 @@ StatusOr<HttpTarget> ParseHttpUri(const std::string& uri) {
   return t;
 }
 
+// A credential file: regular, owner-only (no group or other bits), its text without trailing
+// whitespace, not empty.
+StatusOr<std::string> ReadSecretFile(const std::string& path, const char* what) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return Fail(std::string(what) + " " + path + ": " + std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Invalid(std::string(what) + " " + path + " is not a regular file");
+  }
+  if ((st.st_mode & 077) != 0) {
+    ::close(fd);
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Invalid(std::string(what) + " " + path + " has mode " + mode +
+                   ": others may read it; chmod 600 " + path);
+  }
+  std::string text;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0 && text.size() < 65536;) {
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  if (text.empty()) return Invalid(std::string(what) + " " + path + " is empty");
+  return text;
+}
+
 // One GET through the HTTP client, the body written and hashed as it arrives; only a 200's body
 // reaches the file.
-Status Download(const HttpTarget& target, Sink* sink, uint64_t max_bytes,
-                std::chrono::seconds timeout) {
+Status Download(const HttpTarget& target, Sink* sink, const ArtifactFetchOptions& fetch) {
   HttpRequest request;
+  request.scheme = target.https ? "https" : "http";
   request.host = target.host;
   request.port = target.port;
   request.target = target.path;
-  request.headers = {{"Host", target.host}, {"User-Agent", "yoke"}};
+  request.headers = {{"User-Agent", "yoke"}};
   HttpCallOptions options;
-  options.timeout = timeout;
-  options.max_body_bytes = max_bytes;
+  options.timeout = fetch.timeout;
+  options.max_body_bytes = fetch.max_bytes;
+  options.ca_file = fetch.ca_file;
+  options.max_redirects = fetch.max_redirects;
+  options.progress = fetch.progress;
+  if (!fetch.token_file.empty() && !fetch.basic_auth_file.empty()) {
+    return Invalid("artifact_token_file and artifact_basic_auth_file are both set: use one");
+  }
+  if (!fetch.token_file.empty()) {
+    YOKE_ASSIGN_OR_RETURN(std::string token, ReadSecretFile(fetch.token_file, "token file"));
+    request.headers.emplace_back("Authorization", "Bearer " + token);
+  }
+  if (!fetch.basic_auth_file.empty()) {
+    YOKE_ASSIGN_OR_RETURN(options.user_password,
+                          ReadSecretFile(fetch.basic_auth_file, "basic auth file"));
+    if (options.user_password.find(':') == std::string::npos) {
+      return Invalid("basic auth file " + fetch.basic_auth_file + " must hold user:password");
+    }
+  }
   options.body_sink = [sink](const HttpResponse& head, std::string_view chunk) -> Status {
     if (head.status != 200) return Fail("the server answered " + std::to_string(head.status));
     sink->Write(chunk.data(), chunk.size());
@@ -155,23 +210,30 @@ Status Download(const HttpTarget& target, Sink* sink, uint64_t max_bytes,
 
 }  // namespace
 
-StatusOr<FileDigest> FetchArtifact(const std::string& uri, const fs::path& to, uint64_t max_bytes,
-                                   std::chrono::seconds timeout) {
-  if (uri.starts_with("file://")) return CopyLocal(uri.substr(7), to, max_bytes, timeout);
-  if (uri.starts_with("https://")) {
-    return Fail("cannot fetch " + uri + ": https is not supported; serve it over http or a path");
+StatusOr<FileDigest> FetchArtifact(const std::string& uri, const fs::path& to,
+                                   const ArtifactFetchOptions& options) {
+  if (uri.starts_with("file://")) {
+    return CopyLocal(uri.substr(7), to, options.max_bytes, options.timeout);
   }
-  if (!uri.starts_with("http://")) {
+  if (!uri.starts_with("http://") && !uri.starts_with("https://")) {
     if (uri.find("://") != std::string::npos)
       return Fail("cannot fetch " + uri + ": unknown scheme");
-    return CopyLocal(uri, to, max_bytes, timeout);
+    return CopyLocal(uri, to, options.max_bytes, options.timeout);
   }
   YOKE_ASSIGN_OR_RETURN(HttpTarget target, ParseHttpUri(uri));
   Sink sink(to);
   if (!sink.ok()) return Fail("cannot write " + to.string() + ": " + std::strerror(errno));
-  if (Status fetched = Download(target, &sink, max_bytes, timeout); !fetched)
+  if (Status fetched = Download(target, &sink, options); !fetched)
     return Fail("cannot fetch " + uri + ": " + fetched.error().message());
   return sink.Finish(to);
+}
+
+StatusOr<FileDigest> FetchArtifact(const std::string& uri, const fs::path& to, uint64_t max_bytes,
+                                   std::chrono::seconds timeout) {
+  ArtifactFetchOptions options;
+  options.max_bytes = max_bytes;
+  options.timeout = timeout;
+  return FetchArtifact(uri, to, options);
 }
 
 }  // namespace yoke::meta

@@ -195,6 +195,40 @@ void MetaSync::Loop() {
   CommitStatus();
 }
 
+// The artifact fetch as meta's settings say (https CA, credentials, redirects), its progress in
+// /status (meta.fetching, fetch_bytes_done/total) and in the log every 5 s.
+ArtifactFetchOptions MetaSync::FetchOptionsFor(const std::string& version, uint64_t size) {
+  const auto& m = options_.settings;
+  ArtifactFetchOptions o;
+  o.max_bytes = size;
+  o.timeout = std::chrono::seconds(600);
+  o.ca_file = m.artifact_ca_file();
+  o.token_file = m.artifact_token_file();
+  o.basic_auth_file = m.artifact_basic_auth_file();
+  o.max_redirects = m.artifact_max_redirects();
+  {
+    std::lock_guard lock(mu_);
+    snapshot_.set_fetching(version);
+    snapshot_.set_fetch_bytes_done(0);
+    snapshot_.set_fetch_bytes_total(static_cast<double>(size));
+  }
+  auto last_log =
+      std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+  o.progress = [this, version, size, last_log](uint64_t done, uint64_t total) {
+    {
+      std::lock_guard lock(mu_);
+      snapshot_.set_fetch_bytes_done(static_cast<double>(done));
+      snapshot_.set_fetch_bytes_total(static_cast<double>(total > 0 ? total : size));
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - *last_log >= std::chrono::seconds(5)) {
+      *last_log = now;
+      spdlog::info("meta: fetching {}: {} of {} bytes", version, done, total > 0 ? total : size);
+    }
+  };
+  return o;
+}
+
 void MetaSync::Pass(bool fetch) {
   const bool remote = !options_.settings.url().empty();
   if (fetch) {
@@ -481,7 +515,13 @@ bool MetaSync::Offer(const Release& release) {
     spdlog::info("meta: channel {} points at {}: fetching {}", options_.settings.channel(), version,
                  artifact.uri());
     auto fetched =
-        FetchArtifact(artifact.uri(), staging, artifact.size(), std::chrono::seconds(600));
+        FetchArtifact(artifact.uri(), staging, FetchOptionsFor(version, artifact.size()));
+    {
+      std::lock_guard lock(mu_);
+      snapshot_.clear_fetching();
+      snapshot_.clear_fetch_bytes_done();
+      snapshot_.clear_fetch_bytes_total();
+    }
     if (!fetched) return fetched.error().message();
     if (fetched->size != artifact.size()) {
       return fmt::format("artifact {} has {} bytes; release {} says {}", artifact.uri(),

@@ -27,6 +27,7 @@
 #include "core/clock.h"
 #include "core/env.h"
 #include "core/status.h"
+#include "meta/artifact_fetch.h"
 #include "meta/git_store.h"
 #include "proto/yoke/config.pb.h"
 #include "proto/yoke/records.pb.h"
@@ -72,6 +73,7 @@ class MetaSync {
   std::optional<ServicePolicy> PolicyOverride() const;
 
  private:
+  ArtifactFetchOptions FetchOptionsFor(const std::string& version, uint64_t size);
   Status Open();  // the repository, its remote and EnvFor's reader
   void Loop();
   void Pass(bool fetch);

@@ -1,11 +1,9 @@
-// yoke's one HTTP/1.1 client: one request, one response, on a connection of its own that is
-// closed afterwards. The health probe, the CLI's calls to the admin API and the artifact fetch
-// all go through it. Blocking: each call runs a private io_context on the calling thread, and one
-// timeout bounds the whole exchange (resolve, connect, every write and every read), so a call
-// never blocks for longer than that. The one thing that can outlast it is a hanging DNS lookup:
-// a host name is resolved by getaddrinfo, which cannot be interrupted (the probe and the CLI
-// dial addresses). Plain http only; no redirects are followed. No exception leaves it: every
-// failure is an Error with a message that says how far the exchange got.
+// yoke's one HTTP client (libcurl): one request, one response, on a connection of its own that
+// is closed afterwards. The health probe, the CLI's calls to the admin API and the artifact fetch
+// all go through it. Blocking, and one timeout bounds the whole exchange (resolve, connect, TLS,
+// every write and every read, redirects included). http and https (the system's CAs, or a
+// private CA file); redirects are followed only when asked, up to a bound. No exception leaves
+// it: every failure is an Error with a message that says how far the exchange got.
 // Thread-safety: free functions, callable from any thread at once.
 #pragma once
 
@@ -24,6 +22,7 @@ namespace yoke {
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpRequest {
+  std::string scheme = "http";  // or "https"
   std::string method = "GET";
   std::string host;  // an address ("127.0.0.1", "::1") or a name, resolved on each call
   uint16_t port = 80;
@@ -59,6 +58,14 @@ struct HttpCallOptions {
   // Return as soon as the status line and headers are in; the body is neither read nor waited
   // for (a health check only needs the status).
   bool headers_only = false;
+  // https: the CA certificates (PEM) a server's certificate must chain to; empty: the system's.
+  std::string ca_file;
+  // Redirects followed (3xx with Location, http and https only); 0: a 3xx is the answer.
+  unsigned max_redirects = 0;
+  // "user:password" for HTTP basic authentication; empty: none.
+  std::string user_password;
+  // Called as the body arrives: bytes so far and the total (0 when the server did not say).
+  std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
 // How far a failed call got, for callers that tell "nothing is there" from "something is there

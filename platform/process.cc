@@ -302,7 +302,11 @@ class SpawnLauncher : public ProcessLauncher {
     std::vector<std::string> env;
     for (char** e = environ; *e; ++e) {
       std::string_view kv(*e);
-      if (!spec.extra_env.contains(std::string(kv.substr(0, kv.find('='))))) env.emplace_back(kv);
+      const std::string key(kv.substr(0, kv.find('=')));
+      // systemd's notify socket and watchdog are yoke's (platform/systemd_notify.h), not the
+      // instance's: an instance that notifies would speak for yoke.
+      if (key == "NOTIFY_SOCKET" || key == "WATCHDOG_USEC" || key == "WATCHDOG_PID") continue;
+      if (!spec.extra_env.contains(key)) env.emplace_back(kv);
     }
     for (const auto& [k, v] : spec.extra_env) env.push_back(k + "=" + v);
     // yoke-exec REPORT_FD PARENT_PID DEATH_SIGNAL PROGRAM ARGV0 [ARG...]; argv[0] is the

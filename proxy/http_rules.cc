@@ -155,7 +155,7 @@ bool IsValidHost(std::string_view host) {
 }
 
 Decision DecideRequest(const http::request_header<>& header, std::string_view client_ip,
-                       std::string_view default_host) {
+                       std::string_view default_host, bool trusted_peer) {
   Decision decision;
   ForwardRequest& f = decision.request;
   const unsigned version = header.version();
@@ -281,7 +281,13 @@ Decision DecideRequest(const http::request_header<>& header, std::string_view cl
   }
   f.keep_alive = !close && (version == 11 || keep_alive);
 
-  std::string forwarded_for;
+  std::string forwarded_for, forwarded_proto, forwarded_host;
+  // A trusted peer's fields, repeated ones joined as a list (RFC 9110 §5.3).
+  auto keep = [trusted_peer](std::string& into, std::string_view value) {
+    if (!trusted_peer) return;
+    if (!into.empty()) into += ", ";
+    into += TrimOws(value);
+  };
   for (const auto& field : header) {
     const std::string_view name = field.name_string();
     const std::string_view value = field.value();
@@ -295,13 +301,20 @@ Decision DecideRequest(const http::request_header<>& header, std::string_view cl
       f.expect_continue = true;
       continue;
     }
+    if (iequals(name, "x-forwarded-proto")) {
+      keep(forwarded_proto, value);
+      continue;
+    }
     if (IsProxyOwnedField(name)) continue;
     bool hop = false;
     for (std::string_view token : named) hop = hop || iequals(token, name);
     if (hop) continue;
     if (iequals(name, "x-forwarded-for")) {
-      if (!forwarded_for.empty()) forwarded_for += ", ";
-      forwarded_for += TrimOws(value);
+      keep(forwarded_for, value);
+      continue;
+    }
+    if (iequals(name, "x-forwarded-host")) {
+      keep(forwarded_host, value);
       continue;
     }
     f.fields.emplace_back(std::string(name), std::string(value));
@@ -309,7 +322,13 @@ Decision DecideRequest(const http::request_header<>& header, std::string_view cl
   if (!forwarded_for.empty()) forwarded_for += ", ";
   forwarded_for += client_ip;
   f.fields.emplace_back("X-Forwarded-For", std::move(forwarded_for));
-  f.fields.emplace_back("X-Forwarded-Proto", "http");
+  // A trusted peer's last hop is what it saw (a TLS terminator says "https").
+  if (const auto comma = forwarded_proto.rfind(','); comma != std::string::npos) {
+    forwarded_proto = std::string(TrimOws(std::string_view(forwarded_proto).substr(comma + 1)));
+  }
+  f.fields.emplace_back("X-Forwarded-Proto",
+                        forwarded_proto.empty() ? std::string("http") : std::move(forwarded_proto));
+  if (!forwarded_host.empty()) f.fields.emplace_back("X-Forwarded-Host", std::move(forwarded_host));
   return decision;
 }
 

@@ -36,7 +36,8 @@ struct ForwardRequest {
   unsigned version = 11;        // the client's: 10 or 11
   bool keep_alive = false;      // whether the client wants the connection kept
   bool expect_continue = false;
-  // End-to-end fields in the client's order, then X-Forwarded-For and X-Forwarded-Proto.
+  // End-to-end fields in the client's order, then X-Forwarded-For, X-Forwarded-Proto and (from
+  // a trusted peer that sent it) X-Forwarded-Host.
   std::vector<std::pair<std::string, std::string>> fields;
 };
 
@@ -74,8 +75,14 @@ struct Decision {
 // targets, a missing (HTTP/1.1) or repeated Host, an invalid Host, Content-Length that is not
 // one decimal number, Transfer-Encoding other than exactly `chunked`, both framings at once,
 // Transfer-Encoding on HTTP/1.0 (400); an Expect other than 100-continue (417).
+//
+// X-Forwarded-*: from a `trusted_peer` (proxy.trusted_proxies: a TLS terminator, a load
+// balancer) X-Forwarded-For is kept and the peer's address appended, and X-Forwarded-Proto and
+// X-Forwarded-Host are kept as sent (Proto defaults to "http"). From any other peer the three are
+// not believed: X-Forwarded-For is the peer's address alone, X-Forwarded-Proto is "http", and
+// X-Forwarded-Host is dropped.
 Decision DecideRequest(const http::request_header<>& header, std::string_view client_ip,
-                       std::string_view default_host);
+                       std::string_view default_host, bool trusted_peer = false);
 
 // Appends the head the proxy writes upstream: request line (HTTP/1.1), Host, the fields, the
 // framing field, and the blank line. For the copy sent to testing (`mirror_copy`), the fields

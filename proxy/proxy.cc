@@ -856,7 +856,8 @@ Task<bool> ServeOne(Worker& w, Stream& client, beast::flat_buffer& buffer,
       targets->running
           ? targets->running->upstream.host + ":" + std::to_string(targets->running->upstream.port)
           : std::string("localhost");
-  auto decided = DecideRequest(head->get(), client_ip, default_host);
+  auto decided = DecideRequest(head->get(), client_ip, default_host,
+                               w.impl.options.trusted_proxies.Trusts(client_ip));
   const unsigned version = head->get().version();
   head.reset();
   if (!decided) {

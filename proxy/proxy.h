@@ -16,6 +16,7 @@
 #include "core/evidence.h"
 #include "core/mirror_policy.h"
 #include "core/status.h"
+#include "core/trusted_peers.h"
 #include "core/upstream.h"
 #include "proxy/proxy_stats.h"
 
@@ -34,6 +35,7 @@ struct ProxyOptions {
   uint32_t max_connections = 10000;                   // client connections
   std::vector<std::string> route_patterns;
   MirrorPolicy mirror;
+  TrustedPeers trusted_proxies;  // whose X-Forwarded-* are kept (http_rules.h, DecideRequest)
 };
 
 class Proxy : public TrafficSwitch {

@@ -95,12 +95,12 @@ void AddPrometheus(const ProxyStats& s, PrometheusText& out) {
                 {{"reason", MirrorDropName(reason)}});
   }
   out.Counter("yoke_proxy_pairs_total", "Pairs handed to the judge.", s.pairs);
-  for (auto [name, help, h] :
-       {std::tuple{"yoke_proxy_running_latency_seconds", "Time to the full response from running.",
-                   &s.running_latency},
-        {"yoke_proxy_testing_latency_seconds",
-         "Time to the full response from testing (mirrored copies).", &s.testing_latency}}) {
-    out.Histogram(name, help, kLatencyBuckets, h->counts, h->sum_seconds, h->count);
+  // One histogram, the role a label: running's answers to users, testing's to mirrored copies.
+  for (auto [role, h] :
+       {std::pair{"running", &s.running_latency}, {"testing", &s.testing_latency}}) {
+    out.Histogram("yoke_proxy_latency_seconds",
+                  "Time to the full response, by role (testing: mirrored copies).", kLatencyBuckets,
+                  h->counts, h->sum_seconds, h->count, {{"role", role}});
   }
 }
 

@@ -12,6 +12,9 @@ packages=(
   libspdlog-dev libfmt-dev
   libcli11-dev
   libarchive-dev
+  libsystemd-dev  # sd_notify: Type=notify, WATCHDOG=1, STATUS= (platform/systemd_notify)
+  libcurl4-openssl-dev  # the one HTTP client: http and https artifacts, the CLI, the probe
+  prometheus  # promtool: the alert rules are checked by `promtool check rules` (ctest)
   libgtest-dev libgmock-dev
   curl python3 git
   nginx-light  # tests/integration/containment_test.cc runs a real nginx under yoke

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -34,7 +35,9 @@
 #include "platform/logging.h"
 #include "platform/posix_env.h"
 #include "platform/process.h"
+#include "platform/process_metrics.h"
 #include "platform/real_clock.h"
+#include "platform/systemd_notify.h"
 #include "proxy/proxy.h"
 #include "supervisor/admin/admin_api.h"
 #include "supervisor/admin/history_report.h"
@@ -48,6 +51,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
+int64_t SteadyMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 proxy::ProxyOptions ProxyOptionsFrom(const Config& config) {
   const auto& p = config.proxy();
   const auto& m = config.mirror();
@@ -59,6 +68,10 @@ proxy::ProxyOptions ProxyOptionsFrom(const Config& config) {
   o.connect_timeout = std::chrono::milliseconds(p.connect_timeout_ms());
   o.upstream_timeout = std::chrono::milliseconds(p.upstream_timeout_ms());
   o.max_idle_per_upstream = p.max_idle_per_upstream();
+  // Checked by CheckConfig before this runs: a bad entry never gets here.
+  if (auto peers = TrustedPeers::Parse({p.trusted_proxies().begin(), p.trusted_proxies().end()})) {
+    o.trusted_proxies = *peers;
+  }
   o.max_connections = p.max_connections();
   o.route_patterns.assign(p.routes().begin(), p.routes().end());
   o.mirror = MirrorPolicyFrom(m);
@@ -305,7 +318,7 @@ int RunDaemon(const std::string& config_path) {
   // once), so that a restart answers them late rather than with 502. A socket yoke binds itself
   // is bound now, so that a port in use fails the start before anything else happens.
   int proxy_fd = inherited.Take("proxy");
-  bool proxy_accepting = false;
+  std::atomic<bool> proxy_accepting = false;  // read by /readyz on the admin thread
   if (proxy_fd < 0) {
     if (auto st = proxy.Start(proxy_listen); !st) {
       spdlog::error("{}", st.error().message());
@@ -391,6 +404,8 @@ int RunDaemon(const std::string& config_path) {
     if (meta) in.meta = meta->Snapshot();
     std::lock_guard lock(image_mu);
     in.image = image;
+    if (auto process = ReadProcessMetrics()) in.process = *process;
+    in.build_githash = YOKE_BUILD_GITHASH;
     return in;
   };
   std::string random(32, '\0');
@@ -430,6 +445,56 @@ int RunDaemon(const std::string& config_path) {
   if (meta && !webhook_secret.empty()) {
     handlers.webhook = [&meta] { meta->FetchNow(); };
     handlers.webhook_secret = webhook_secret;
+    handlers.webhook_branch = config->meta().branch();
+  }
+  // /healthz: the loop turned lately (a tick blocks at most one health probe); /readyz: the
+  // proxy takes users and running is up.
+  std::atomic<int64_t> last_tick_ms = SteadyMillis();
+  const int64_t stalled_ms =
+      std::max<int64_t>(10000, 3 * static_cast<int64_t>(config->health().probe_timeout_ms()));
+  handlers.alive = [&last_tick_ms, stalled_ms]() -> std::optional<std::string> {
+    const int64_t since = SteadyMillis() - last_tick_ms.load();
+    if (since <= stalled_ms) return std::nullopt;
+    return fmt::format("the supervisor loop last turned {} ms ago", since);
+  };
+  handlers.ready = [&]() -> std::optional<std::string> {
+    if (!proxy_accepting) return "the proxy is not accepting users yet";
+    if (!supervisor.Snapshot().running().up()) return "no healthy running instance";
+    return std::nullopt;
+  };
+  // The webhook's own listener (webhook_listen): /webhook and the health endpoints only.
+  std::unique_ptr<AdminServer> webhook_server;
+  std::optional<HostPort> webhook_listen;
+  if (!config->webhook_listen().empty()) {
+    webhook_listen = *ParseHostPort(config->webhook_listen());
+    if (!handlers.webhook) {
+      spdlog::warn(
+          "webhook_listen {} is not opened: the webhook needs meta with "
+          "meta.webhook_secret_file",
+          config->webhook_listen());
+    } else {
+      AdminHandlers hook;
+      hook.webhook = handlers.webhook;
+      hook.webhook_secret = handlers.webhook_secret;
+      hook.webhook_branch = handlers.webhook_branch;
+      hook.alive = handlers.alive;
+      hook.webhook_only = true;
+      handlers.webhook = nullptr;  // not on the admin listener as well
+      webhook_server = std::make_unique<AdminServer>(hook);
+      if (auto st = webhook_server->Start(*webhook_listen); !st) {
+        spdlog::error("webhook_listen: {}", st.error().message());
+        return kExitFailure;
+      }
+      spdlog::info("webhook on its own listener, port {}", webhook_server->port());
+    }
+  }
+  SystemdNotifier systemd;
+  if (systemd.enabled()) {
+    spdlog::info(
+        "systemd notify socket set{}",
+        systemd.watchdog_interval()
+            ? fmt::format("; watchdog every {} ms", systemd.watchdog_interval()->count() / 1000)
+            : std::string());
   }
   // The page's history (/status/history) and timeline (/decisions): history_report.h.
   StatusHistory history(kHistoryPoints, LatencyBounds());
@@ -510,6 +575,7 @@ int RunDaemon(const std::string& config_path) {
                                      std::chrono::milliseconds(1000));
     proxy.Stop();
     admin.Stop();
+    if (webhook_server) webhook_server->Stop();  // the new image binds webhook_listen again
     if (meta) meta->Stop();
     // Everything comes back on the same sockets, meta first: the admin API's handlers read it.
     auto restore = [&] {
@@ -522,6 +588,11 @@ int RunDaemon(const std::string& config_path) {
       if (auto st = admin.Start(admin_listen, admin_keep); !st) {
         spdlog::error("after the failed upgrade: {}", st.error().message());
         ::close(admin_keep);
+      }
+      if (webhook_server) {
+        if (auto st = webhook_server->Start(*webhook_listen); !st) {
+          spdlog::error("after the failed upgrade: {}", st.error().message());
+        }
       }
       if (auto st = proxy.Start(proxy_listen, proxy_keep); !st) {
         spdlog::error("after the failed upgrade: {}", st.error().message());
@@ -563,6 +634,7 @@ int RunDaemon(const std::string& config_path) {
   // that does not load (or whose live part would not pass the checks) is refused with its
   // file:line, and the running config stays.
   on_signal.reload = [&] {
+    systemd.Reloading();  // READY=1 follows at the next tick, whatever the outcome
     auto refuse = [&](const std::string& why) {
       spdlog::error("config reload (SIGHUP) refused, the running config stays: {}", why);
       std::lock_guard lock(image_mu);
@@ -613,14 +685,26 @@ int RunDaemon(const std::string& config_path) {
         } catch (const std::exception& e) {
           spdlog::error("supervisor tick failed: {}; going on", e.what());
         }
-        if (!proxy_accepting &&
-            (supervisor.Snapshot().running().up() || clock.Now() >= accept_by)) {
+        const StatusReport snapshot = supervisor.Snapshot();
+        if (!proxy_accepting && (snapshot.running().up() || clock.Now() >= accept_by)) {
           // Tried once: a socket the proxy cannot take is said in the log, and yoke goes on.
           start_accepting();
           proxy_accepting = true;
         }
+        last_tick_ms = SteadyMillis();
+        // READY=1 once the proxy takes users and running is up, or at the health deadline
+        // without it (a first start with nothing to run must not fail the unit's start).
+        systemd.Watchdog(std::chrono::steady_clock::now());
+        if (!systemd.ready_sent() && proxy_accepting &&
+            (snapshot.running().up() || clock.Now() >= accept_by)) {
+          systemd.Ready(SystemdStatusLine(snapshot));
+        } else if (systemd.ready_sent()) {
+          systemd.SetStatus(SystemdStatusLine(snapshot));
+        }
       },
       on_signal);
+  systemd.Stopping();
+  if (webhook_server) webhook_server->Stop();
 
   admin.Stop();
   supervisor.Shutdown();

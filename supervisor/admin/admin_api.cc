@@ -84,10 +84,42 @@ bool AdminHostAllowed(std::string_view host, std::string_view listen_host,
   return false;
 }
 
+bool AdminChecksHost(const AdminHandlers& handlers, std::string_view target) {
+  std::string_view path = target.substr(0, target.find('?'));
+  return !handlers.webhook_only && path != "/healthz" && path != "/readyz";
+}
+
+bool WebhookIsForBranch(std::string_view payload, std::string_view branch) {
+  if (branch.empty()) return true;
+  boost::system::error_code ec;
+  auto parsed = boost::json::parse(payload, ec);
+  const boost::json::object* fields = ec ? nullptr : parsed.if_object();
+  if (!fields) return true;
+  auto ref = fields->find("ref");
+  if (ref == fields->end() || !ref->value().is_string()) return true;
+  std::string_view name = ref->value().get_string();
+  constexpr std::string_view kHeads = "refs/heads/";
+  if (name.starts_with(kHeads)) name.remove_prefix(kHeads.size());
+  return name == branch;
+}
+
 AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view method,
                                  std::string_view target, std::string_view authorization,
                                  std::string_view body, std::string_view signature) {
   std::string_view path = target.substr(0, target.find('?'));
+  if (path == "/healthz" || path == "/readyz") {
+    if (method != "GET" && method != "HEAD") return {405, "text/plain", "use GET\n"};
+    const auto& check = path == "/healthz" ? handlers.alive : handlers.ready;
+    if (!check) {
+      if (path == "/healthz") return {200, "text/plain", "ok\n"};
+      return {404, "text/plain", "not offered here\n"};
+    }
+    if (auto why = check()) return {503, "text/plain", *why + "\n"};
+    return {200, "text/plain", "ok\n"};
+  }
+  if (handlers.webhook_only && path != "/webhook") {
+    return {404, "text/plain", "this listener serves only /webhook, /healthz and /readyz\n"};
+  }
   if (path == "/webhook") {
     if (!handlers.webhook) return {404, "text/plain", "no webhook: set meta.webhook_secret_file\n"};
     if (method != "POST") return {405, "text/plain", "use POST\n"};
@@ -96,6 +128,10 @@ AdminResponse HandleAdminRequest(const AdminHandlers& handlers, std::string_view
     if (handlers.webhook_secret.empty() || !meta::ConstantTimeEquals(signature, expected)) {
       spdlog::warn("admin API: webhook with a missing or wrong X-Hub-Signature-256 refused");
       return {401, "text/plain", "a valid X-Hub-Signature-256 is required\n"};
+    }
+    if (!WebhookIsForBranch(body, handlers.webhook_branch)) {
+      return {202, "text/plain",
+              "ignored: not the followed branch " + handlers.webhook_branch + "\n"};
     }
     handlers.webhook();
     return {202, "text/plain", "fetching meta\n"};
@@ -196,8 +232,9 @@ struct AdminServer::Impl {
       if (ec) break;
       const auto& req = parser.get();
       AdminResponse answer =
-          req.count(http::field::host) == 1 &&
-                  AdminHostAllowed(req[http::field::host], listen_host, handlers.allowed_hosts)
+          !AdminChecksHost(handlers, req.target()) ||
+                  (req.count(http::field::host) == 1 &&
+                   AdminHostAllowed(req[http::field::host], listen_host, handlers.allowed_hosts))
               ? HandleAdminRequest(handlers, req.method_string(), req.target(),
                                    req[http::field::authorization], req.body(),
                                    req["X-Hub-Signature-256"])

@@ -4,7 +4,7 @@
 // /pin, /unpin and /rollback (an operator's verdict, with `Authorization: Bearer <token>` and
 // a JSON body {"reason": "...", "author": "...", "version": "..." (pin, rollback), "now": true
 // (rollback)}), and POST /webhook (meta's remote changed; checked with X-Hub-Signature-256,
-// GitHub's HMAC-SHA256 form).
+// GitHub's HMAC-SHA256 form), GET /healthz and /readyz (unauthenticated: load balancers).
 //
 // HandleAdminRequest turns a request into a response and never touches a socket; AdminServer only
 // moves bytes. Thread-safety: the server runs one thread of its own; the handlers it is given must
@@ -51,7 +51,27 @@ struct AdminHandlers {
   // GET /decisions?limit=N: the timeline, newest first, N at most 1000 (default 100). Null: not
   // offered.
   std::function<std::string(size_t limit)> decisions_json{};
+  // GET /healthz (yoke's loop turns) and GET /readyz (the proxy listens and running is up), for
+  // load balancers and probes: unauthenticated, answered for any Host, 200 "ok" or 503 with the
+  // reason. Each returns nothing when it holds, else why not. Null: /readyz is 404, /healthz 200.
+  std::function<std::optional<std::string>()> alive{};
+  std::function<std::optional<std::string>()> ready{};
+  // The branch meta follows: a webhook whose JSON payload names another ref ("ref":
+  // "refs/heads/other", GitHub's push event) is acknowledged (202) and fetches nothing. A
+  // payload without a ref (a ping) fetches. Empty: every webhook fetches.
+  std::string webhook_branch{};
+  // The webhook's own listener (webhook_listen): only /webhook, /healthz and /readyz are
+  // answered, for any Host (GitHub sends its own); everything else is 404.
+  bool webhook_only = false;
 };
+
+// Whether a request to `target` must carry a Host this API answers (AdminHostAllowed): all but
+// the health endpoints and the webhook-only listener, which show nothing a rebinding page wants.
+bool AdminChecksHost(const AdminHandlers& handlers, std::string_view target);
+
+// Whether a webhook payload is for `branch`: its "ref" is refs/heads/<branch>, or it has no
+// ref at all (a ping, or not GitHub's form), or `branch` is empty.
+bool WebhookIsForBranch(std::string_view payload, std::string_view branch);
 
 // Whether a request's Host names this API: the listen address, `localhost`, a loopback literal
 // or one of `allowed`, with any port, compared without case. Refusing the rest keeps a web page

@@ -1,5 +1,7 @@
 #include "supervisor/admin/status_report.h"
 
+#include <fmt/format.h>
+
 #include <cassert>
 #include <map>
 #include <string_view>
@@ -11,6 +13,8 @@
 
 namespace yoke {
 namespace {
+
+constexpr const char* kJudgeStates[] = {"idle", "wait", "promote", "reject", "promoting"};
 
 void SetCounts(const PairCounts& c, PairCountsStatus* out) {
   out->set_pairs(c.pairs);
@@ -48,6 +52,47 @@ void SetDecisions(const DecisionListing& list, DecisionsStatus* out) {
     entry->set_reason(ValidUtf8(r.reason()));
     entry->set_author(ValidUtf8(r.author()));
   }
+}
+
+// The judge's state as one gauge per state (exactly one is 1), the window's age and pairs, and
+// the limits they are read against, so an alert can say "stuck at max window".
+void AddJudgeMetrics(const StatusReport& report, PrometheusText& out) {
+  const JudgeStatus& judge = report.judge();
+  std::string state = judge.verdict();
+  if (!judge.promoting().empty()) {
+    state = "promoting";
+  } else if (state.empty()) {
+    state = "idle";  // no candidate under judgement
+  }
+  for (const char* name : kJudgeStates) {
+    out.Gauge("yoke_judge_state",
+              "The judge's state: idle (no candidate), wait, promote, reject or promoting.",
+              state == name ? 1 : 0, {{"state", name}});
+  }
+  const bool open = !judge.verdict().empty();
+  out.Gauge("yoke_judge_window_seconds", "Age of the candidate's evidence window (0: none open).",
+            open ? judge.window_s() : 0.0);
+  out.Gauge("yoke_judge_window_pairs", "Pairs in the candidate's evidence window.",
+            open ? judge.pairs() : 0.0);
+  out.Gauge("yoke_judge_min_pairs", "Pairs the judge needs before it may promote.",
+            judge.min_pairs());
+  out.Gauge("yoke_judge_min_window_seconds", "Window age the judge needs before it may promote.",
+            judge.min_window_s());
+  out.Gauge(
+      "yoke_judge_max_window_seconds",
+      "Window age at which the judge rejects (or, with reject_at_max_window false, waits on).",
+      judge.max_window_s());
+}
+
+void AddProcessMetrics(const ProcessMetrics& p, PrometheusText& out) {
+  out.Counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+              p.cpu_seconds);
+  out.Gauge("process_resident_memory_bytes", "Resident memory size in bytes.", p.resident_bytes);
+  out.Gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", p.virtual_bytes);
+  out.Gauge("process_open_fds", "Number of open file descriptors.", p.open_fds);
+  out.Gauge("process_max_fds", "Maximum number of open file descriptors.", p.max_fds);
+  out.Gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+            p.start_time_seconds);
 }
 
 }  // namespace
@@ -120,6 +165,29 @@ std::string StatusJson(const StatusInputs& in) {
   return json ? *json + "\n" : "{}\n";
 }
 
+std::string SystemdStatusLine(const StatusReport& s) {
+  std::string line;
+  if (s.running().version().empty()) {
+    line = "no running version";
+  } else {
+    line = "running " + s.running().version() + (s.running().up() ? " up" : " not up");
+  }
+  const JudgeStatus& judge = s.judge();
+  if (!judge.promoting().empty()) {
+    line += "; promoting " + judge.promoting();
+  } else if (!s.testing().version().empty()) {
+    line += "; testing " + s.testing().version();
+    if (!judge.verdict().empty()) {
+      line += fmt::format(": judge {}, {}/{} pairs, {}/{} s", judge.verdict(), judge.pairs(),
+                          judge.min_pairs(), judge.window_s(), judge.min_window_s());
+    } else {
+      line += s.testing().up() ? " up" : " starting";
+    }
+  }
+  if (!s.pinned().empty()) line += "; pinned " + s.pinned();
+  return ValidUtf8(line);
+}
+
 std::string MetricsText(const StatusInputs& in) {
   PrometheusText out;
   proxy::AddPrometheus(in.proxy, out);
@@ -150,15 +218,32 @@ std::string MetricsText(const StatusInputs& in) {
     const DiskStatus& disk = in.supervisor->disk();
     out.Gauge("yoke_base_free_bytes", "Free bytes on the base folder's file system.",
               disk.free_bytes());
+    out.Gauge("yoke_base_size_bytes", "Size of the base folder's file system.", disk.total_bytes());
+    out.Gauge("yoke_base_free_floor_bytes",
+              "Free space below which the intake pauses (intake.min_free_bytes/percent).",
+              disk.floor_bytes());
     out.Gauge("yoke_intake_paused_low_space",
               "Whether the intake waits for free space (below intake.min_free_bytes/percent).",
               disk.low() ? 1 : 0);
     const RoleStatus& running = in.supervisor->running();
     const RoleStatus& testing = in.supervisor->testing();
+    // The version is only in yoke_version_info: a label that changes with every release would
+    // start a new series for yoke_up at each one.
     for (auto [role, r] : {std::pair{"running", &running}, {"testing", &testing}}) {
       out.Gauge("yoke_up", "Whether a role has a healthy instance.", r->up() ? 1 : 0,
+                {{"role", role}});
+    }
+    for (auto [role, r] : {std::pair{"running", &running}, {"testing", &testing}}) {
+      if (r->version().empty()) continue;
+      out.Gauge("yoke_version_info", "The version each role runs (value always 1).", 1,
                 {{"role", role}, {"version", r->version()}});
     }
+    for (const DecisionCount& d : s.decisions()) {
+      out.Counter("yoke_decisions_total",
+                  "Decisions taken since yoke started, by verdict and by whom (yoke or operator).",
+                  d.count(), {{"verdict", d.verdict()}, {"by", d.by()}});
+    }
+    AddJudgeMetrics(*in.supervisor, out);
     for (auto [role, r] : {std::pair{"running", &running}, {"testing", &testing}}) {
       for (auto [kind, value] : {std::pair{"not_json", r->log_lines().not_json()},
                                  {"no_level", r->log_lines().no_level()}}) {
@@ -171,8 +256,11 @@ std::string MetricsText(const StatusInputs& in) {
   if (in.meta) {
     const MetaStatus& m = *in.meta;
     out.Gauge("yoke_meta_queued", "Commits meta's remote does not have yet.", m.queued());
-    out.Gauge("yoke_meta_remote_up", "Whether the last fetch from meta's remote worked.",
-              m.remote_ok() ? 1 : 0);
+    // Only with a remote: an embedded meta has nothing to be up.
+    if (!m.url().empty()) {
+      out.Gauge("yoke_meta_remote_up", "Whether the last fetch from meta's remote worked.",
+                m.remote_ok() ? 1 : 0);
+    }
     for (auto [name, help, value] :
          {std::tuple{"yoke_meta_commits_total", "Commits made to meta.", m.commits()},
           {"yoke_meta_pushes_total", "Pushes to meta's remote that landed.", m.pushes()},
@@ -185,6 +273,11 @@ std::string MetricsText(const StatusInputs& in) {
       out.Counter(name, help, value);
     }
   }
+  if (in.image) {
+    out.Gauge("yoke_build_info", "The yoke binary serving this (value always 1).", 1,
+              {{"version", in.image->yoke_version()}, {"githash", in.build_githash}});
+  }
+  if (in.process) AddProcessMetrics(*in.process, out);
   return out.Text();
 }
 

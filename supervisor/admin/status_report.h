@@ -13,6 +13,7 @@
 #include "core/pair_stats.h"
 #include "core/upstream.h"
 #include "meta/sync.h"
+#include "platform/process_metrics.h"
 #include "proto/yoke/status.pb.h"
 #include "proxy/proxy_stats.h"
 #include "supervisor/daemon/supervisor.h"
@@ -26,10 +27,12 @@ struct StatusInputs {
   UpstreamSnapshot upstreams;
   proxy::ProxyStats proxy;
   PairStats pairs;
-  std::string candidate;             // the version the evidence window is for
-  DecisionListing decisions;         // the newest decisions in the base (yoke run only)
-  std::optional<MetaStatus> meta;    // absent without meta (meta::MetaSync::Snapshot)
-  std::optional<ImageStatus> image;  // absent under `yoke proxy`
+  std::string candidate;                  // the version the evidence window is for
+  DecisionListing decisions;              // the newest decisions in the base (yoke run only)
+  std::optional<MetaStatus> meta;         // absent without meta (meta::MetaSync::Snapshot)
+  std::optional<ImageStatus> image;       // absent under `yoke proxy`
+  std::optional<ProcessMetrics> process;  // process_* in /metrics; absent: left out
+  std::string build_githash;              // yoke_build_info's githash label ("" if unknown)
 };
 
 // How many decisions /status lists, newest first.
@@ -39,5 +42,8 @@ StatusReport BuildStatusReport(const StatusInputs& inputs);
 // BuildStatusReport as one line of JSON (core/record_text.h's PrintJsonRecord) and a newline.
 std::string StatusJson(const StatusInputs& inputs);
 std::string MetricsText(const StatusInputs& inputs);
+// One line for systemd's STATUS= (`systemctl status`): the roles and the judge's state, e.g.
+// "running 1.0.0 up; testing 2.0.0: judge wait, 120/300 pairs, 42/60 s".
+std::string SystemdStatusLine(const StatusReport& supervisor);
 
 }  // namespace yoke

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 
 #include "base-layout/decision_log.h"
@@ -321,8 +322,25 @@ void Supervisor::WriteDecision(const RecordDecision& what) {
   // A hand verdict may record more than one decision (a pin rejects the candidate too): its
   // reply names the first, the one about the verdict itself.
   if (applied_decision_id_.empty()) applied_decision_id_ = path.stem().string();
+  CountDecision(what.verdict, what.author == "yoke" ? "yoke" : "operator");
   unwritten_decisions_.push_back({path, std::move(decision)});
   WriteDecisions();
+}
+
+// yoke_decisions_total{verdict,by}: one entry per (verdict, by) seen, in SupervisorCounters.
+void Supervisor::CountDecision(Verdict verdict, const std::string& by) {
+  std::string name = Verdict_Name(verdict);
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (DecisionCount& d : *counters_.mutable_decisions()) {
+    if (d.verdict() == name && d.by() == by) {
+      d.set_count(d.count() + 1);
+      return;
+    }
+  }
+  DecisionCount* d = counters_.add_decisions();
+  d->set_verdict(name);
+  d->set_by(by);
+  d->set_count(1);
 }
 
 void Supervisor::WriteDecisions() {

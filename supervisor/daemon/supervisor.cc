@@ -604,6 +604,7 @@ void Supervisor::PublishSnapshot() {
   judge->set_min_window_s(judge_settings_.min_window.count());
   judge->set_min_pairs(judge_settings_.min_pairs);
   judge->set_clean_pass_pairs(static_cast<double>(CleanPassPairs(judge_settings_)));
+  judge->set_max_window_s(judge_settings_.max_window.count());
   snap.set_pinned(state.pinned);
   snap.set_held(state.held);
   std::string roles = state.running.version + "\n" + state.testing.version;

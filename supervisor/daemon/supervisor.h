@@ -235,6 +235,7 @@ class Supervisor {
   void WriteDecisions();  // those not written yet, oldest first
   // Writes the decision into the base; with the judge's figures when it asks for them.
   void WriteDecision(const RecordDecision& decision);
+  void CountDecision(Verdict verdict, const std::string& by);
   std::string WallTimeText() const;
 
   Config config_;

@@ -74,5 +74,27 @@ TEST(PrometheusTest, WritesHistogramCumulatively) {
             "yoke_latency_seconds_count 6\n");
 }
 
+// A labelled histogram carries its labels on every series, `le` last; two roles share one family.
+TEST(PrometheusTest, WritesLabelledHistogramsAsOneFamily) {
+  PrometheusText out;
+  constexpr std::array<double, 1> kBounds = {0.1};
+  constexpr std::array<uint64_t, 2> kCounts = {1, 2};
+  out.Histogram("yoke_latency_seconds", "Latency.", kBounds, kCounts, 1.5, 3,
+                {{"role", "running"}});
+  out.Histogram("yoke_latency_seconds", "Latency.", kBounds, kCounts, 2.5, 3,
+                {{"role", "testing"}});
+  EXPECT_EQ(out.Text(),
+            "# HELP yoke_latency_seconds Latency.\n"
+            "# TYPE yoke_latency_seconds histogram\n"
+            "yoke_latency_seconds_bucket{role=\"running\",le=\"0.1\"} 1\n"
+            "yoke_latency_seconds_bucket{role=\"running\",le=\"+Inf\"} 3\n"
+            "yoke_latency_seconds_sum{role=\"running\"} 1.5\n"
+            "yoke_latency_seconds_count{role=\"running\"} 3\n"
+            "yoke_latency_seconds_bucket{role=\"testing\",le=\"0.1\"} 1\n"
+            "yoke_latency_seconds_bucket{role=\"testing\",le=\"+Inf\"} 3\n"
+            "yoke_latency_seconds_sum{role=\"testing\"} 2.5\n"
+            "yoke_latency_seconds_count{role=\"testing\"} 3\n");
+}
+
 }  // namespace
 }  // namespace yoke

@@ -98,7 +98,8 @@ TEST_F(JudgeRunTest, PromotesAGoodCandidateWithoutFailingARequest) {
   // The admin API tells the same story.
   std::string metrics = HttpGet(yoke_.admin_port(), "/metrics").body;
   EXPECT_NE(metrics.find("yoke_proxy_requests_total "), std::string::npos);
-  EXPECT_NE(metrics.find("yoke_up{role=\"running\",version=\"2.0.0\"} 1"), std::string::npos)
+  EXPECT_NE(metrics.find("yoke_version_info{role=\"running\",version=\"2.0.0\"} 1"),
+            std::string::npos)
       << metrics;
   std::string status = HttpGet(yoke_.admin_port(), "/status").body;
   EXPECT_NE(status.find("\"running\":{\"version\":\"2.0.0\""), std::string::npos) << status;

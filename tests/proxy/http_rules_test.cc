@@ -46,7 +46,7 @@ TEST(HttpRulesTest, RebuildsTheHeadInOneNormalForm) {
   EXPECT_EQ(Head("POST /a?b=1 HTTP/1.1\r\nAccept: */*\r\nHost: shop\r\nContent-Length: 003\r\n"
                  "X-Forwarded-For: 1.2.3.4\r\n\r\n"),
             "POST /a?b=1 HTTP/1.1\r\nHost: shop\r\nAccept: */*\r\n"
-            "X-Forwarded-For: 1.2.3.4, 10.0.0.9\r\nX-Forwarded-Proto: http\r\n"
+            "X-Forwarded-For: 10.0.0.9\r\nX-Forwarded-Proto: http\r\n"
             "Content-Length: 3\r\n\r\n");
 }
 

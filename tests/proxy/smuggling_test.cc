@@ -168,10 +168,10 @@ std::vector<Case> Cases() {
            "Content-Length: 0\r\n\r\n",
        200,
        {Up("POST /pay HTTP/1.1", "h", {}, "Content-Length: 0")}},
-      {"forwarded-for is appended to",
+      {"forwarded-for from an untrusted peer is replaced",
        "GET / HTTP/1.1\r\n" + h + "X-Forwarded-For: 1.2.3.4\r\n\r\n",
        200,
-       {"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.2.3.4, 127.0.0.1\r\n"
+       {"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 127.0.0.1\r\n"
         "X-Forwarded-Proto: http\r\n\r\n"}},
       {"forwarded-proto is the proxy's",
        "GET / HTTP/1.1\r\n" + h + "X-Forwarded-Proto: https\r\n\r\n",
