@@ -395,7 +395,8 @@ void GitStore::UpdateWorkingTree(const std::string& old_tip, const std::string& 
 }
 
 StatusOr<std::string> GitStore::Commit(const std::vector<FileChange>& changes,
-                                       const std::string& message, const Author& author) {
+                                       const std::string& message, const Author& author,
+                                       const std::optional<std::string>& expected_tip) {
   std::vector<BlobChange> blobs;
   for (const FileChange& change : changes) {
     if (!change.content) {
@@ -418,6 +419,9 @@ StatusOr<std::string> GitStore::Commit(const std::vector<FileChange>& changes,
   for (int attempt = 0; attempt < 40; ++attempt) {
     if (attempt > 0) RaceBackoff(attempt);
     YOKE_ASSIGN_OR_RETURN(std::string old_tip, Tip());
+    if (expected_tip && old_tip != *expected_tip) {
+      return Conflict(branch_ + " moved since it was read");
+    }
     TreePtr base;
     if (!old_tip.empty()) {
       YOKE_ASSIGN_OR_RETURN(base, TreeOf(repo_, old_tip));
@@ -429,6 +433,7 @@ StatusOr<std::string> GitStore::Commit(const std::vector<FileChange>& changes,
                                       message.c_str(), tree_id, old_tip));
     YOKE_ASSIGN_OR_RETURN(bool moved, MoveBranch(new_tip, old_tip, "yoke: " + message));
     if (moved) return new_tip;
+    if (expected_tip) return Conflict(branch_ + " moved since it was read");
   }
   return Fail("cannot commit to " + branch_ + ": it keeps moving");
 }
@@ -519,6 +524,8 @@ StatusOr<size_t> GitStore::Ahead() const {
 }
 
 Status GitStore::Push() {
+  if (url_.starts_with("file://")) return PushToPath(url_.substr(7));
+  if (url_.starts_with("/")) return PushToPath(url_);
   YOKE_ASSIGN_OR_RETURN(auto remote, Remote());
   git_remote* raw = remote.get();
   std::string spec = "refs/heads/" + branch_ + ":refs/heads/" + branch_;
@@ -532,6 +539,38 @@ Status GitStore::Push() {
     return Fail(GitError(std::string("cannot push to ") + git_remote_url(raw)));
   }
   if (!rejected.empty()) return Fail("the remote refused the push: " + rejected);
+  return Ok();
+}
+
+// libgit2's local transport checks that a push fast-forwards and then moves the remote's branch
+// with force, without its lock in between: a commit another writer (an operator, a captain,
+// another host) made to the remote in that window would be dropped. So the objects go over as a
+// push to a scratch ref named after the commit, and the branch is moved here, under the remote's
+// ref lock, only if it still points where the last fetch saw it.
+Status GitStore::PushToPath(const std::string& remote_path) {
+  YOKE_ASSIGN_OR_RETURN(std::string tip, Tip());
+  if (tip.empty()) return Ok();
+  YOKE_ASSIGN_OR_RETURN(std::string seen, RefTarget(repo_, "refs/remotes/origin/" + branch_));
+  YOKE_ASSIGN_OR_RETURN(auto remote, Remote());
+  const std::string scratch = "refs/yoke/incoming/" + tip;
+  std::string spec = "+refs/heads/" + branch_ + ":" + scratch;
+  char* specs[] = {spec.data()};
+  git_strarray refspecs{specs, 1};
+  git_push_options options = GIT_PUSH_OPTIONS_INIT;
+  if (git_remote_push(remote.get(), &refspecs, &options) != 0) {
+    return Fail(GitError("cannot push to " + url_), ErrorCode::kUnavailable);
+  }
+  YOKE_ASSIGN_OR_RETURN(auto target, Open(remote_path, branch_));
+  auto moved = target->MoveBranch(tip, seen, "yoke: push from " + path_);
+  git_reference* ref = nullptr;
+  if (git_reference_lookup(&ref, target->repo_, scratch.c_str()) == 0) {
+    git_reference_delete(ref);
+    git_reference_free(ref);
+  }
+  if (!moved) return std::unexpected(moved.error());
+  if (!*moved) {
+    return Conflict("the remote refused the push: " + branch_ + " moved since the last fetch");
+  }
   return Ok();
 }
 

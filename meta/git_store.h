@@ -74,8 +74,11 @@ class GitStore {
 
   // Commits `changes` on top of the tip and moves the branch. Returns the new tip; when the
   // changes change nothing, no commit is made and the old tip is returned.
+  // With `expected_tip`, the commit is made only on that tip (compare-and-swap for a writer
+  // whose changes depend on what it read there): a moved branch fails with kConflict.
   StatusOr<std::string> Commit(const std::vector<FileChange>& changes, const std::string& message,
-                               const Author& author);
+                               const Author& author,
+                               const std::optional<std::string>& expected_tip = std::nullopt);
 
   // Fetches the branch from origin. REQUIRES: HasRemote().
   Status Fetch();
@@ -83,7 +86,10 @@ class GitStore {
   StatusOr<size_t> Integrate();
   // Local commits that origin's branch (as last fetched) lacks.
   StatusOr<size_t> Ahead() const;
-  // Pushes the branch to origin; an error when the remote refused it.
+  // Pushes the branch to origin; an error when the remote refused it. A remote on a path
+  // (file:// or /...) is moved with compare-and-swap against its tip as last fetched, so a
+  // commit another writer made there meanwhile is never overwritten: the push is refused
+  // (kConflict) as a git server refuses a non-fast-forward, and the caller fetches again.
   Status Push();
 
   // The newest `limit` commits of the branch, newest first.
@@ -96,6 +102,7 @@ class GitStore {
   StatusOr<bool> MoveBranch(const std::string& new_tip, const std::string& old_tip,
                             const std::string& why);
   void UpdateWorkingTree(const std::string& old_tip, const std::string& new_tip);
+  Status PushToPath(const std::string& remote_path);
 
   struct RemoteFree {
     void operator()(git_remote* remote) const;

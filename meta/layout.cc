@@ -28,6 +28,14 @@ std::string ServicePath(std::string_view project, std::string_view env, std::str
   return Join({project, env, "services", std::string(service) + ".txtpb"});
 }
 
+std::string RolloutPath(std::string_view project, std::string_view env, std::string_view channel) {
+  return Join({project, env, "rollouts", std::string(channel) + ".txtpb"});
+}
+
+std::string HostsDir(std::string_view project, std::string_view env) {
+  return Join({project, env, "hosts"});
+}
+
 std::string HostServiceDir(std::string_view project, std::string_view env, std::string_view host,
                            std::string_view service) {
   return Join({project, env, "hosts", host, service});

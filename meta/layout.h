@@ -3,6 +3,7 @@
 //   <project>/releases/<version>.txtpb
 //   <project>/<env>/channels/<channel>.txtpb
 //   <project>/<env>/services/<service>.txtpb
+//   <project>/<env>/rollouts/<channel>.txtpb
 //   <project>/<env>/hosts/<host>/<service>/status.txtpb
 //   <project>/<env>/hosts/<host>/<service>/decisions/<UTC time>-<from>-to-<to>.txtpb
 //
@@ -20,6 +21,8 @@ namespace yoke::meta {
 std::string ReleasePath(std::string_view project, std::string_view version);
 std::string ChannelPath(std::string_view project, std::string_view env, std::string_view channel);
 std::string ServicePath(std::string_view project, std::string_view env, std::string_view service);
+std::string RolloutPath(std::string_view project, std::string_view env, std::string_view channel);
+std::string HostsDir(std::string_view project, std::string_view env);
 std::string HostServiceDir(std::string_view project, std::string_view env, std::string_view host,
                            std::string_view service);
 std::string StatusPath(std::string_view project, std::string_view env, std::string_view host,

@@ -191,6 +191,7 @@ StatusOr<std::string> SetChannel(GitStore& store, const std::string& project,
     if (!record.release().empty()) previous = record.release();
   }
   record.set_release(version);
+  record.clear_rollback();  // a new release ends a fleet-wide rollback order
   if (flags) {
     record.mutable_flags()->clear();
     for (const auto& [k, v] : *flags) (*record.mutable_flags())[k] = v;

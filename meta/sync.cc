@@ -12,6 +12,7 @@
 #include "base-layout/paths.h"
 #include "core/artifact_name.h"
 #include "core/record_text.h"
+#include "core/rollout.h"
 #include "core/version.h"
 #include "meta/artifact_fetch.h"
 #include "meta/layout.h"
@@ -275,6 +276,7 @@ HostStatus MetaSync::CurrentStatus() const {
   status.set_since(since_);
   status.set_yoke_version(options_.yoke_version);
   status.set_error(status_error_);
+  status.set_channel(options_.settings.channel());
   return status;
 }
 
@@ -324,28 +326,40 @@ void MetaSync::CommitStatus() {
   HostStatus status = CurrentStatus();
   if (status.since().empty()) return;  // the supervisor has not said anything yet
   const std::string key = status.running() + "\n" + status.testing() + "\n" + status.error() +
-                          "\n" + status.yoke_version();
-  if (key == status_in_meta_) return;
+                          "\n" + status.yoke_version() + "\n" + status.channel();
+  const SteadyTime now = clock_->Now();
+  const auto heartbeat = std::chrono::seconds(options_.settings.heartbeat_s());
+  if (key == status_in_meta_ && now < next_heartbeat_) return;
   auto old = meta::Read<HostStatus>(*store_, HostDir() + "/status.txtpb");
+  bool beat = false;  // only the heartbeat is due: the roles are as meta says
   if (old && *old && (*old)->running() == status.running() &&
       (*old)->testing() == status.testing() && (*old)->error() == status.error() &&
-      (*old)->yoke_version() == status.yoke_version()) {
+      (*old)->yoke_version() == status.yoke_version() && (*old)->channel() == status.channel()) {
     status_in_meta_ = key;
-    return;
+    const auto seen = ParseUtc((*old)->seen());
+    const auto age = seen ? clock_->WallNow() - *seen : heartbeat;
+    if (heartbeat.count() == 0 || age < heartbeat) {
+      next_heartbeat_ =
+          now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(heartbeat - age);
+      return;
+    }
+    beat = true;
   }
+  status.set_seen(FormatRfc3339(clock_->WallNow()));
   auto text = PrintTextRecord(status);
   if (!text) return;
-  std::string message =
-      fmt::format("{} on {}: running {}, testing {}{}", options_.service, options_.settings.host(),
-                  status.running().empty() ? "none" : status.running(),
-                  status.testing().empty() ? "none" : status.testing(),
-                  status.error().empty() ? "" : " (" + status.error() + ")");
+  std::string message = fmt::format("{} on {}: {}running {}, testing {}{}", options_.service,
+                                    options_.settings.host(), beat ? "seen; " : "",
+                                    status.running().empty() ? "none" : status.running(),
+                                    status.testing().empty() ? "none" : status.testing(),
+                                    status.error().empty() ? "" : " (" + status.error() + ")");
   auto committed = store_->Commit({{HostDir() + "/status.txtpb", *text}}, message, HostAuthor());
   if (!committed) {
     SetError("cannot commit host status: " + committed.error().message());
     return;
   }
   status_in_meta_ = key;
+  next_heartbeat_ = now + heartbeat;
   std::lock_guard lock(mu_);
   snapshot_.set_commits(snapshot_.commits() + 1);
 }
@@ -460,12 +474,17 @@ void MetaSync::Follow() {
     auto decisions = meta::ReadDecisions(*store_, HostDir() + "/decisions");
     if (decisions) {
       rejected_.clear();
+      last_verdict_on_.clear();
       for (const DecisionEntry& entry : decisions->entries) {
         if (!entry.problem.empty()) {
           NoteBadRecord(entry.path, entry.problem);
           continue;
         }
         const Decision& d = entry.decision;
+        if (d.verdict() == Verdict::REJECT || d.verdict() == Verdict::ROLLBACK) {
+          std::string& last = last_verdict_on_[d.to_version()];
+          last = std::max(last, d.time());
+        }
         if (d.verdict() == Verdict::REJECT) rejected_.insert(d.to_version());
         // An operator rolled back away from this version: the channel must not bring it back.
         if (d.verdict() == Verdict::ROLLBACK) rejected_.insert(d.from_version());
@@ -473,11 +492,95 @@ void MetaSync::Follow() {
       rejected_tip_ = *tip;
     }
   }
+  // An operator's fleet-wide rollback order comes before what this host rejected.
+  if ((*channel)->rollback().version() == version &&
+      FollowRollback((*channel)->rollback(), **release)) {
+    return;
+  }
   if (rejected_.contains(version) || options_.is_current(version)) return;
+  if (!RolloutWait(version).empty()) return;
   const std::string offer = version + "@" + store_->BlobId(release_path);
   if (offer == offered_) return;
   offered_ = offer;
   if (!Offer(**release)) offered_.clear();
+}
+
+std::string MetaSync::RolloutWait(const std::string& version) {
+  const auto& m = options_.settings;
+  const std::string path = meta::RolloutPath(m.project(), m.env(), m.channel());
+  auto rollout = meta::Read<Rollout>(*store_, path);
+  std::string why;
+  if (!rollout) {
+    NoteBadRecord(path, rollout.error().message());
+    why = "the rollout record does not parse: " + rollout.error().message();
+  } else if (*rollout) {
+    const RolloutGate gate = GateFor(**rollout, version, m.host());
+    const RolloutState& state = (*rollout)->state();
+    bool fresh;  // nothing runs here: taking the release changes nothing users had
+    {
+      std::lock_guard lock(mu_);
+      fresh = running_.empty();
+    }
+    const bool halted_here = state.release() == version && !state.halt().time().empty();
+    if (!gate.open && !(fresh && !halted_here)) why = gate.why;
+  }
+  if (why != rollout_said_) {
+    if (!why.empty()) spdlog::info("meta: {} is not taken yet: {}", version, why);
+    rollout_said_ = why;
+  }
+  std::lock_guard lock(mu_);
+  snapshot_.set_rollout_wait(why);
+  return why;
+}
+
+bool MetaSync::FollowRollback(const FleetRollback& order, const Release& release) {
+  const std::string& version = order.version();
+  const std::string key = order.time() + " " + version;
+  if (key == rollback_done_ || !options_.rollback) return false;
+  auto done_as = [&](const std::string& what) {
+    spdlog::warn("meta: fleet-wide rollback to {} (ordered {} by {}): {}", version, order.time(),
+                 order.author(), what);
+    rollback_done_ = key;
+    std::lock_guard lock(mu_);
+    snapshot_.set_fleet_rollback(fmt::format("{} at {}: {}", version, order.time(), what));
+    return false;
+  };
+  // Carried out before (a restart since): this host rolled back to it, or judged it, since.
+  if (auto it = last_verdict_on_.find(version);
+      it != last_verdict_on_.end() && it->second >= order.time()) {
+    return done_as("carried out before");
+  }
+  std::string running, testing;
+  {
+    std::lock_guard lock(mu_);
+    running = running_;
+    testing = testing_;
+  }
+  if (running == version) return done_as(version + " is running already");
+  auto done = options_.rollback(version, "fleet-wide rollback: " + order.reason(), order.author(),
+                                order.now());
+  if (done) {
+    done_as(*done);
+    return true;  // the supervisor's roles change at its next tick
+  }
+  if (!order.now() && testing == version) return done_as(version + " is testing already");
+  if (done.error().code() == ErrorCode::kNotFound) {
+    // No copy on this host: fetched like any release, it becomes testing; with --now the next
+    // pass rolls back to it at once, without it the judge decides as for any candidate.
+    const std::string offer = version + "@rollback " + order.time();
+    if (offer != offered_) {
+      offered_ = offer;
+      if (!Offer(release)) offered_.clear();
+    }
+    if (!order.now()) rollback_done_ = key;
+    return true;
+  }
+  if (done.error().message() != rollback_said_) {
+    rollback_said_ = done.error().message();
+    spdlog::warn("meta: fleet-wide rollback to {} not carried out yet: {}", version,
+                 rollback_said_);
+  }
+  return true;
 }
 
 bool MetaSync::Offer(const Release& release) {

@@ -47,6 +47,12 @@ struct MetaSyncOptions {
   // Why an artifact of `bytes` may not be fetched into the base now (free space below the
   // floor), or nothing. Unset: always room.
   std::function<std::optional<std::string>(uint64_t bytes)> no_room;
+  // Carries out a fleet-wide rollback order: the supervisor brings `version` back (from the
+  // base or its archive) as testing, or as running at once. Returns what was done, or why not
+  // (kNotFound: the base holds no copy). Unset: orders are not followed.
+  std::function<StatusOr<std::string>(const std::string& version, const std::string& reason,
+                                      const std::string& author, bool at_once)>
+      rollback;
 };
 
 class MetaSync {
@@ -84,6 +90,11 @@ class MetaSync {
   // Fetches, checks and hands the release's artifact to the intake. Returns false when it
   // could not for now (no room above the free-space floor): the next pass tries again.
   bool Offer(const Release& release);
+  // Carries out the channel's fleet-wide rollback order once. Returns true while it is in hand
+  // (the normal following waits), false once done or when there is none to carry out.
+  bool FollowRollback(const FleetRollback& order, const Release& release);
+  // Why a staged rollout keeps this host from taking `version` now, or empty.
+  std::string RolloutWait(const std::string& version);
   void NoteBadRecord(const std::string& path, const std::string& message);
   void SetError(const std::string& error);
   HostStatus CurrentStatus() const;
@@ -117,6 +128,12 @@ class MetaSync {
   std::string waiting_for_room_;        // an offer refused for space, said once
   std::string rejected_tip_;            // the tip `rejected_` was read at
   std::set<std::string> rejected_;      // versions this host rejected
+  // Per version, the time of this host's newest ROLLBACK to it or REJECT of it.
+  std::map<std::string, std::string> last_verdict_on_;
+  std::string rollback_done_;  // "<time> <version>" of the order carried out
+  std::string rollback_said_;  // the last problem with an order, said once
+  std::string rollout_said_;   // the last rollout wait, said once
+  SteadyTime next_heartbeat_{};
   SteadyTime next_push_{};
   std::chrono::milliseconds push_backoff_{0};
   std::thread thread_;

@@ -355,6 +355,16 @@ int RunDaemon(const std::string& config_path) {
           "(intake.min_free_bytes, min_free_percent); {} bytes are free",
           bytes, base.root().string(), floor, space->available);
     };
+    options.rollback = [&supervisor_ptr](const std::string& version, const std::string& reason,
+                                         const std::string& author,
+                                         bool at_once) -> StatusOr<std::string> {
+      auto done = supervisor_ptr->RequestVerdict(
+          at_once ? ManualAction::kRollbackNow : ManualAction::kRollback, reason, author, version);
+      if (done.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+        return Unavailable("the supervisor did not answer within 30 s");
+      }
+      return done.get();
+    };
     make_meta = [options, &clock] { return std::make_unique<meta::MetaSync>(options, &clock); };
     meta = make_meta();
     if (!config->meta().webhook_secret_file().empty()) {

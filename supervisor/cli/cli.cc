@@ -13,6 +13,7 @@
 #include "platform/posix_env.h"
 #include "supervisor/cli/cli_common.h"
 #include "supervisor/cli/cli_help.h"
+#include "supervisor/cli/cli_fleet.h"
 #include "supervisor/cli/cli_meta.h"
 #include "supervisor/cli/cli_ops.h"
 #include "supervisor/cli/cli_upgrade.h"
@@ -251,6 +252,7 @@ int RunCli(int argc, char** argv, const CliWiring& wiring) {
   }
 
   MetaCommands meta_commands(app);
+  FleetCommands fleet_commands(app);
   auto run_ops_command = AddOpsCommands(app);         // status, decisions, archive (cli_ops.cc)
   auto run_upgrade_command = AddUpgradeCommand(app);  // cli_upgrade.cc
   auto run_wait_command = AddWaitCommand(app);        // cli_wait.cc
@@ -283,6 +285,7 @@ int RunCli(int argc, char** argv, const CliWiring& wiring) {
     return code == 0 ? kExitOk : kExitUsage;
   }
   if (auto code = meta_commands.Run()) return *code;
+  if (auto code = fleet_commands.Run()) return *code;
   if (auto code = run_ops_command()) return *code;
   if (auto code = run_upgrade_command()) return *code;
   if (auto code = run_wait_command()) return *code;

@@ -7,8 +7,10 @@
 #include <iostream>
 
 #include "base-layout/paths.h"
+#include "core/rollout.h"
 #include "meta/artifact_fetch.h"
 #include "meta/digest.h"
+#include "meta/fleet.h"
 #include "meta/git_store.h"
 #include "meta/layout.h"
 #include "meta/records.h"
@@ -33,11 +35,6 @@ constexpr const char* kReadme =
     "Add releases with `yoke meta release add`, move channels with `yoke meta channel set`,\n"
     "check everything with `yoke meta validate`. Hosts write only under their own hosts/ path.\n";
 
-meta::Author AuthorFor(const std::string& given) {
-  std::string name = OperatorName(given);
-  return {name, name + "@" + HostName()};
-}
-
 bool SplitPair(const std::string& text, std::string* key, std::string* value) {
   auto eq = text.find('=');
   if (eq == std::string::npos || eq == 0) return false;
@@ -47,6 +44,39 @@ bool SplitPair(const std::string& text, std::string* key, std::string* value) {
 }
 
 }  // namespace
+
+meta::Author OperatorAuthor(const std::string& given) {
+  std::string name = OperatorName(given);
+  return {name, name + "@" + HostName()};
+}
+
+StatusOr<MetaPlace> ResolveMetaPlace(MetaPlace place, const std::string& config_path) {
+  if (!config_path.empty()) {
+    auto config = LoadConfig(config_path);
+    if (!config) return Invalid(config.error().message());
+    const MetaSettings m = MetaSettingsOf(*config);
+    if (place.repo.empty()) {
+      place.repo = base_paths::MetaDir(config->base_dir()).string();
+      place.embedded_branch = m.branch();
+    }
+    if (place.project.empty()) place.project = m.project();
+    if (place.env.empty()) place.env = m.env();
+    if (place.channel.empty()) place.channel = m.channel();
+  }
+  if (place.repo.empty()) return Invalid("say which repository: --repo DIR or --config FILE\n");
+  if (place.env.empty()) place.env = MetaSettings().env();
+  if (place.channel.empty()) place.channel = MetaSettings().channel();
+  return place;
+}
+
+StatusOr<std::unique_ptr<meta::GitStore>> OpenMetaPlace(const MetaPlace& place) {
+  // A supervisor's embedded repository may not exist before its first start: create it as the
+  // supervisor would (bare, on the config's branch).
+  if (!place.embedded_branch.empty()) {
+    return meta::GitStore::OpenOrInit(place.repo, place.embedded_branch, true);
+  }
+  return meta::GitStore::Open(place.repo);
+}
 
 MetaCommands::MetaCommands(CLI::App& app) {
   meta_ = app.add_subcommand("meta",
@@ -86,7 +116,7 @@ MetaCommands::MetaCommands(CLI::App& app) {
       "Example: yoke meta release add --repo meta --project shop --version 2.1.0 \\\n"
       "           --artifact /srv/builds/shop-2.1.0.jar --source git@example.com:shop=4f2a9c1");
 
-  auto* channel = meta_->add_subcommand("channel", "Channels: `channel set`.");
+  auto* channel = meta_->add_subcommand("channel", "Channels: `channel set`, `channel rollback`.");
   channel->require_subcommand(1);
   channel->footer("Example: yoke meta channel set --repo meta --project shop --version 2.1.0");
   channel_set_ = channel->add_subcommand("set", "Point a channel at a release.");
@@ -100,6 +130,25 @@ MetaCommands::MetaCommands(CLI::App& app) {
   channel_set_->footer(
       "Example: yoke meta channel set --repo meta --project shop --env prod --channel stable "
       "--version 2.1.0");
+
+  channel_rollback_ = channel->add_subcommand(
+      "rollback",
+      "Order every host following the channel to bring a version back (docs/fleet.md).");
+  where(channel_rollback_);
+  channel_rollback_->add_option("--project", project_, "the project (default: the config's)");
+  channel_rollback_->add_option("--env", env_, "the environment (default: the config's, or prod)");
+  channel_rollback_->add_option("--channel", channel_,
+                                "the channel (default: the config's, or stable)");
+  channel_rollback_->add_option("--version", version_, "the version to bring back")->required();
+  channel_rollback_->add_option("--reason", reason_, "why; goes into every host's decision")
+      ->required();
+  channel_rollback_->add_flag("--now", now_,
+                              "make it running at once on every host, without a judging window");
+  channel_rollback_->add_option("--author", author_,
+                                "who orders it (default: $SUDO_USER or $USER)");
+  channel_rollback_->footer(
+      "Example: yoke meta channel rollback --repo meta --project shop --version 2.0.0 "
+      "--reason \"errors since 2.1.0\" --now");
 
   validate_ = meta_->add_subcommand(
       "validate", "Parse every record; print each bad one with its path and line; exit 1 if any.");
@@ -118,41 +167,26 @@ MetaCommands::MetaCommands(CLI::App& app) {
 std::optional<int> MetaCommands::Run() {
   if (!*meta_) return std::nullopt;
   if (*init_) return Init();
-  std::string repo = repo_;
-  if (!config_.empty()) {
-    auto config = LoadConfig(config_);
-    if (!config) {
-      std::cerr << config.error().message();
-      return kExitUsage;
-    }
-    const MetaSettings m = MetaSettingsOf(*config);
-    if (repo.empty()) {
-      repo = base_paths::MetaDir(config->base_dir()).string();
-      embedded_branch_ = m.branch();
-    }
-    if (project_.empty()) project_ = m.project();
-    if (env_.empty()) env_ = m.env();
-    if (channel_.empty()) channel_ = m.channel();
-  }
-  if (repo.empty()) {
-    std::cerr << "yoke meta: say which repository: --repo DIR or --config FILE\n";
+  auto place = ResolveMetaPlace({repo_, "", project_, env_, channel_}, config_);
+  if (!place) {
+    std::cerr << (config_.empty() ? "yoke meta: " : "") << place.error().message();
     return kExitUsage;
   }
-  if (env_.empty()) env_ = MetaSettings().env();
-  if (channel_.empty()) channel_ = MetaSettings().channel();
-  repo_ = repo;
+  repo_ = place->repo;
+  embedded_branch_ = place->embedded_branch;
+  project_ = place->project;
+  env_ = place->env;
+  channel_ = place->channel;
   if (*release_add_) return ReleaseAdd();
   if (*channel_set_) return ChannelSet();
   if (*validate_) return Validate();
   if (*log_) return Log();
+  if (*channel_rollback_) return ChannelRollback();
   return kExitUsage;
 }
 
 StatusOr<std::unique_ptr<meta::GitStore>> MetaCommands::OpenRepo() const {
-  // A supervisor's embedded repository may not exist before its first start: create it as the
-  // supervisor would (bare, on the config's branch).
-  if (!embedded_branch_.empty()) return meta::GitStore::OpenOrInit(repo_, embedded_branch_, true);
-  return meta::GitStore::Open(repo_);
+  return OpenMetaPlace({repo_, embedded_branch_, project_, env_, channel_});
 }
 
 int MetaCommands::Init() {
@@ -167,7 +201,7 @@ int MetaCommands::Init() {
               << ")\n";
     return kExitOk;
   }
-  auto commit = (*store)->Commit({{"README.md", kReadme}}, "meta: start", AuthorFor(author_));
+  auto commit = (*store)->Commit({{"README.md", kReadme}}, "meta: start", OperatorAuthor(author_));
   if (!commit) {
     std::cerr << "yoke meta init: " << commit.error().message() << "\n";
     return kExitFailure;
@@ -220,7 +254,7 @@ int MetaCommands::ReleaseAdd() {
     std::cerr << "yoke meta release add: " << store.error().message() << "\n";
     return kExitFailure;
   }
-  auto commit = meta::AddRelease(**store, project_, release, AuthorFor(author_));
+  auto commit = meta::AddRelease(**store, project_, release, OperatorAuthor(author_));
   if (!commit) {
     std::cerr << "yoke meta release add: " << commit.error().message() << "\n";
     return kExitFailure;
@@ -254,7 +288,7 @@ int MetaCommands::ChannelSet() {
     return kExitFailure;
   }
   auto commit =
-      meta::SetChannel(**store, project_, env_, channel_, version_, flags, AuthorFor(author_));
+      meta::SetChannel(**store, project_, env_, channel_, version_, flags, OperatorAuthor(author_));
   if (!commit) {
     std::cerr << "yoke meta channel set: " << commit.error().message() << "\n";
     return kExitFailure;
@@ -308,6 +342,34 @@ int MetaCommands::Log() {
     return kExitOk;
   }
   std::cout << FormatDecisionList(shown.entries, /*with_place=*/true);
+  return kExitOk;
+}
+
+int MetaCommands::ChannelRollback() {
+  if (project_.empty()) {
+    std::cerr << "yoke meta channel rollback: --project is required without --config\n";
+    return kExitUsage;
+  }
+  auto store = OpenRepo();
+  if (!store) {
+    std::cerr << "yoke meta channel rollback: " << store.error().message() << "\n";
+    return kExitFailure;
+  }
+  const meta::Author author = OperatorAuthor(author_);
+  FleetRollback order;
+  order.set_version(version_);
+  order.set_reason(reason_);
+  order.set_now(now_);
+  order.set_time(FormatRfc3339(std::chrono::system_clock::now()));
+  order.set_author(author.name);
+  auto commit = meta::OrderRollback(**store, {project_, env_, channel_}, order, author);
+  if (!commit) {
+    std::cerr << "yoke meta channel rollback: " << commit.error().message() << "\n";
+    return commit.error().code() == ErrorCode::kInvalid ? kExitUsage : kExitFailure;
+  }
+  std::cout << "channel " << meta::ChannelPath(project_, env_, channel_) << " -> " << version_
+            << (now_ ? ", at once" : ", as a candidate") << " on every host following it; commit "
+            << commit->substr(0, 12) << "\n";
   return kExitOk;
 }
 

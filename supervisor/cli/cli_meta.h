@@ -15,6 +15,23 @@
 
 namespace yoke {
 
+// Where a meta command works: the repository (--repo DIR, or a config's <base>/meta) and the
+// project, env and channel (as given, else the config's, else the defaults).
+struct MetaPlace {
+  std::string repo;
+  std::string embedded_branch;  // set when `repo` is a config's <base>/meta
+  std::string project;
+  std::string env;
+  std::string channel;
+};
+// Fills what `given` leaves empty from the config at `config_path` (if any) and the defaults.
+// Fails on a config that does not load, or when no repository is named.
+StatusOr<MetaPlace> ResolveMetaPlace(MetaPlace given, const std::string& config_path);
+// Opens the place's repository; a supervisor's embedded one is created as the supervisor would.
+StatusOr<std::unique_ptr<meta::GitStore>> OpenMetaPlace(const MetaPlace& place);
+// "name <name@host>" for commits an operator makes: `given`, else $SUDO_USER or $USER.
+meta::Author OperatorAuthor(const std::string& given);
+
 class MetaCommands {
  public:
   // Registers `meta` and its subcommands on `app`.
@@ -30,6 +47,7 @@ class MetaCommands {
   int ChannelSet();
   int Validate();
   int Log();
+  int ChannelRollback();
 
   CLI::App* meta_ = nullptr;
   CLI::App* init_ = nullptr;
@@ -37,13 +55,15 @@ class MetaCommands {
   CLI::App* channel_set_ = nullptr;
   CLI::App* validate_ = nullptr;
   CLI::App* log_ = nullptr;
+  CLI::App* channel_rollback_ = nullptr;
 
   std::string repo_;             // --repo DIR
   std::string config_;           // --config FILE: <base>/meta and the config's meta settings
   std::string embedded_branch_;  // set when the repository is the config's <base>/meta
   std::string init_dir_;
   bool bare_ = false;
-  std::string project_, env_, channel_, version_, artifact_, author_, host_, service_;
+  std::string project_, env_, channel_, version_, artifact_, author_, host_, service_, reason_;
+  bool now_ = false;
   std::vector<std::string> sources_;  // repo=githash
   std::vector<std::string> flags_;    // name=value
   size_t limit_ = 0;

@@ -600,4 +600,37 @@ std::string FormatBaseView(const BaseView& view) {
   return out;
 }
 
+std::string FormatFleet(const FleetReport& report) {
+  auto AsLower = [](std::string text) {
+    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+  };
+  Table table;
+  table.Add({"HOST", "SERVICE", "CHANNEL", "RUNNING", "TESTING", "JUDGE", "LAST DECISION", "SEEN",
+             "STAGE"});
+  for (const FleetMemberStatus& m : report.members()) {
+    if (!m.problem().empty()) {
+      table.Add({m.host(), m.service(), "-", "-", "-", "-", "-", "-", OneLine(m.problem())});
+      continue;
+    }
+    std::string seen = m.seen().empty() ? "never" : HumanDuration(Seconds(m.seen_age_s())) + " ago";
+    if (m.stale()) seen += " (stale)";
+    table.Add(
+        {m.host(), m.service(), m.channel().empty() ? "-" : m.channel(), VersionOrNone(m.running()),
+         VersionOrNone(m.testing()), m.judge(),
+         m.last_decision().empty() ? "-" : AsLower(m.last_verdict()) + " " + m.last_decision(),
+         seen, m.stage().empty() ? "-" : m.stage()});
+  }
+  std::string out = fmt::format("{}/{} at {}: {} host-service(s)\n", report.project(), report.env(),
+                                report.commit().substr(0, 12), report.members_size());
+  out += table.Render();
+  for (const FleetRolloutStatus& r : report.rollouts()) {
+    out +=
+        fmt::format("rollout {} {}: {}{}{}\n", r.channel(), r.release().empty() ? "-" : r.release(),
+                    r.state(), r.stage().empty() ? "" : ", stage " + r.stage(),
+                    r.detail().empty() ? "" : "; " + OneLine(r.detail()));
+  }
+  return out;
+}
+
 }  // namespace yoke

@@ -17,6 +17,7 @@
 #include "core/status.h"
 #include "proto/yoke/records.pb.h"
 #include "proto/yoke/state.pb.h"
+#include "proto/yoke/status.pb.h"
 
 namespace yoke {
 
@@ -32,6 +33,9 @@ std::string DecisionMainReason(const Decision& decision);
 // One line per decision, in the order given, columns aligned: id, time, verdict,
 // from -> to, author, main reason; with `with_place`, "service on host" after the id (meta's
 // log of every host). Records that do not parse are left out: the commands report them.
+// `yoke fleet status`: one row per host × service, then each channel's rollout.
+std::string FormatFleet(const FleetReport& report);
+
 std::string FormatDecisionList(const std::vector<DecisionEntry>& entries, bool with_place = false);
 // One decision in full: header lines, the gates as an aligned table, lost routes and new
 // error kinds.

@@ -127,6 +127,32 @@ TEST_F(GitStoreTest, ReappliesLocalCommitsOnTheRemoteTip) {
   EXPECT_EQ(*a->Tip(), *r->Tip());
 }
 
+// A commit made straight in a remote on a path after a clone's fetch (an operator's channel
+// move, a captain's stage move) is never overwritten by the clone's push: the push is refused,
+// and after a fetch and re-apply both land. No scratch ref is left in the remote.
+TEST_F(GitStoreTest, PushToAPathNeverOverwritesACommitMadeThereAfterTheFetch) {
+  const std::string remote = (dir_.path() / "remote.git").string();
+  auto r = Must(meta::GitStore::OpenOrInit(remote, "main", true));
+  ASSERT_TRUE(r->Commit({{"README", "meta"}}, "start", kAlice));
+  auto a = Must(meta::GitStore::OpenOrInit((dir_.path() / "a").string(), "main", true));
+  ASSERT_TRUE(a->SetRemote(remote));  // a plain path, as well as file://
+  ASSERT_TRUE(a->Fetch());
+  ASSERT_TRUE(a->Integrate());
+  ASSERT_TRUE(a->Commit({{"hosts/a/1", "a1"}}, "a1", kAlice));
+  ASSERT_TRUE(r->Commit({{"channels/stable", "2.0.0"}}, "channel move", kAlice));
+
+  auto pushed = a->Push();
+  ASSERT_FALSE(pushed);
+  EXPECT_EQ(pushed.error().code(), ErrorCode::kConflict) << pushed.error().message();
+  EXPECT_EQ(**r->ReadFile("channels/stable"), "2.0.0");
+  ASSERT_TRUE(a->Fetch());
+  ASSERT_TRUE(a->Integrate());
+  ASSERT_TRUE(a->Push());
+  EXPECT_EQ(**r->ReadFile("channels/stable"), "2.0.0");
+  EXPECT_EQ(**r->ReadFile("hosts/a/1"), "a1");
+  EXPECT_FALSE(fs::exists(fs::path(remote) / "refs" / "yoke" / "incoming" / *a->Tip()));
+}
+
 // A remote that is not there is an error, not a crash, and the local commits stay.
 TEST_F(GitStoreTest, UnreachableRemoteIsAnError) {
   auto a = Must(meta::GitStore::OpenOrInit((dir_.path() / "a").string(), "main", true));
