@@ -83,7 +83,10 @@ Status MetaSync::Open() {
   }
   const fs::path dir = base_paths::MetaDir(options_.base);
   YOKE_ASSIGN_OR_RETURN(store_, GitStore::OpenOrInit(dir.string(), m.branch(), /*bare=*/true));
-  if (!m.url().empty()) YOKE_RETURN_IF_ERROR(store_->SetRemote(m.url()));
+  if (!m.url().empty()) {
+    YOKE_RETURN_IF_ERROR(store_->SetRemote(m.url()));
+    store_->SetAuth(RemoteAuthFrom(m));
+  }
   YOKE_ASSIGN_OR_RETURN(reader_, GitStore::Open(dir.string(), m.branch()));
   // Commits left from an earlier run count as queued from the start, not from the first pass.
   StatusOr<size_t> ahead = m.url().empty() ? StatusOr<size_t>(0) : store_->Ahead();
@@ -198,7 +201,7 @@ void MetaSync::Loop() {
 void MetaSync::Pass(bool fetch) {
   const bool remote = !options_.settings.url().empty();
   if (fetch) {
-    auto fetched = store_->Fetch();
+    auto fetched = FetchRemote();
     std::lock_guard lock(mu_);
     snapshot_.set_fetches(snapshot_.fetches() + 1);
     if (!fetched) {
@@ -213,7 +216,7 @@ void MetaSync::Pass(bool fetch) {
     }
   }
   if (remote) {
-    auto applied = store_->Integrate();
+    auto applied = store_->Integrate(HostDir());
     if (!applied) {
       SetError("cannot bring meta up to date: " + applied.error().message());
     } else if (*applied > 0) {
@@ -241,6 +244,9 @@ HostStatus MetaSync::CurrentStatus() const {
   status.set_since(since_);
   status.set_yoke_version(options_.yoke_version);
   status.set_error(status_error_);
+  status.set_meta_commit(acted_commit_);
+  status.set_channel_release(acted_release_);
+  for (const SourceRevision& source : acted_sources_) *status.add_sources() = source;
   return status;
 }
 
@@ -271,8 +277,21 @@ void MetaSync::CommitDecisions() {
       ++skipped;
       continue;
     }
+    // Traceability: the meta commit and sources of the release the decision was about, when
+    // the supervisor did not record them itself (the base copy stays as it was written).
+    std::string meta_text = *text;
+    if (decision.meta_commit().empty()) {
+      std::lock_guard lock(mu_);
+      if (auto known = provenance_.find(decision.to_version()); known != provenance_.end()) {
+        decision.set_meta_commit(known->second.first);
+        for (const SourceRevision& source : known->second.second) {
+          *decision.add_sources() = source;
+        }
+        if (auto printed = PrintTextRecord(decision)) meta_text = *printed;
+      }
+    }
     auto status = PrintTextRecord(CurrentStatus());
-    std::vector<FileChange> changes = {{path, *text}};
+    std::vector<FileChange> changes = {{path, meta_text}};
     if (status) changes.push_back({HostDir() + "/status.txtpb", *status});
     auto committed = store_->Commit(changes, meta::DecisionCommitMessage(decision), HostAuthor());
     if (!committed) {
@@ -290,12 +309,13 @@ void MetaSync::CommitStatus() {
   HostStatus status = CurrentStatus();
   if (status.since().empty()) return;  // the supervisor has not said anything yet
   const std::string key = status.running() + "\n" + status.testing() + "\n" + status.error() +
-                          "\n" + status.yoke_version();
+                          "\n" + status.yoke_version() + "\n" + status.meta_commit();
   if (key == status_in_meta_) return;
   auto old = meta::Read<HostStatus>(*store_, HostDir() + "/status.txtpb");
   if (old && *old && (*old)->running() == status.running() &&
       (*old)->testing() == status.testing() && (*old)->error() == status.error() &&
-      (*old)->yoke_version() == status.yoke_version()) {
+      (*old)->yoke_version() == status.yoke_version() &&
+      (*old)->meta_commit() == status.meta_commit()) {
     status_in_meta_ = key;
     return;
   }
@@ -325,10 +345,11 @@ void MetaSync::PushQueued() {
       return;
     }
     auto pushed = store_->Push();
+    if (!pushed) CountRemoteFailure();
     if (pushed) {
       // A remote without atomic ref updates (a plain path) may let another host overwrite this
       // push; fetching again shows whether it landed, and what is missing stays queued.
-      if (store_->Fetch() && store_->Integrate()) {
+      if (FetchRemote() && store_->Integrate(HostDir())) {
         std::lock_guard lock(mu_);
         snapshot_.set_pushes(snapshot_.pushes() + 1);
         snapshot_.set_remote_ok(true);
@@ -341,7 +362,7 @@ void MetaSync::PushQueued() {
       if (!pushed) snapshot_.set_last_error(pushed.error().message());
     }
     // Someone else pushed first, or the remote is away: catch up and try again.
-    if (auto fetched = store_->Fetch(); !fetched) {
+    if (auto fetched = FetchRemote(); !fetched) {
       std::lock_guard lock(mu_);
       if (snapshot_.remote_ok())
         spdlog::warn("meta: {}; commits stay queued", fetched.error().message());
@@ -349,7 +370,7 @@ void MetaSync::PushQueued() {
       snapshot_.set_last_error(fetched.error().message());
       break;
     }
-    if (auto applied = store_->Integrate(); !applied) break;
+    if (auto applied = store_->Integrate(HostDir()); !applied) break;
     std::unique_lock lock(mu_);
     wake_.wait_for(lock, std::chrono::milliseconds(50 << attempt), [&] { return stop_; });
     if (stop_) return;
@@ -364,6 +385,50 @@ void MetaSync::PushQueued() {
     next_push_ = clock_->Now() + push_backoff_;
     spdlog::warn("meta: {} commit(s) wait for the remote; next push in {} ms", *ahead,
                  push_backoff_.count());
+  }
+}
+
+Status MetaSync::FetchRemote() {
+  Status fetched = store_->Fetch();
+  if (!fetched) {
+    CountRemoteFailure();
+    return fetched;
+  }
+  if (auto rewrite = store_->TakeRewrite()) {
+    // An operator force-pushed (to retract a channel move, or remove a secret). Nothing of the
+    // old history goes back: Integrate re-applies only this host's unpushed commits. What this
+    // host had in meta is written again from the base at the next pass.
+    spdlog::warn(
+        "meta: the remote's history was rewritten ({}); only this host's unpushed "
+        "commits under {} are re-applied",
+        *rewrite, HostDir());
+    status_in_meta_.clear();
+    base_decisions_in_meta_ = 0;
+    rejected_tip_.clear();
+    std::lock_guard lock(mu_);
+    snapshot_.set_rewrites(snapshot_.rewrites() + 1);
+    snapshot_.set_last_rewrite(*rewrite);
+  }
+  return fetched;
+}
+
+void MetaSync::CountRemoteFailure() {
+  std::lock_guard lock(mu_);
+  switch (store_->last_failure()) {
+    case RemoteFailure::kCredentials:
+      snapshot_.set_credential_failures(snapshot_.credential_failures() + 1);
+      break;
+    case RemoteFailure::kHostKey:
+      snapshot_.set_host_key_failures(snapshot_.host_key_failures() + 1);
+      break;
+    case RemoteFailure::kCertificate:
+      snapshot_.set_certificate_failures(snapshot_.certificate_failures() + 1);
+      break;
+    case RemoteFailure::kTimeout:
+      snapshot_.set_timeouts(snapshot_.timeouts() + 1);
+      break;
+    default:
+      break;
   }
 }
 
@@ -405,10 +470,6 @@ void MetaSync::Follow() {
                                            "\" is not a version (letters, digits, '.', '_', "
                                            "'+' and '-', at most 128)");
   }
-  {
-    std::lock_guard lock(mu_);
-    snapshot_.set_channel_release(version);
-  }
   const std::string release_path = meta::ReleasePath(m.project(), version);
   auto release = meta::Read<Release>(*store_, release_path);
   if (!release) return NoteBadRecord(release_path, release.error().message());
@@ -419,6 +480,22 @@ void MetaSync::Follow() {
   if ((*release)->version() != version) {
     return NoteBadRecord(release_path, release_path + ":1:1: version \"" + (*release)->version() +
                                            "\" does not match the file name");
+  }
+  {
+    // The commit the host acts on: the tip at which it first saw the channel's release (or the
+    // release's record) as it is now.
+    const std::string seen = version + "@" + store_->BlobId(release_path);
+    std::lock_guard lock(mu_);
+    snapshot_.set_channel_release(version);
+    if (seen != acted_key_) {
+      auto tip = store_->Tip();
+      acted_key_ = seen;
+      acted_commit_ = tip ? *tip : "";
+      acted_release_ = version;
+      acted_sources_.assign((*release)->source().begin(), (*release)->source().end());
+      provenance_[version] = {acted_commit_, acted_sources_};
+      snapshot_.set_meta_commit(acted_commit_);
+    }
   }
 
   // Versions this host rejected, read again only when the branch moved.

@@ -23,6 +23,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/env.h"
@@ -82,6 +83,9 @@ class MetaSync {
   // Fetches, checks and hands the release's artifact to the intake. Returns false when it
   // could not for now (no room above the free-space floor): the next pass tries again.
   bool Offer(const Release& release);
+  // Fetch() plus the bookkeeping: failure causes counted, a rewritten remote noticed.
+  Status FetchRemote();
+  void CountRemoteFailure();
   void NoteBadRecord(const std::string& path, const std::string& message);
   void SetError(const std::string& error);
   HostStatus CurrentStatus() const;
@@ -105,6 +109,13 @@ class MetaSync {
   std::string status_error_;                      // GUARDED_BY(mu_)
   std::optional<ServicePolicy> policy_override_;  // GUARDED_BY(mu_)
   MetaStatus snapshot_;                           // GUARDED_BY(mu_)
+  // Traceability (HostStatus.meta_commit, channel_release, sources), GUARDED_BY(mu_).
+  std::string acted_key_;  // "<version>@<release blob>" the fields below were taken for
+  std::string acted_commit_;
+  std::string acted_release_;
+  std::vector<SourceRevision> acted_sources_;
+  // Per version seen on the channel: the commit it was seen at and its sources, for decisions.
+  std::map<std::string, std::pair<std::string, std::vector<SourceRevision>>> provenance_;
 
   // The loop thread's own.
   std::set<std::string> bad_seen_;      // "path@blob" already reported

@@ -139,7 +139,8 @@ int VersionsCommand(const std::string& config_path) {
 
 int RunCli(int argc, char** argv, const CliWiring& wiring) {
   CLI::App app{"yoke: a canary supervisor and traffic splitter for one service on one host"};
-  app.set_version_flag("--version", std::string(YOKE_VERSION_STRING));
+  app.set_version_flag(
+      "--version", std::string("yoke ") + YOKE_VERSION_STRING + " (githash " + YOKE_GITHASH + ")");
   app.require_subcommand(1);
 
   std::string config_path;

@@ -79,7 +79,8 @@ MetaCommands::MetaCommands(CLI::App& app) {
   release_add_->add_option("--project", project_, "the project (default: the config's)");
   release_add_->add_option("--version", version_, "the release's version")->required();
   release_add_->add_option("--artifact", artifact_, "a path, file:// or http:// URI")->required();
-  release_add_->add_option("--source", sources_, "repo=githash of a source (repeatable)");
+  release_add_->add_option("--source", sources_,
+                           "repo=githash of a source, 40 hex digits (required; repeatable)");
   release_add_->add_option("--author", author_, "who releases (default: $SUDO_USER or $USER)");
   release_add_->footer(
       "Example: yoke meta release add --repo meta --project shop --version 2.1.0 \\\n"
@@ -203,10 +204,21 @@ int MetaCommands::ReleaseAdd() {
   release.mutable_artifact()->set_uri(uri);
   release.mutable_artifact()->set_sha256(digest->sha256);
   release.mutable_artifact()->set_size(digest->size);
+  // A release always names the commit of every repo it was built from.
+  if (sources_.empty()) {
+    std::cerr << "yoke meta release add: --source repo=githash is required (once per repo the "
+                 "release was built from)\n";
+    return kExitUsage;
+  }
   for (const std::string& source : sources_) {
     std::string repo, githash;
     if (!SplitPair(source, &repo, &githash)) {
       std::cerr << "yoke meta release add: --source wants repo=githash, not \"" << source << "\"\n";
+      return kExitUsage;
+    }
+    if (!meta::IsGithash(githash)) {
+      std::cerr << "yoke meta release add: --source " << repo << ": githash \"" << githash
+                << "\" is not 40 hex digits (git rev-parse HEAD)\n";
       return kExitUsage;
     }
     auto* s = release.add_source();
