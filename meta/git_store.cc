@@ -173,6 +173,23 @@ void RaceBackoff(int attempt) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1 + random() % cap));
 }
 
+// A push only moves the remote's branch from the tip last fetched (a lease, as git push
+// --force-with-lease): after a force-push to the remote, a host that has not fetched yet would
+// otherwise fast-forward the server from the rewound tip straight back to the old history. The
+// server's own update is atomic on the old value it is sent, so the check has no gap.
+int CheckLease(const git_push_update** updates, size_t len, void* payload) {
+  auto* session = static_cast<RemoteSession*>(payload);
+  for (size_t i = 0; i < len; ++i) {
+    const std::string remote = git_oid_is_zero(&updates[i]->src) ? "" : ToHex(updates[i]->src);
+    if (remote != session->lease) {
+      session->lease_broken = remote.empty() ? "none" : remote;
+      git_error_set_str(GIT_ERROR_NET, "the remote moved since the last fetch");
+      return GIT_EUSER;
+    }
+  }
+  return 0;
+}
+
 int NoteRejection(const char* refname, const char* status, void* payload) {
   if (status) {
     static_cast<RemoteSession*>(payload)->rejected_refs = std::string(refname) + ": " + status;
@@ -586,8 +603,16 @@ Status GitStore::Push() {
   }
   session.Fill(&options.callbacks);
   options.callbacks.push_update_reference = NoteRejection;
+  options.callbacks.push_negotiation = CheckLease;
+  YOKE_ASSIGN_OR_RETURN(session.lease, RefTarget(repo_, "refs/remotes/origin/" + branch_));
   session.StartClock();
   if (git_remote_push(raw, &refspecs, &options) != 0) {
+    if (!session.lease_broken.empty()) {
+      last_failure_ = RemoteFailure::kNone;
+      return Fail("the remote's " + branch_ + " is at " + session.lease_broken.substr(0, 12) +
+                  ", not at " + (session.lease.empty() ? "none" : session.lease.substr(0, 12)) +
+                  " as last fetched; fetching before pushing again");
+    }
     last_failure_ =
         session.failure() == RemoteFailure::kNone ? RemoteFailure::kOther : session.failure();
     return Fail("cannot push to " + url_ + ": " + session.Explain(GitError("libgit2").substr(9)));

@@ -95,6 +95,10 @@ class RemoteSession {
 
   // A ref the server refused in a push, with its reason (set by git_store's callback).
   std::string rejected_refs;
+  // The push's lease: the remote tip the pushed commits were based on (last fetched; empty:
+  // none), and what the server showed instead when it had moved (set by git_store's callback).
+  std::string lease;
+  std::string lease_broken;
 
   // libgit2 entry points (public for the C callbacks).
   int OnCredentials(void* out, const char* username_from_url, unsigned int allowed);

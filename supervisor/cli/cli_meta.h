@@ -12,6 +12,7 @@
 
 #include "core/status.h"
 #include "meta/git_store.h"
+#include "proto/yoke/config.pb.h"
 
 namespace yoke {
 
@@ -30,6 +31,10 @@ class MetaCommands {
   int ChannelSet();
   int Validate();
   int Log();
+  int Find();
+  // --repo URL (ssh://, https://, file://): a cached clone, fetched before and pushed after.
+  Status PrepareRemote(const MetaSettings& settings);
+  int PushRemote();
 
   CLI::App* meta_ = nullptr;
   CLI::App* init_ = nullptr;
@@ -37,6 +42,7 @@ class MetaCommands {
   CLI::App* channel_set_ = nullptr;
   CLI::App* validate_ = nullptr;
   CLI::App* log_ = nullptr;
+  CLI::App* find_ = nullptr;
 
   std::string repo_;             // --repo DIR
   std::string config_;           // --config FILE: <base>/meta and the config's meta settings
@@ -47,6 +53,13 @@ class MetaCommands {
   std::vector<std::string> sources_;  // repo=githash
   std::vector<std::string> flags_;    // name=value
   size_t limit_ = 0;
+  std::string sha256_, githash_;  // find
+  // Remote access (the same settings as the config's meta block; flags override it).
+  std::string remote_url_;
+  std::unique_ptr<meta::GitStore> remote_store_;
+  std::string ssh_key_file_, passphrase_file_, known_hosts_file_, token_file_, https_user_,
+      ca_file_;
+  uint32_t timeout_s_ = 0;
 };
 
 }  // namespace yoke

@@ -132,6 +132,12 @@ bool SshGitServer::Start() {
       " -c \"$SSH_ORIGINAL_COMMAND\"\n"
       "LogLevel VERBOSE\n";
   WriteAll(dir_ / "sshd_config", config);
+  return Restart();
+}
+
+void SshGitServer::Stop() { sshd_.reset(); }
+
+bool SshGitServer::Restart() {
   sshd_ = std::make_unique<Subprocess>(
       std::vector<std::string>{kSshd, "-D", "-e", "-f", (dir_ / "sshd_config").string()},
       dir_ / "sshd.log");

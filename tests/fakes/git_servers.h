@@ -37,6 +37,9 @@ class SshGitServer {
   explicit SshGitServer(const std::filesystem::path& dir);
   ~SshGitServer();
   bool Start();  // false: see log()
+  // Stops sshd (by pid) and starts it again on the same port with the same keys.
+  void Stop();
+  bool Restart();
   std::string Url(const std::filesystem::path& repo) const;
   const std::filesystem::path& key_file() const { return key_; }
   const std::filesystem::path& known_hosts() const { return known_hosts_; }
