@@ -394,7 +394,22 @@ std::string MetaLines(const MetaStatus& meta) {
                                             N(meta.fetches()) + " fetches failed)")});
   }
   const std::string& release = meta.channel_release();
-  t.Add({"channel", release.empty() ? "points at no release" : "release " + release});
+  t.Add({"channel", (release.empty() ? "points at no release" : "release " + release) +
+                        (meta.meta_commit().empty()
+                             ? std::string()
+                             : " (seen at meta commit " + meta.meta_commit().substr(0, 12) + ")")});
+  if (meta.rewrites() > 0) {
+    t.Add({"rewrites",
+           N(meta.rewrites()) + " rewritten remote histories, last " + meta.last_rewrite()});
+  }
+  const double refused = meta.credential_failures() + meta.host_key_failures() +
+                         meta.certificate_failures() + meta.timeouts();
+  if (refused > 0) {
+    t.Add({"remote failures", N(meta.credential_failures()) + " credentials, " +
+                                  N(meta.host_key_failures()) + " host key, " +
+                                  N(meta.certificate_failures()) + " certificate, " +
+                                  N(meta.timeouts()) + " timeouts"});
+  }
   t.Add({"commits",
          N(meta.commits()) + " made" +
              (url.empty() ? std::string()
