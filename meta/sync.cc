@@ -137,6 +137,15 @@ MetaStatus MetaSync::Snapshot() const {
   return snapshot_;
 }
 
+void MetaSync::FillProvenance(Decision* decision) const {
+  std::lock_guard lock(mu_);
+  auto known = provenance_.find(decision->to_version());
+  if (known == provenance_.end() || !decision->meta_commit().empty()) return;
+  decision->set_meta_commit(known->second.first);
+  decision->clear_sources();
+  for (const SourceRevision& source : known->second.second) *decision->add_sources() = source;
+}
+
 std::optional<ServicePolicy> MetaSync::PolicyOverride() const {
   std::lock_guard lock(mu_);
   return policy_override_;

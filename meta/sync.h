@@ -69,6 +69,9 @@ class MetaSync {
   // YOKE_CHANNEL, YOKE_RELEASE_SOURCES and YOKE_SOURCE_<REPO> (the release's githashes), and
   // YOKE_FLAG_<NAME> for each of the channel's flags.
   std::map<std::string, std::string> EnvFor(const std::string& version) const;
+  // The meta commit the decision's candidate was seen at, and its release's sources, when
+  // meta handed that version out (traceability); left as is otherwise.
+  void FillProvenance(Decision* decision) const;
   // Meta's service record for this service (judge and mirror overrides), if any.
   std::optional<ServicePolicy> PolicyOverride() const;
 

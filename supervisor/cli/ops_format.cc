@@ -223,6 +223,10 @@ std::string FormatDecision(const DecisionEntry& entry) {
     head.Add({"window", fmt::format("{} s, {} pairs", d.window_s(), d.pairs())});
   }
   head.Add({"reason", d.reason().empty() ? "(no reason recorded)" : OneLine(d.reason())});
+  if (!d.meta_commit().empty()) head.Add({"meta commit", d.meta_commit()});
+  for (const SourceRevision& source : d.sources()) {
+    head.Add({"source", source.repo() + " " + source.githash()});
+  }
   std::string out = head.Render();
 
   out += "\ngates\n";
