@@ -164,7 +164,9 @@ TEST_P(MetaRemoteTest, ARetractedChannelMoveStaysRetractedWithThreeHosts) {
   Release(*hosts[0], "2.0.0", '2');
   Channel(*hosts[0], "1.0.0");
   for (auto& h : hosts) h->StartYoke();
-  for (auto& h : hosts) ASSERT_TRUE(h->WaitForRole("running", "1.0.0", 1, 30s)) << h->Log();
+  // Three supervisors start at once: on a loaded machine (the ASan build) the first ssh
+  // rounds take a while.
+  for (auto& h : hosts) ASSERT_TRUE(h->WaitForRole("running", "1.0.0", 1, 90s)) << h->Log();
   auto settled = [&] {
     for (auto& h : hosts) {
       MetaStatus m = ReadMeta(h->admin_port());
