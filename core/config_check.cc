@@ -170,6 +170,19 @@ std::vector<ConfigProblem> CheckConfig(const Config& config) {
     }
   }
   if (meta.poll_interval_s() == 0) add({"meta", "poll_interval_s"}, "must be >= 1");
+  if (meta.timeout_s() == 0) add({"meta", "timeout_s"}, "must be >= 1");
+  // Real remotes (docs/meta.md): the host key is always checked, secrets never sit in the url.
+  const std::string& url = meta.url();
+  if (url.starts_with("ssh://") && meta.known_hosts_file().empty()) {
+    add({"meta", "url"}, "an ssh url needs known_hosts_file (yoke checks the server's host key)");
+  }
+  if (auto scheme = url.find("://"); scheme != std::string::npos) {
+    const std::string authority = url.substr(scheme + 3, url.find('/', scheme + 3) - scheme - 3);
+    const auto at = authority.rfind('@');
+    if (at != std::string::npos && authority.substr(0, at).find(':') != std::string::npos) {
+      add({"meta", "url"}, "the url holds a password; put the token in https_token_file");
+    }
+  }
   const std::string& level = config.log().level();
   if (level != "trace" && level != "debug" && level != "info" && level != "warn" &&
       level != "error") {

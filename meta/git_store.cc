@@ -173,8 +173,27 @@ void RaceBackoff(int attempt) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1 + random() % cap));
 }
 
+// A push only moves the remote's branch from the tip last fetched (a lease, as git push
+// --force-with-lease): after a force-push to the remote, a host that has not fetched yet would
+// otherwise fast-forward the server from the rewound tip straight back to the old history. The
+// server's own update is atomic on the old value it is sent, so the check has no gap.
+int CheckLease(const git_push_update** updates, size_t len, void* payload) {
+  auto* session = static_cast<RemoteSession*>(payload);
+  for (size_t i = 0; i < len; ++i) {
+    const std::string remote = git_oid_is_zero(&updates[i]->src) ? "" : ToHex(updates[i]->src);
+    if (remote != session->lease) {
+      session->lease_broken = remote.empty() ? "none" : remote;
+      git_error_set_str(GIT_ERROR_NET, "the remote moved since the last fetch");
+      return GIT_EUSER;
+    }
+  }
+  return 0;
+}
+
 int NoteRejection(const char* refname, const char* status, void* payload) {
-  if (status) *static_cast<std::string*>(payload) = std::string(refname) + ": " + status;
+  if (status) {
+    static_cast<RemoteSession*>(payload)->rejected_refs = std::string(refname) + ": " + status;
+  }
   return 0;
 }
 
@@ -441,17 +460,52 @@ StatusOr<std::string> GitStore::Commit(const std::vector<FileChange>& changes,
 Status GitStore::Fetch() {
   YOKE_ASSIGN_OR_RETURN(auto remote, Remote());
   git_remote* raw = remote.get();
-  std::string spec = "+refs/heads/" + branch_ + ":refs/remotes/origin/" + branch_;
+  const std::string origin_ref = "refs/remotes/origin/" + branch_;
+  YOKE_ASSIGN_OR_RETURN(std::string before, RefTarget(repo_, origin_ref));
+  std::string spec = "+refs/heads/" + branch_ + ":" + origin_ref;
   char* specs[] = {spec.data()};
   git_strarray refspecs{specs, 1};
   git_fetch_options options = GIT_FETCH_OPTIONS_INIT;
+  RemoteSession session(auth_, url_);
+  if (Status ready = session.Prepare(); !ready) {
+    last_failure_ = RemoteFailure::kOther;
+    return ready;
+  }
+  session.Fill(&options.callbacks);
+  session.StartClock();
   if (git_remote_fetch(raw, &refspecs, &options, "yoke: fetch") != 0) {
-    return Fail(GitError(std::string("cannot fetch from ") + git_remote_url(raw)));
+    last_failure_ =
+        session.failure() == RemoteFailure::kNone ? RemoteFailure::kOther : session.failure();
+    return Fail("cannot fetch from " + url_ + ": " +
+                session.Explain(GitError("libgit2").substr(9)));
+  }
+  last_failure_ = RemoteFailure::kNone;
+  YOKE_ASSIGN_OR_RETURN(std::string after, RefTarget(repo_, origin_ref));
+  if (!before.empty() && !after.empty() && before != after) {
+    YOKE_ASSIGN_OR_RETURN(git_oid before_id, FromHex(before));
+    YOKE_ASSIGN_OR_RETURN(git_oid after_id, FromHex(after));
+    if (git_graph_descendant_of(repo_, &after_id, &before_id) != 1) {
+      // Keep the first old tip until Integrate() handled it: commits on it were pushed.
+      if (rewound_from_.empty()) rewound_from_ = before;
+      rewrite_ = before + " -> " + after;
+    }
   }
   return Ok();
 }
 
-StatusOr<size_t> GitStore::Integrate() {
+std::optional<std::string> GitStore::TakeRewrite() {
+  std::optional<std::string> taken;
+  taken.swap(rewrite_);
+  return taken;
+}
+
+StatusOr<size_t> GitStore::Integrate(const std::string& own_prefix) {
+  StatusOr<size_t> result = IntegrateOnce(own_prefix);
+  if (result) rewound_from_.clear();
+  return result;
+}
+
+StatusOr<size_t> GitStore::IntegrateOnce(const std::string& own_prefix) {
   const std::string origin_ref = "refs/remotes/origin/" + branch_;
   for (int attempt = 0; attempt < 40; ++attempt) {
     if (attempt > 0) RaceBackoff(attempt);
@@ -465,7 +519,11 @@ StatusOr<size_t> GitStore::Integrate() {
       continue;
     }
     YOKE_ASSIGN_OR_RETURN(git_oid local_id, FromHex(local));
-    if (git_graph_descendant_of(repo_, &local_id, &origin_id) == 1) return size_t{0};  // ahead
+    // Ahead of origin: push as it is, unless origin was rewound to an ancestor (then the
+    // commits between are the old history, to be dropped like any other).
+    if (rewound_from_.empty() && git_graph_descendant_of(repo_, &local_id, &origin_id) == 1) {
+      return size_t{0};
+    }
     if (git_graph_descendant_of(repo_, &origin_id, &local_id) == 1) {
       YOKE_ASSIGN_OR_RETURN(bool moved, MoveBranch(origin, local, "yoke: fast-forward"));
       if (moved) return size_t{0};
@@ -478,14 +536,27 @@ StatusOr<size_t> GitStore::Integrate() {
     git_revwalk_sorting(raw_walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
     git_revwalk_push(raw_walk, &local_id);
     git_revwalk_hide(raw_walk, &origin_id);
+    // After a rewrite, what was on the old remote tip was pushed once: it is the remote's to
+    // keep or drop, never this clone's to bring back.
+    if (!rewound_from_.empty()) {
+      YOKE_ASSIGN_OR_RETURN(git_oid old_id, FromHex(rewound_from_));
+      git_revwalk_hide(raw_walk, &old_id);
+    }
     std::vector<git_oid> own;
     git_oid next;
     while (git_revwalk_next(&next, raw_walk) == 0) own.push_back(next);
 
     std::string tip = origin;
+    size_t applied = 0;
     for (const git_oid& id : own) {
       YOKE_ASSIGN_OR_RETURN(CommitPtr commit, CommitAt(repo_, id));
       YOKE_ASSIGN_OR_RETURN(auto changes, ChangesOf(repo_, commit.get()));
+      if (!own_prefix.empty()) {
+        std::erase_if(changes,
+                      [&](const BlobChange& c) { return !c.path.starts_with(own_prefix + "/"); });
+        if (changes.empty()) continue;
+      }
+      ++applied;
       YOKE_ASSIGN_OR_RETURN(TreePtr base, TreeOf(repo_, tip));
       YOKE_ASSIGN_OR_RETURN(git_oid tree_id, TreeWith(repo_, base.get(), changes));
       YOKE_ASSIGN_OR_RETURN(tip, WriteCommit(repo_, git_commit_author(commit.get()),
@@ -495,7 +566,7 @@ StatusOr<size_t> GitStore::Integrate() {
     }
     YOKE_ASSIGN_OR_RETURN(bool moved,
                           MoveBranch(tip, local, "yoke: re-apply local commits on origin"));
-    if (moved) return own.size();
+    if (moved) return applied;
   }
   return Fail("cannot integrate origin: the branch keeps moving");
 }
@@ -531,14 +602,32 @@ Status GitStore::Push() {
   std::string spec = "refs/heads/" + branch_ + ":refs/heads/" + branch_;
   char* specs[] = {spec.data()};
   git_strarray refspecs{specs, 1};
-  std::string rejected;
   git_push_options options = GIT_PUSH_OPTIONS_INIT;
-  options.callbacks.push_update_reference = NoteRejection;
-  options.callbacks.payload = &rejected;
-  if (git_remote_push(raw, &refspecs, &options) != 0) {
-    return Fail(GitError(std::string("cannot push to ") + git_remote_url(raw)));
+  RemoteSession session(auth_, url_);
+  if (Status ready = session.Prepare(); !ready) {
+    last_failure_ = RemoteFailure::kOther;
+    return ready;
   }
-  if (!rejected.empty()) return Fail("the remote refused the push: " + rejected);
+  session.Fill(&options.callbacks);
+  options.callbacks.push_update_reference = NoteRejection;
+  options.callbacks.push_negotiation = CheckLease;
+  YOKE_ASSIGN_OR_RETURN(session.lease, RefTarget(repo_, "refs/remotes/origin/" + branch_));
+  session.StartClock();
+  if (git_remote_push(raw, &refspecs, &options) != 0) {
+    if (!session.lease_broken.empty()) {
+      last_failure_ = RemoteFailure::kNone;
+      return Fail("the remote's " + branch_ + " is at " + session.lease_broken.substr(0, 12) +
+                  ", not at " + (session.lease.empty() ? "none" : session.lease.substr(0, 12)) +
+                  " as last fetched; fetching before pushing again");
+    }
+    last_failure_ =
+        session.failure() == RemoteFailure::kNone ? RemoteFailure::kOther : session.failure();
+    return Fail("cannot push to " + url_ + ": " + session.Explain(GitError("libgit2").substr(9)));
+  }
+  last_failure_ = RemoteFailure::kNone;
+  if (!session.rejected_refs.empty()) {
+    return Fail("the remote refused the push: " + session.rejected_refs);
+  }
   return Ok();
 }
 
@@ -558,8 +647,10 @@ Status GitStore::PushToPath(const std::string& remote_path) {
   git_strarray refspecs{specs, 1};
   git_push_options options = GIT_PUSH_OPTIONS_INIT;
   if (git_remote_push(remote.get(), &refspecs, &options) != 0) {
+    last_failure_ = RemoteFailure::kOther;
     return Fail(GitError("cannot push to " + url_), ErrorCode::kUnavailable);
   }
+  last_failure_ = RemoteFailure::kNone;
   YOKE_ASSIGN_OR_RETURN(auto target, Open(remote_path, branch_));
   auto moved = target->MoveBranch(tip, seen, "yoke: push from " + path_);
   git_reference* ref = nullptr;

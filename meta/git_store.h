@@ -11,6 +11,11 @@
 // has on top of the remote's tip (each commit's own file changes, with its author and message);
 // Push() sends the branch. Ahead() is the number of local commits the remote lacks: the queue.
 //
+// A remote whose branch was rewritten (force-pushed to an older or different history) is
+// noticed by Fetch(): the old remote tip is not an ancestor of the new one. Integrate() then
+// re-applies only the local commits that were never on the remote, and, with an own_prefix,
+// only their changes under that folder; nothing of the old history is pushed back.
+//
 // Thread-safety: none. One thread owns a GitStore; other processes may use the same repository.
 #pragma once
 
@@ -21,6 +26,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "meta/remote_auth.h"
 
 struct git_repository;
 struct git_remote;
@@ -61,6 +67,10 @@ class GitStore {
 
   // Points the remote "origin" at `url`, creating it or changing its address.
   Status SetRemote(const std::string& url);
+  // Credentials, host checks and the timeout for origin (remote_auth.h). Default: none.
+  void SetAuth(const RemoteAuth& auth) { auth_ = auth; }
+  // The cause of the last failed Fetch() or Push() (kNone after one that worked).
+  RemoteFailure last_failure() const { return last_failure_; }
   bool HasRemote() const;
 
   // The branch's tip, or empty when the branch has no commit yet.
@@ -82,8 +92,13 @@ class GitStore {
 
   // Fetches the branch from origin. REQUIRES: HasRemote().
   Status Fetch();
-  // Brings the local branch onto origin's (see above). Returns the commits re-applied.
-  StatusOr<size_t> Integrate();
+  // A rewrite of origin's branch the last Fetch() found, as "<old tip> -> <new tip>"; taken
+  // once.
+  std::optional<std::string> TakeRewrite();
+  // Brings the local branch onto origin's (see above). Returns the commits re-applied. With
+  // `own_prefix` (a folder, no trailing '/'), only changes under it are re-applied, and a
+  // local commit with none is dropped.
+  StatusOr<size_t> Integrate(const std::string& own_prefix = "");
   // Local commits that origin's branch (as last fetched) lacks.
   StatusOr<size_t> Ahead() const;
   // Pushes the branch to origin; an error when the remote refused it. A remote on a path
@@ -101,6 +116,7 @@ class GitStore {
   // moved it first.
   StatusOr<bool> MoveBranch(const std::string& new_tip, const std::string& old_tip,
                             const std::string& why);
+  StatusOr<size_t> IntegrateOnce(const std::string& own_prefix);
   void UpdateWorkingTree(const std::string& old_tip, const std::string& new_tip);
   Status PushToPath(const std::string& remote_path);
 
@@ -114,6 +130,10 @@ class GitStore {
   std::string path_;
   std::string branch_;
   std::string url_;  // origin's address; empty: no remote
+  RemoteAuth auth_;
+  RemoteFailure last_failure_ = RemoteFailure::kNone;
+  std::string rewound_from_;  // origin's tip before a rewrite, until Integrate() handled it
+  std::optional<std::string> rewrite_;  // not yet taken
 };
 
 }  // namespace yoke::meta

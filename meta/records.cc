@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "core/record_text.h"
@@ -56,6 +57,12 @@ bool IsHex64(const std::string& s) {
 }
 
 }  // namespace
+
+bool IsGithash(const std::string& s) {
+  return s.size() == 40 && std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+         });
+}
 
 StatusOr<bool> ReadRecord(const GitStore& store, const std::string& path,
                           google::protobuf::Message* record) {
@@ -124,6 +131,18 @@ StatusOr<std::vector<std::string>> Validate(const GitStore& store) {
       }
       if (release->artifact().size() == 0) {
         problems.push_back(path + ":1:1: artifact.size is missing");
+      }
+      if (release->source().empty()) {
+        problems.push_back(path +
+                           ":1:1: no source; a release lists the githash of every repo it was "
+                           "built from (source { repo: \"...\" githash: \"<40 hex>\" })");
+      }
+      for (const SourceRevision& source : release->source()) {
+        if (source.repo().empty()) problems.push_back(path + ":1:1: a source without a repo");
+        if (!IsGithash(source.githash())) {
+          problems.push_back(fmt::format("{}:1:1: source {}: githash \"{}\" is not 40 hex digits",
+                                         path, source.repo(), source.githash()));
+        }
       }
       releases.insert(parts[0] + "/" + FileStem(path));
     } else if (auto* channel = dynamic_cast<Channel*>(record.get())) {

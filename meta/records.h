@@ -44,6 +44,9 @@ StatusOr<DecisionListing> ReadDecisions(const GitStore& store, const std::string
 // problem, each starting with the record's path.
 StatusOr<std::vector<std::string>> Validate(const GitStore& store);
 
+// A full git commit id: 40 hex digits (a release's source githash).
+bool IsGithash(const std::string& s);
+
 // The one-line message of a decision's commit: service, host, versions and verdict.
 std::string DecisionCommitMessage(const Decision& decision);
 

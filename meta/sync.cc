@@ -84,7 +84,10 @@ Status MetaSync::Open() {
   }
   const fs::path dir = base_paths::MetaDir(options_.base);
   YOKE_ASSIGN_OR_RETURN(store_, GitStore::OpenOrInit(dir.string(), m.branch(), /*bare=*/true));
-  if (!m.url().empty()) YOKE_RETURN_IF_ERROR(store_->SetRemote(m.url()));
+  if (!m.url().empty()) {
+    YOKE_RETURN_IF_ERROR(store_->SetRemote(m.url()));
+    store_->SetAuth(RemoteAuthFrom(m));
+  }
   YOKE_ASSIGN_OR_RETURN(reader_, GitStore::Open(dir.string(), m.branch()));
   // Commits left from an earlier run count as queued from the start, not from the first pass.
   StatusOr<size_t> ahead = m.url().empty() ? StatusOr<size_t>(0) : store_->Ahead();
@@ -133,6 +136,15 @@ void MetaSync::FetchNow() {
 MetaStatus MetaSync::Snapshot() const {
   std::lock_guard lock(mu_);
   return snapshot_;
+}
+
+void MetaSync::FillProvenance(Decision* decision) const {
+  std::lock_guard lock(mu_);
+  auto known = provenance_.find(decision->to_version());
+  if (known == provenance_.end() || !decision->meta_commit().empty()) return;
+  decision->set_meta_commit(known->second.first);
+  decision->clear_sources();
+  for (const SourceRevision& source : known->second.second) *decision->add_sources() = source;
 }
 
 std::optional<ServicePolicy> MetaSync::PolicyOverride() const {
@@ -233,7 +245,7 @@ ArtifactFetchOptions MetaSync::FetchOptionsFor(const std::string& version, uint6
 void MetaSync::Pass(bool fetch) {
   const bool remote = !options_.settings.url().empty();
   if (fetch) {
-    auto fetched = store_->Fetch();
+    auto fetched = FetchRemote();
     std::lock_guard lock(mu_);
     snapshot_.set_fetches(snapshot_.fetches() + 1);
     if (!fetched) {
@@ -248,7 +260,7 @@ void MetaSync::Pass(bool fetch) {
     }
   }
   if (remote) {
-    auto applied = store_->Integrate();
+    auto applied = store_->Integrate(HostDir());
     if (!applied) {
       SetError("cannot bring meta up to date: " + applied.error().message());
     } else if (*applied > 0) {
@@ -277,6 +289,9 @@ HostStatus MetaSync::CurrentStatus() const {
   status.set_yoke_version(options_.yoke_version);
   status.set_error(status_error_);
   status.set_channel(options_.settings.channel());
+  status.set_meta_commit(acted_commit_);
+  status.set_channel_release(acted_release_);
+  for (const SourceRevision& source : acted_sources_) *status.add_sources() = source;
   return status;
 }
 
@@ -307,8 +322,21 @@ void MetaSync::CommitDecisions() {
       ++skipped;
       continue;
     }
+    // Traceability: the meta commit and sources of the release the decision was about, when
+    // the supervisor did not record them itself (the base copy stays as it was written).
+    std::string meta_text = *text;
+    if (decision.meta_commit().empty()) {
+      std::lock_guard lock(mu_);
+      if (auto known = provenance_.find(decision.to_version()); known != provenance_.end()) {
+        decision.set_meta_commit(known->second.first);
+        for (const SourceRevision& source : known->second.second) {
+          *decision.add_sources() = source;
+        }
+        if (auto printed = PrintTextRecord(decision)) meta_text = *printed;
+      }
+    }
     auto status = PrintTextRecord(CurrentStatus());
-    std::vector<FileChange> changes = {{path, *text}};
+    std::vector<FileChange> changes = {{path, meta_text}};
     if (status) changes.push_back({HostDir() + "/status.txtpb", *status});
     auto committed = store_->Commit(changes, meta::DecisionCommitMessage(decision), HostAuthor());
     if (!committed) {
@@ -326,7 +354,8 @@ void MetaSync::CommitStatus() {
   HostStatus status = CurrentStatus();
   if (status.since().empty()) return;  // the supervisor has not said anything yet
   const std::string key = status.running() + "\n" + status.testing() + "\n" + status.error() +
-                          "\n" + status.yoke_version() + "\n" + status.channel();
+                          "\n" + status.yoke_version() + "\n" + status.channel() + "\n" +
+                          status.meta_commit();
   const SteadyTime now = clock_->Now();
   const auto heartbeat = std::chrono::seconds(options_.settings.heartbeat_s());
   if (key == status_in_meta_ && now < next_heartbeat_) return;
@@ -334,7 +363,8 @@ void MetaSync::CommitStatus() {
   bool beat = false;  // only the heartbeat is due: the roles are as meta says
   if (old && *old && (*old)->running() == status.running() &&
       (*old)->testing() == status.testing() && (*old)->error() == status.error() &&
-      (*old)->yoke_version() == status.yoke_version() && (*old)->channel() == status.channel()) {
+      (*old)->yoke_version() == status.yoke_version() && (*old)->channel() == status.channel() &&
+      (*old)->meta_commit() == status.meta_commit()) {
     status_in_meta_ = key;
     const auto seen = ParseUtc((*old)->seen());
     const auto age = seen ? clock_->WallNow() - *seen : heartbeat;
@@ -373,10 +403,11 @@ void MetaSync::PushQueued() {
       return;
     }
     auto pushed = store_->Push();
+    if (!pushed) CountRemoteFailure();
     if (pushed) {
       // A remote without atomic ref updates (a plain path) may let another host overwrite this
       // push; fetching again shows whether it landed, and what is missing stays queued.
-      if (store_->Fetch() && store_->Integrate()) {
+      if (FetchRemote() && store_->Integrate(HostDir())) {
         std::lock_guard lock(mu_);
         snapshot_.set_pushes(snapshot_.pushes() + 1);
         snapshot_.set_remote_ok(true);
@@ -389,7 +420,7 @@ void MetaSync::PushQueued() {
       if (!pushed) snapshot_.set_last_error(pushed.error().message());
     }
     // Someone else pushed first, or the remote is away: catch up and try again.
-    if (auto fetched = store_->Fetch(); !fetched) {
+    if (auto fetched = FetchRemote(); !fetched) {
       std::lock_guard lock(mu_);
       if (snapshot_.remote_ok())
         spdlog::warn("meta: {}; commits stay queued", fetched.error().message());
@@ -397,7 +428,7 @@ void MetaSync::PushQueued() {
       snapshot_.set_last_error(fetched.error().message());
       break;
     }
-    if (auto applied = store_->Integrate(); !applied) break;
+    if (auto applied = store_->Integrate(HostDir()); !applied) break;
     std::unique_lock lock(mu_);
     wake_.wait_for(lock, std::chrono::milliseconds(50 << attempt), [&] { return stop_; });
     if (stop_) return;
@@ -412,6 +443,50 @@ void MetaSync::PushQueued() {
     next_push_ = clock_->Now() + push_backoff_;
     spdlog::warn("meta: {} commit(s) wait for the remote; next push in {} ms", *ahead,
                  push_backoff_.count());
+  }
+}
+
+Status MetaSync::FetchRemote() {
+  Status fetched = store_->Fetch();
+  if (!fetched) {
+    CountRemoteFailure();
+    return fetched;
+  }
+  if (auto rewrite = store_->TakeRewrite()) {
+    // An operator force-pushed (to retract a channel move, or remove a secret). Nothing of the
+    // old history goes back: Integrate re-applies only this host's unpushed commits. What this
+    // host had in meta is written again from the base at the next pass.
+    spdlog::warn(
+        "meta: the remote's history was rewritten ({}); only this host's unpushed "
+        "commits under {} are re-applied",
+        *rewrite, HostDir());
+    status_in_meta_.clear();
+    base_decisions_in_meta_ = 0;
+    rejected_tip_.clear();
+    std::lock_guard lock(mu_);
+    snapshot_.set_rewrites(snapshot_.rewrites() + 1);
+    snapshot_.set_last_rewrite(*rewrite);
+  }
+  return fetched;
+}
+
+void MetaSync::CountRemoteFailure() {
+  std::lock_guard lock(mu_);
+  switch (store_->last_failure()) {
+    case RemoteFailure::kCredentials:
+      snapshot_.set_credential_failures(snapshot_.credential_failures() + 1);
+      break;
+    case RemoteFailure::kHostKey:
+      snapshot_.set_host_key_failures(snapshot_.host_key_failures() + 1);
+      break;
+    case RemoteFailure::kCertificate:
+      snapshot_.set_certificate_failures(snapshot_.certificate_failures() + 1);
+      break;
+    case RemoteFailure::kTimeout:
+      snapshot_.set_timeouts(snapshot_.timeouts() + 1);
+      break;
+    default:
+      break;
   }
 }
 
@@ -453,10 +528,6 @@ void MetaSync::Follow() {
                                            "\" is not a version (letters, digits, '.', '_', "
                                            "'+' and '-', at most 128)");
   }
-  {
-    std::lock_guard lock(mu_);
-    snapshot_.set_channel_release(version);
-  }
   const std::string release_path = meta::ReleasePath(m.project(), version);
   auto release = meta::Read<Release>(*store_, release_path);
   if (!release) return NoteBadRecord(release_path, release.error().message());
@@ -467,6 +538,22 @@ void MetaSync::Follow() {
   if ((*release)->version() != version) {
     return NoteBadRecord(release_path, release_path + ":1:1: version \"" + (*release)->version() +
                                            "\" does not match the file name");
+  }
+  {
+    // The commit the host acts on: the tip at which it first saw the channel's release (or the
+    // release's record) as it is now.
+    const std::string seen = version + "@" + store_->BlobId(release_path);
+    std::lock_guard lock(mu_);
+    snapshot_.set_channel_release(version);
+    if (seen != acted_key_) {
+      auto tip = store_->Tip();
+      acted_key_ = seen;
+      acted_commit_ = tip ? *tip : "";
+      acted_release_ = version;
+      acted_sources_.assign((*release)->source().begin(), (*release)->source().end());
+      provenance_[version] = {acted_commit_, acted_sources_};
+      snapshot_.set_meta_commit(acted_commit_);
+    }
   }
 
   // Versions this host rejected, read again only when the branch moved.

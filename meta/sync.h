@@ -23,6 +23,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/env.h"
@@ -75,6 +76,9 @@ class MetaSync {
   // YOKE_CHANNEL, YOKE_RELEASE_SOURCES and YOKE_SOURCE_<REPO> (the release's githashes), and
   // YOKE_FLAG_<NAME> for each of the channel's flags.
   std::map<std::string, std::string> EnvFor(const std::string& version) const;
+  // The meta commit the decision's candidate was seen at, and its release's sources, when
+  // meta handed that version out (traceability); left as is otherwise.
+  void FillProvenance(Decision* decision) const;
   // Meta's service record for this service (judge and mirror overrides), if any.
   std::optional<ServicePolicy> PolicyOverride() const;
 
@@ -95,6 +99,9 @@ class MetaSync {
   bool FollowRollback(const FleetRollback& order, const Release& release);
   // Why a staged rollout keeps this host from taking `version` now, or empty.
   std::string RolloutWait(const std::string& version);
+  // Fetch() plus the bookkeeping: failure causes counted, a rewritten remote noticed.
+  Status FetchRemote();
+  void CountRemoteFailure();
   void NoteBadRecord(const std::string& path, const std::string& message);
   void SetError(const std::string& error);
   HostStatus CurrentStatus() const;
@@ -118,6 +125,13 @@ class MetaSync {
   std::string status_error_;                      // GUARDED_BY(mu_)
   std::optional<ServicePolicy> policy_override_;  // GUARDED_BY(mu_)
   MetaStatus snapshot_;                           // GUARDED_BY(mu_)
+  // Traceability (HostStatus.meta_commit, channel_release, sources), GUARDED_BY(mu_).
+  std::string acted_key_;  // "<version>@<release blob>" the fields below were taken for
+  std::string acted_commit_;
+  std::string acted_release_;
+  std::vector<SourceRevision> acted_sources_;
+  // Per version seen on the channel: the commit it was seen at and its sources, for decisions.
+  std::map<std::string, std::pair<std::string, std::vector<SourceRevision>>> provenance_;
 
   // The loop thread's own.
   std::set<std::string> bad_seen_;      // "path@blob" already reported

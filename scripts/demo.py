@@ -208,7 +208,7 @@ meta {{ project: "demo" host: "demo-host" }}
         wait_for("yoke's meta repository", lambda: (status(admin) or {}).get("meta"))
         say(f"meta, the git record of releases and decisions: {os.path.join(base, 'meta')}")
         say("releasing the sample service as 1.0.0 on the channel yoke follows (demo/prod/stable)")
-        release(yoke, config, "1.0.0", build(builds, "hello-1.0.0", binary), "a1b2c3d")
+        release(yoke, config, "1.0.0", build(builds, "hello-1.0.0", binary), "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678")
         s = wait_for("1.0.0 to serve", lambda: (status(admin) or {}).get("running") and
                      status(admin)["running"].get("up") and status(admin))
         pids.add(s["running"]["pid"])
@@ -219,7 +219,7 @@ meta {{ project: "demo" host: "demo-host" }}
 
         say("releasing 2.0.0, a good build: it is started as testing and every request is "
             "mirrored to it")
-        release(yoke, config, "2.0.0", build(builds, "hello-2.0.0", binary), "d4e5f6a")
+        release(yoke, config, "2.0.0", build(builds, "hello-2.0.0", binary), "d4e5f6a7b8c9d0e1f2a3b4c5d6e7f80912345678")
         decision = wait_for("the verdict on 2.0.0", lambda: decision_for(base, "2.0.0"), 120,
                             lambda: progress(admin, load))
         say(f"decision on 2.0.0: {decision['verdict']} - {decision['reason']}")

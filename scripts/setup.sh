@@ -20,6 +20,9 @@ packages=(
   nginx-light  # tests/integration/containment_test.cc runs a real nginx under yoke
   systemd  # systemd-socket-activate: the socket-activation test (tests/integration/upgrade_test)
   clang libclang-rt-14-dev  # the libFuzzer target over the proxy's request rules (bench/fuzz.sh)
+  # meta against real git servers (tests/meta/remote_test, tests/integration/meta_remote_test):
+  # sshd with git-shell, and git http-backend through fcgiwrap behind nginx with a test CA
+  openssh-server openssh-client fcgiwrap openssl
 )
 # chromium: tests/browser/status_page_test.py loads the status page headless (part of the suite);
 # the demo does not need it (demo.sh sets YOKE_NO_BROWSER=1).

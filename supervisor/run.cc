@@ -392,6 +392,7 @@ int RunDaemon(const std::string& config_path) {
     };
     deps.release_env = [&meta](const std::string& version) { return meta->EnvFor(version); };
     deps.policy_override = [&meta] { return meta->PolicyOverride(); };
+    deps.decision_provenance = [&meta](Decision* d) { meta->FillProvenance(d); };
   }
   Supervisor supervisor(*config, base, deps);
   supervisor_ptr = &supervisor;

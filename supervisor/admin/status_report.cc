@@ -269,8 +269,19 @@ std::string MetricsText(const StatusInputs& in) {
           {"yoke_meta_push_failures_total", "Pushes refused or failed.", m.push_failures()},
           {"yoke_meta_bad_records_total", "Meta records that did not parse.", m.bad_records()},
           {"yoke_meta_artifact_failures_total", "Release artifacts that failed their checks.",
-           m.artifact_failures()}}) {
+           m.artifact_failures()},
+          {"yoke_meta_rewrites_total", "Times meta's remote history was found rewritten.",
+           m.rewrites()}}) {
       out.Counter(name, help, value);
+    }
+    for (auto [cause, value] : {std::pair{"credentials", m.credential_failures()},
+                                {"host_key", m.host_key_failures()},
+                                {"certificate", m.certificate_failures()},
+                                {"timeout", m.timeouts()}}) {
+      out.Counter("yoke_meta_remote_failures_total",
+                  "Fetches and pushes that failed, by cause (credentials, host_key, "
+                  "certificate, timeout).",
+                  value, {{"cause", cause}});
     }
   }
   if (in.image) {

@@ -12,8 +12,8 @@
 #include "core/version.h"
 #include "platform/posix_env.h"
 #include "supervisor/cli/cli_common.h"
-#include "supervisor/cli/cli_help.h"
 #include "supervisor/cli/cli_fleet.h"
+#include "supervisor/cli/cli_help.h"
 #include "supervisor/cli/cli_meta.h"
 #include "supervisor/cli/cli_ops.h"
 #include "supervisor/cli/cli_upgrade.h"
@@ -178,7 +178,8 @@ int VersionsCommand(const std::string& config_path, bool as_json) {
 
 int RunCli(int argc, char** argv, const CliWiring& wiring) {
   CLI::App app{"yoke: a canary supervisor and traffic splitter for one service on one host"};
-  app.set_version_flag("--version", std::string(YOKE_VERSION_STRING));
+  app.set_version_flag(
+      "--version", std::string("yoke ") + YOKE_VERSION_STRING + " (githash " + YOKE_GITHASH + ")");
   app.require_subcommand(1);
 
   std::string config_path;

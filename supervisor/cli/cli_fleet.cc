@@ -73,7 +73,7 @@ std::optional<int> FleetCommands::Run() {
 }
 
 int FleetCommands::Status() {
-  auto place = ResolveMetaPlace({repo_, "", project_, env_, channel_}, config_);
+  auto place = ResolveMetaPlace({repo_, "", project_, env_, channel_, {}}, config_);
   if (!place) {
     std::cerr << "yoke fleet status: " << place.error().message();
     return kExitUsage;
@@ -106,7 +106,7 @@ int FleetCommands::Status() {
 }
 
 int FleetCommands::Decisions() {
-  auto place = ResolveMetaPlace({repo_, "", project_, env_, channel_}, config_);
+  auto place = ResolveMetaPlace({repo_, "", project_, env_, channel_, {}}, config_);
   if (!place) {
     std::cerr << "yoke fleet decisions: " << place.error().message();
     return kExitUsage;
@@ -167,7 +167,7 @@ int FleetCommands::Decisions() {
 }
 
 int FleetCommands::Captain(bool once) {
-  auto place = ResolveMetaPlace({repo_, "", project_, env_, channel_}, config_);
+  auto place = ResolveMetaPlace({repo_, "", project_, env_, channel_, {}}, config_);
   if (!place) {
     std::cerr << "yoke captain: " << place.error().message();
     return kExitUsage;

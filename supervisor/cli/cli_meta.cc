@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <set>
 
 #include "base-layout/paths.h"
 #include "core/rollout.h"
@@ -14,6 +16,7 @@
 #include "meta/git_store.h"
 #include "meta/layout.h"
 #include "meta/records.h"
+#include "meta/remote_auth.h"
 #include "supervisor/cli/cli_common.h"
 #include "supervisor/cli/config_loader.h"
 #include "supervisor/cli/ops_format.h"
@@ -55,6 +58,7 @@ StatusOr<MetaPlace> ResolveMetaPlace(MetaPlace place, const std::string& config_
     auto config = LoadConfig(config_path);
     if (!config) return Invalid(config.error().message());
     const MetaSettings m = MetaSettingsOf(*config);
+    place.settings = m;
     if (place.repo.empty()) {
       place.repo = base_paths::MetaDir(config->base_dir()).string();
       place.embedded_branch = m.branch();
@@ -89,9 +93,19 @@ MetaCommands::MetaCommands(CLI::App& app) {
       "         yoke meta channel set --config /etc/yoke/hello.txtpb --version 2.1.0");
   auto where = [this](CLI::App* cmd) {
     cmd->add_option("--repo", repo_,
-                    "the meta repository (a clone, or a supervisor's <base>/meta)");
+                    "the meta repository: a clone, a supervisor's <base>/meta, or a remote URL "
+                    "(ssh://, https://: fetched into a cached clone, and pushed after a change)");
     cmd->add_option("--config,-c", config_,
-                    "a yoke config: use its <base>/meta and its meta project, env and channel");
+                    "a yoke config: use its <base>/meta (or, with --repo URL, its credentials) "
+                    "and its meta project, env and channel");
+    cmd->add_option("--ssh-key-file", ssh_key_file_, "with --repo ssh://: as meta.ssh_key_file");
+    cmd->add_option("--ssh-key-passphrase-file", passphrase_file_,
+                    "as meta.ssh_key_passphrase_file");
+    cmd->add_option("--known-hosts-file", known_hosts_file_, "as meta.known_hosts_file");
+    cmd->add_option("--https-token-file", token_file_, "with --repo https://: as meta's");
+    cmd->add_option("--https-user", https_user_, "as meta.https_user");
+    cmd->add_option("--ca-file", ca_file_, "as meta.ca_file");
+    cmd->add_option("--timeout-s", timeout_s_, "as meta.timeout_s");
   };
 
   init_ = meta_->add_subcommand("init", "Create a meta repository with a README of the layout.");
@@ -110,7 +124,8 @@ MetaCommands::MetaCommands(CLI::App& app) {
   release_add_->add_option("--project", project_, "the project (default: the config's)");
   release_add_->add_option("--version", version_, "the release's version")->required();
   release_add_->add_option("--artifact", artifact_, "a path, file:// or http:// URI")->required();
-  release_add_->add_option("--source", sources_, "repo=githash of a source (repeatable)");
+  release_add_->add_option("--source", sources_,
+                           "repo=githash of a source, 40 hex digits (required; repeatable)");
   release_add_->add_option("--author", author_, "who releases (default: $SUDO_USER or $USER)");
   release_add_->footer(
       "Example: yoke meta release add --repo meta --project shop --version 2.1.0 \\\n"
@@ -162,12 +177,22 @@ MetaCommands::MetaCommands(CLI::App& app) {
   log_->add_option("--limit", limit_, "only the newest N");
   log_->add_flag("--json", json_, "print JSON");
   log_->footer("Example: yoke meta log --repo meta --service shop");
+
+  find_ = meta_->add_subcommand(
+      "find",
+      "Which release, channels and hosts hold a binary (--sha256) or a commit (--githash).");
+  where(find_);
+  find_->add_option("--sha256", sha256_, "the artifact's sha256 (sha256sum FILE)");
+  find_->add_option("--githash", githash_, "a source commit (7 or more hex digits)");
+  find_->footer("Example: yoke meta find --repo meta --sha256 $(sha256sum shop.jar | cut -c1-64)");
 }
 
 std::optional<int> MetaCommands::Run() {
   if (!*meta_) return std::nullopt;
   if (*init_) return Init();
-  auto place = ResolveMetaPlace({repo_, "", project_, env_, channel_}, config_);
+  // A URL is reached through a cached clone (PrepareRemote): note it before the place is resolved.
+  const bool is_url = repo_.find("://") != std::string::npos;
+  auto place = ResolveMetaPlace({repo_, "", project_, env_, channel_, {}}, config_);
   if (!place) {
     std::cerr << (config_.empty() ? "yoke meta: " : "") << place.error().message();
     return kExitUsage;
@@ -177,12 +202,150 @@ std::optional<int> MetaCommands::Run() {
   project_ = place->project;
   env_ = place->env;
   channel_ = place->channel;
-  if (*release_add_) return ReleaseAdd();
-  if (*channel_set_) return ChannelSet();
-  if (*validate_) return Validate();
-  if (*log_) return Log();
-  if (*channel_rollback_) return ChannelRollback();
-  return kExitUsage;
+  if (is_url) {
+    if (Status ready = PrepareRemote(place->settings); !ready) {
+      std::cerr << "yoke meta: " << ready.error().message() << "\n";
+      return kExitFailure;
+    }
+  }
+  int code = kExitUsage;
+  if (*release_add_) code = ReleaseAdd();
+  if (*channel_set_) code = ChannelSet();
+  if (*channel_rollback_) code = ChannelRollback();
+  if (*validate_) code = Validate();
+  if (*log_) code = Log();
+  if (*find_) code = Find();
+  const bool changed = *release_add_ || *channel_set_ || *channel_rollback_;
+  if (code == kExitOk && remote_store_ && changed) code = PushRemote();
+  return code;
+}
+
+Status MetaCommands::PrepareRemote(const MetaSettings& settings) {
+  MetaSettings m = settings;
+  if (!ssh_key_file_.empty()) m.set_ssh_key_file(ssh_key_file_);
+  if (!passphrase_file_.empty()) m.set_ssh_key_passphrase_file(passphrase_file_);
+  if (!known_hosts_file_.empty()) m.set_known_hosts_file(known_hosts_file_);
+  if (!token_file_.empty()) m.set_https_token_file(token_file_);
+  if (!https_user_.empty()) m.set_https_user(https_user_);
+  if (!ca_file_.empty()) m.set_ca_file(ca_file_);
+  if (timeout_s_ > 0) m.set_timeout_s(timeout_s_);
+  remote_url_ = repo_;
+  // One cached bare clone per URL, so repeated commands fetch only what is new.
+  const char* cache = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  fs::path root = cache && *cache ? fs::path(cache) : fs::path(home ? home : "/tmp") / ".cache";
+  std::string name;
+  for (char c : remote_url_) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  const fs::path dir = root / "yoke" / "meta" / name;
+  YOKE_ASSIGN_OR_RETURN(remote_store_, meta::GitStore::OpenOrInit(dir.string(), m.branch(), true));
+  YOKE_RETURN_IF_ERROR(remote_store_->SetRemote(remote_url_));
+  remote_store_->SetAuth(meta::RemoteAuthFrom(m));
+  YOKE_RETURN_IF_ERROR(remote_store_->Fetch());
+  if (auto applied = remote_store_->Integrate(); !applied) return Fail(applied.error().message());
+  repo_ = dir.string();
+  embedded_branch_ = m.branch();
+  return Ok();
+}
+
+int MetaCommands::PushRemote() {
+  // The commit is on the cached clone; others may push meanwhile: fetch, re-apply, push again.
+  std::string last;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto pushed = remote_store_->Push();
+    if (pushed) {
+      std::cout << "pushed to " << remote_url_ << "\n";
+      return kExitOk;
+    }
+    last = pushed.error().message();
+    if (auto fetched = remote_store_->Fetch(); !fetched) {
+      last = fetched.error().message();
+      break;
+    }
+    if (auto applied = remote_store_->Integrate(); !applied) {
+      last = applied.error().message();
+      break;
+    }
+  }
+  std::cerr << "yoke meta: committed in " << repo_ << " but not pushed: " << last
+            << "\n  (run the command again, or push that repository by hand)\n";
+  return kExitFailure;
+}
+
+int MetaCommands::Find() {
+  if (sha256_.empty() == githash_.empty()) {
+    std::cerr << "yoke meta find: give --sha256 HEX or --githash HEX\n";
+    return kExitUsage;
+  }
+  auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  const std::string sha = lower(sha256_), hash = lower(githash_);
+  if (!hash.empty() && hash.size() < 7) {
+    std::cerr << "yoke meta find: --githash wants at least 7 hex digits\n";
+    return kExitUsage;
+  }
+  auto store = OpenRepo();
+  if (!store) {
+    std::cerr << "yoke meta find: " << store.error().message() << "\n";
+    return kExitFailure;
+  }
+  auto files = (*store)->ListFiles("");
+  if (!files) {
+    std::cerr << "yoke meta find: " << files.error().message() << "\n";
+    return kExitFailure;
+  }
+  // project -> versions that match
+  std::map<std::string, std::set<std::string>> found;
+  for (const std::string& path : *files) {
+    auto slash = path.find('/');
+    if (slash == std::string::npos || path.compare(slash, 10, "/releases/") != 0) continue;
+    auto release = meta::Read<Release>(**store, path);
+    if (!release || !*release) continue;
+    const Release& r = **release;
+    bool match = !sha.empty() && lower(r.artifact().sha256()) == sha;
+    std::string via;
+    for (const auto& source : r.source()) {
+      if (!hash.empty() && lower(source.githash()).starts_with(hash)) {
+        match = true;
+        via = " (source " + source.repo() + " " + source.githash() + ")";
+      }
+    }
+    if (!match) continue;
+    const std::string project = path.substr(0, slash);
+    found[project].insert(r.version());
+    std::cout << "release " << project << " " << r.version() << ": " << path << via << "\n";
+    std::cout << "  artifact " << r.artifact().uri() << " sha256 " << r.artifact().sha256() << "\n";
+    for (const auto& source : r.source()) {
+      std::cout << "  source " << source.repo() << " " << source.githash() << "\n";
+    }
+  }
+  if (found.empty()) {
+    std::cout << "no release matches\n";
+    return kExitFailure;
+  }
+  for (const std::string& path : *files) {
+    auto parts = path.find('/');
+    const std::string project = path.substr(0, parts);
+    if (!found.contains(project)) continue;
+    if (path.find("/channels/") != std::string::npos) {
+      auto channel = meta::Read<yoke::Channel>(**store, path);
+      if (channel && *channel && found[project].contains((*channel)->release())) {
+        std::cout << "channel " << path << " -> " << (*channel)->release() << "\n";
+      }
+    } else if (path.ends_with("/status.txtpb") && path.find("/hosts/") != std::string::npos) {
+      auto status = meta::Read<HostStatus>(**store, path);
+      if (!status || !*status) continue;
+      for (const std::string& role : {std::string("running"), std::string("testing")}) {
+        const std::string& v = role == "running" ? (*status)->running() : (*status)->testing();
+        if (!v.empty() && found[project].contains(v)) {
+          std::cout << "host " << (*status)->host() << " " << (*status)->service() << " " << role
+                    << " " << v << "\n";
+        }
+      }
+    }
+  }
+  return kExitOk;
 }
 
 StatusOr<std::unique_ptr<meta::GitStore>> MetaCommands::OpenRepo() const {
@@ -239,10 +402,21 @@ int MetaCommands::ReleaseAdd() {
   release.mutable_artifact()->set_uri(uri);
   release.mutable_artifact()->set_sha256(digest->sha256);
   release.mutable_artifact()->set_size(digest->size);
+  // A release always names the commit of every repo it was built from.
+  if (sources_.empty()) {
+    std::cerr << "yoke meta release add: --source repo=githash is required (once per repo the "
+                 "release was built from)\n";
+    return kExitUsage;
+  }
   for (const std::string& source : sources_) {
     std::string repo, githash;
     if (!SplitPair(source, &repo, &githash)) {
       std::cerr << "yoke meta release add: --source wants repo=githash, not \"" << source << "\"\n";
+      return kExitUsage;
+    }
+    if (!meta::IsGithash(githash)) {
+      std::cerr << "yoke meta release add: --source " << repo << ": githash \"" << githash
+                << "\" is not 40 hex digits (git rev-parse HEAD)\n";
       return kExitUsage;
     }
     auto* s = release.add_source();

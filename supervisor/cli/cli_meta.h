@@ -12,6 +12,7 @@
 
 #include "core/status.h"
 #include "meta/git_store.h"
+#include "proto/yoke/config.pb.h"
 
 namespace yoke {
 
@@ -23,6 +24,7 @@ struct MetaPlace {
   std::string project;
   std::string env;
   std::string channel;
+  MetaSettings settings;  // the config's meta block (credentials for a URL), or the defaults
 };
 // Fills what `given` leaves empty from the config at `config_path` (if any) and the defaults.
 // Fails on a config that does not load, or when no repository is named.
@@ -48,6 +50,10 @@ class MetaCommands {
   int Validate();
   int Log();
   int ChannelRollback();
+  int Find();
+  // --repo URL (ssh://, https://, file://): a cached clone, fetched before and pushed after.
+  Status PrepareRemote(const MetaSettings& settings);
+  int PushRemote();
 
   CLI::App* meta_ = nullptr;
   CLI::App* init_ = nullptr;
@@ -56,6 +62,7 @@ class MetaCommands {
   CLI::App* validate_ = nullptr;
   CLI::App* log_ = nullptr;
   CLI::App* channel_rollback_ = nullptr;
+  CLI::App* find_ = nullptr;
 
   std::string repo_;             // --repo DIR
   std::string config_;           // --config FILE: <base>/meta and the config's meta settings
@@ -67,7 +74,14 @@ class MetaCommands {
   std::vector<std::string> sources_;  // repo=githash
   std::vector<std::string> flags_;    // name=value
   size_t limit_ = 0;
-  bool json_ = false;  // meta log --json
+  bool json_ = false;             // meta log --json
+  std::string sha256_, githash_;  // find
+  // Remote access (the same settings as the config's meta block; flags override it).
+  std::string remote_url_;
+  std::unique_ptr<meta::GitStore> remote_store_;
+  std::string ssh_key_file_, passphrase_file_, known_hosts_file_, token_file_, https_user_,
+      ca_file_;
+  uint32_t timeout_s_ = 0;
 };
 
 }  // namespace yoke

@@ -256,6 +256,10 @@ std::string FormatDecision(const DecisionEntry& entry) {
     head.Add({"window", fmt::format("{} s, {} pairs", d.window_s(), d.pairs())});
   }
   head.Add({"reason", d.reason().empty() ? "(no reason recorded)" : OneLine(d.reason())});
+  if (!d.meta_commit().empty()) head.Add({"meta commit", d.meta_commit()});
+  for (const SourceRevision& source : d.sources()) {
+    head.Add({"source", source.repo() + " " + source.githash()});
+  }
   std::string out = head.Render();
 
   out += "\ngates\n";
@@ -427,7 +431,22 @@ std::string MetaLines(const MetaStatus& meta) {
                                             N(meta.fetches()) + " fetches failed)")});
   }
   const std::string& release = meta.channel_release();
-  t.Add({"channel", release.empty() ? "points at no release" : "release " + release});
+  t.Add({"channel", (release.empty() ? "points at no release" : "release " + release) +
+                        (meta.meta_commit().empty()
+                             ? std::string()
+                             : " (seen at meta commit " + meta.meta_commit().substr(0, 12) + ")")});
+  if (meta.rewrites() > 0) {
+    t.Add({"rewrites",
+           N(meta.rewrites()) + " rewritten remote histories, last " + meta.last_rewrite()});
+  }
+  const double refused = meta.credential_failures() + meta.host_key_failures() +
+                         meta.certificate_failures() + meta.timeouts();
+  if (refused > 0) {
+    t.Add({"remote failures", N(meta.credential_failures()) + " credentials, " +
+                                  N(meta.host_key_failures()) + " host key, " +
+                                  N(meta.certificate_failures()) + " certificate, " +
+                                  N(meta.timeouts()) + " timeouts"});
+  }
   t.Add({"commits",
          N(meta.commits()) + " made" +
              (url.empty() ? std::string()

@@ -259,6 +259,7 @@ void Supervisor::WriteDecision(const RecordDecision& what) {
   decision.set_time(WallTimeText());
   decision.set_reason(what.reason);
   decision.set_author(what.author);
+  if (deps_.decision_provenance) deps_.decision_provenance(&decision);
   if (judgement) {
     auto fill = [](const GateResult& g, Gate* gate) {
       gate->set_name(g.name);

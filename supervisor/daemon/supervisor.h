@@ -60,6 +60,9 @@ struct SupervisorDeps {
   // The judge and mirror settings meta overrides for this service; read when a window opens.
   // May be null.
   std::function<std::optional<ServicePolicy>()> policy_override{};
+  // Fills a decision's meta_commit and sources from what meta knows of its candidate. May be
+  // null.
+  std::function<void(Decision*)> decision_provenance{};
   // Where unused versions are zipped (yoke run: a background Archiver over the base). Null: the
   // supervisor archives inline, within its tick (tests that step the loop).
   Archiver* archiver = nullptr;

@@ -99,5 +99,20 @@ TEST(ConfigCheckMetaTest, MetaNamesArePlainNames) {
             (std::vector<std::string>{"env", "channel", "host", "poll_interval_s"}));
 }
 
+// A real remote: an ssh url without known_hosts_file, or a url with a password in it, is a bad
+// config, reported against meta.url.
+TEST(ConfigCheckMetaTest, RemotesCheckTheHostKeyAndKeepSecretsOutOfTheUrl) {
+  Config config = Parse(kGood);
+  config.mutable_meta()->set_url("ssh://git@git.example.com/srv/meta.git");
+  EXPECT_NE(Problems(config).find("an ssh url needs known_hosts_file"), std::string::npos);
+  config.mutable_meta()->set_known_hosts_file("/etc/yoke/known_hosts");
+  EXPECT_EQ(Problems(config), "");
+  config.mutable_meta()->set_url("https://user:tok3n@git.example.com/meta.git");
+  EXPECT_NE(Problems(config).find("the url holds a password"), std::string::npos);
+  config.mutable_meta()->set_url("https://git.example.com/meta.git");
+  config.mutable_meta()->set_timeout_s(0);
+  EXPECT_NE(Problems(config).find("must be >= 1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace yoke

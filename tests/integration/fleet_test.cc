@@ -56,7 +56,8 @@ class FleetRunTest : public ::testing::Test {
     fs::path artifact = dir_.path() / "builds" / ("hello-" + version + ".sh");
     WriteAll(artifact, "#!/bin/sh\nexec " + FixtureBinary().string() + " \"$@\" " + flags + "\n");
     fs::permissions(artifact, fs::perms::owner_all);
-    auto added = Meta({"release", "add", "--version", version, "--artifact", artifact.string()});
+    auto added = Meta({"release", "add", "--version", version, "--artifact", artifact.string(),
+                       "--source", "git@example.com:team/hello.git=" + std::string(40, 'a')});
     ASSERT_EQ(added.code, 0) << added.output;
   }
 

@@ -56,7 +56,7 @@ class MetaRunTest : public ::testing::Test {
     fs::permissions(artifact, fs::perms::owner_all);
     auto added = yoke_.Cli({"meta", "release", "add", "--repo", remote_.string(), "--project",
                             "hello", "--version", version, "--artifact", artifact.string(),
-                            "--source", "git@example.com:team/hello.git=abc" + version});
+                            "--source", "git@example.com:team/hello.git=" + Githash(version)});
     ASSERT_EQ(added.code, 0) << added.output;
   }
 
@@ -92,6 +92,15 @@ class MetaRunTest : public ::testing::Test {
 
   std::string Status() { return HttpGet(yoke_.admin_port(), "/status").body; }
 
+  // A 40-hex githash that tells releases apart ("1.0.0" -> "abc100...").
+  static std::string Githash(const std::string& version) {
+    std::string hash = "abc";
+    for (char c : version) {
+      if (c != '.') hash += c;
+    }
+    return hash + std::string(40 - hash.size(), '0');
+  }
+
   TempDir dir_;
   fs::path remote_;
   YokeHarness yoke_;
@@ -107,7 +116,7 @@ TEST_F(MetaRunTest, FollowsTheChannelToTestAndPromote) {
   auto running = yoke_.WaitForRole("running", "1.0.0", 1, 20s);
   ASSERT_TRUE(running) << yoke_.Log();
   EXPECT_EQ(running->env().at("YOKE_CHANNEL"), "stable");
-  EXPECT_EQ(running->env().at("YOKE_SOURCE_HELLO"), "abc1.0.0");
+  EXPECT_EQ(running->env().at("YOKE_SOURCE_HELLO"), Githash("1.0.0"));
   EXPECT_EQ(running->env().at("YOKE_FLAG_GREETING"), "hi");
 
   LoadGenerator load(yoke_.proxy_port(), {"/version", "/items", "/orders/17"});
@@ -245,7 +254,8 @@ TEST(MetaWebhook, BadSignatureIsRefusedAndAGoodOneFetches) {
     WriteAll(artifact, "#!/bin/sh\nexec " + FixtureBinary().string() + " \"$@\"\n");
     fs::permissions(artifact, fs::perms::owner_all);
     run({"meta", "release", "add", "--repo", remote.string(), "--project", "hello", "--version",
-         version, "--artifact", artifact.string()});
+         version, "--artifact", artifact.string(), "--source",
+         "hello.git=0123456789abcdef0123456789abcdef01234567"});
     run({"meta", "channel", "set", "--repo", remote.string(), "--project", "hello", "--version",
          version});
   };
@@ -305,7 +315,8 @@ TEST(MetaTwoHosts, FiftyDecisionsEachAllLandOnce) {
   fs::path artifact = dir.path() / "hello-1.0.0.sh";
   WriteAll(artifact, "#!/bin/sh\nexec " + FixtureBinary().string() + " \"$@\"\n");
   ASSERT_EQ(h1.Cli({"meta", "release", "add", "--repo", remote.string(), "--project", "hello",
-                    "--version", "1.0.0", "--artifact", artifact.string()})
+                    "--version", "1.0.0", "--artifact", artifact.string(), "--source",
+                    "hello.git=0123456789abcdef0123456789abcdef01234567"})
                 .code,
             0);
   ASSERT_EQ(h1.Cli({"meta", "channel", "set", "--repo", remote.string(), "--project", "hello",

@@ -26,6 +26,9 @@ class RecordsTest : public ::testing::Test {
     r.mutable_artifact()->set_uri("/srv/shop-" + version + ".jar");
     r.mutable_artifact()->set_sha256(kSha);
     r.mutable_artifact()->set_size(10);
+    auto* source = r.add_source();
+    source->set_repo("git@example.com:shop.git");
+    source->set_githash("4f2a9c1e0b7d3a5f6c8e9d0a1b2c3d4e5f607182");
     return r;
   }
   testing::TempDir dir_;
@@ -88,6 +91,9 @@ TEST_F(RecordsTest, ValidateChecksLinks) {
   ASSERT_TRUE(
       store_->Commit({{"shop/releases/1.0.0.txtpb",
                        "version: \"2.0.0\" artifact { uri: \"x\" sha256: \"abc\" size: 1 }"},
+                      {"shop/releases/2.0.0.txtpb",
+                       std::string("version: \"2.0.0\" artifact { uri: \"x\" sha256: \"") + kSha +
+                           "\" size: 1 } source { repo: \"shop.git\" githash: \"4f2a9c1\" }"},
                       {"shop/prod/channels/stable.txtpb", "release: \"3.0.0\""},
                       {"README.md", "not a record"}},
                      "wrong", kBob));
@@ -98,6 +104,14 @@ TEST_F(RecordsTest, ValidateChecksLinks) {
   EXPECT_NE(all.find("does not match the file name"), std::string::npos) << all;
   EXPECT_NE(all.find("sha256 must be 64 hex digits"), std::string::npos) << all;
   EXPECT_NE(all.find("release \"3.0.0\" has no record"), std::string::npos) << all;
+  // A release names the full githash of every repo it was built from.
+  EXPECT_NE(all.find("shop/releases/1.0.0.txtpb:1:1: no source; a release lists the githash"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("shop/releases/2.0.0.txtpb:1:1: source shop.git: githash \"4f2a9c1\" is not "
+                     "40 hex digits"),
+            std::string::npos)
+      << all;
 }
 
 // Decisions are read newest first by the time their ids start with; a record that does not parse
