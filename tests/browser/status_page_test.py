@@ -513,9 +513,10 @@ class Cdp:
         argv = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                 "--disable-dev-shm-usage", "--disable-extensions", "--no-proxy-server",
                 f"--user-data-dir={profile}", "--remote-debugging-pipe", url]
-        # The shell puts the pipe's ends on fds 3 and 4, where Chromium looks for them.
+        # The shell puts the pipe's ends on fds 3 and 4, where Chromium looks for them. bash, not
+        # sh: dash refuses a redirection from an fd above 9, and the pipe's ends often are.
         self.proc = subprocess.Popen(
-            ["/bin/sh", "-c", f'exec "$@" 3<&{to_browser_r} 4>&{from_browser_w}', "sh", *argv],
+            ["/bin/bash", "-c", f'exec "$@" 3<&{to_browser_r} 4>&{from_browser_w}', "sh", *argv],
             pass_fds=(to_browser_r, from_browser_w), stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True)
         os.close(to_browser_r)

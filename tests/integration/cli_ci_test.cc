@@ -53,7 +53,8 @@ std::string DecisionId(const std::string& output) {
 // A clean candidate under traffic: `yoke wait` exits 0 with its decision; a candidate that
 // crashes: 10; a version nobody tests: 11 at the timeout. The read commands' JSON agrees.
 TEST(CliCiTest, WaitFollowsCandidatesToTheirVerdicts) {
-  YokeHarness yoke("judge { min_window_s: 2 min_pairs: 200 max_window_s: 60 }\n");
+  YokeHarness yoke(
+      "judge { min_window_s: 2 min_pairs: 200 max_window_s: 60 auto_promote_major: true }\n");
   yoke.StartYoke();
   yoke.DropScript("1.0.0", "");
   ASSERT_TRUE(yoke.WaitForRole("running", "1.0.0")) << yoke.Log();

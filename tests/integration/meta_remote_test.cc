@@ -23,7 +23,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-const char* kJudge = "judge { min_window_s: 2 min_pairs: 200 max_window_s: 60 }\n";
+const char* kJudge =
+    "judge { min_window_s: 2 min_pairs: 200 max_window_s: 60 auto_promote_major: true }\n";
 
 MetaStatus ReadMeta(uint16_t admin_port) {
   StatusReport report;

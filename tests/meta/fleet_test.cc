@@ -197,20 +197,14 @@ TEST_F(FleetTest, FleetWideRollbackIsObeyedOnceByEveryHost) {
 TEST_F(FleetTest, FleetReportShowsRolesDecisionsAndStaleHosts) {
   sim_.Add("h01", /*heartbeat_s=*/1);
   ASSERT_TRUE(WaitUntil([&] { return AllStatusesIn(1); }, 30s));
-  const auto first =
-      meta::Read<HostStatus>(*Remote(), meta::StatusPath("shop", "prod", "h01", "shop"));
-  ASSERT_TRUE(first && *first);
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        auto now =
-            meta::Read<HostStatus>(*Remote(), meta::StatusPath("shop", "prod", "h01", "shop"));
-        return now && *now && (*now)->seen() > (*first)->seen();
-      },
-      30s));
-  auto log = Remote()->Log(50);
-  bool beat = false;
-  for (const auto& c : *log) beat |= c.message.find("shop on h01: seen; running 1.0.0") == 0;
-  EXPECT_TRUE(beat);
+  // With nothing changing, the status is written again by the heartbeat alone.
+  auto beats = [&] {
+    auto log = Remote()->Log(200);
+    int n = 0;
+    for (const auto& c : *log) n += c.message.starts_with("shop on h01: seen; running 1.0.0");
+    return n;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return beats() >= 2; }, 30s)) << beats();
 
   // A host that stopped an hour ago.
   HostStatus gone;
