@@ -234,7 +234,7 @@ meta {{ project: "demo" host: "demo-host" }}
         release(yoke, config, "3.0.0", build(builds, "hello-3.0.0", (
             f"#!/bin/sh\nexec {sample} \"$@\" --status /lost=404 "
             f"--log-error '/items=inventory lookup failed for sku' --price-as-string\n"
-        ).encode()), "0badf00")
+        ).encode()), "0badf00d0badf00d0badf00d0badf00d0badf00d")
         decision = wait_for("the verdict on 3.0.0", lambda: decision_for(base, "3.0.0"), 120,
                             lambda: progress(admin, load))
         say(f"decision on 3.0.0: {decision['verdict']} - {decision['reason']}")
