@@ -349,7 +349,7 @@ int MetaCommands::Find() {
 }
 
 StatusOr<std::unique_ptr<meta::GitStore>> MetaCommands::OpenRepo() const {
-  return OpenMetaPlace({repo_, embedded_branch_, project_, env_, channel_});
+  return OpenMetaPlace({repo_, embedded_branch_, project_, env_, channel_, {}});
 }
 
 int MetaCommands::Init() {
