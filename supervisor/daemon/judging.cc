@@ -30,6 +30,23 @@ void SetSideLogs(const LogCounts& logs, uint64_t requests, SideLogs* out) {
 }
 
 // One route gate with the figures of its test (docs/judge.md).
+// The figures a gate carries, the same in /status's GateReading and the records' Gate.
+template <typename GateMessage>
+void SetGateFigures(const GateResult& g, GateMessage* gate) {
+  gate->set_name(g.name);
+  gate->set_outcome(std::string(GateOutcomeName(g.outcome)));
+  gate->set_testing_count(g.testing_count);
+  gate->set_testing_total(g.testing_total);
+  gate->set_running_count(g.running_count);
+  gate->set_running_total(g.running_total);
+  gate->set_testing_rate(g.testing_rate);
+  gate->set_running_rate(g.running_rate);
+  gate->set_margin(g.margin);
+  gate->set_z(g.z);
+  gate->set_p_value(g.p_value);
+  gate->set_adjusted_p(g.adjusted_p);
+}
+
 void SetRouteGate(const GateResult& g, RouteGateStatus* out) {
   out->set_outcome(std::string(GateOutcomeName(g.outcome)));
   out->set_testing_count(g.testing_count);
@@ -67,19 +84,8 @@ StatusReport ReadingOf(const Evidence& e, const Judgement& judgement) {
   }
   for (const GateResult& g : judgement.gates) {
     GateReading* gate = out.mutable_judge()->add_gates();
-    gate->set_name(g.name);
-    gate->set_outcome(std::string(GateOutcomeName(g.outcome)));
+    SetGateFigures(g, gate);
     gate->set_detail(ValidUtf8(g.detail));
-    gate->set_testing_count(g.testing_count);
-    gate->set_testing_total(g.testing_total);
-    gate->set_running_count(g.running_count);
-    gate->set_running_total(g.running_total);
-    gate->set_testing_rate(g.testing_rate);
-    gate->set_running_rate(g.running_rate);
-    gate->set_margin(g.margin);
-    gate->set_z(g.z);
-    gate->set_p_value(g.p_value);
-    gate->set_adjusted_p(g.adjusted_p);
     for (const std::string& c : g.culprits) gate->add_culprits(ValidUtf8(c));
   }
   // "judge_5xx", "judge_log_errors"; a route gate status.proto has no field for is left out.
@@ -262,19 +268,8 @@ void Supervisor::WriteDecision(const RecordDecision& what) {
   if (deps_.decision_provenance) deps_.decision_provenance(&decision);
   if (judgement) {
     auto fill = [](const GateResult& g, Gate* gate) {
-      gate->set_name(g.name);
+      SetGateFigures(g, gate);
       if (!g.route.empty()) gate->set_route(g.route);
-      gate->set_outcome(std::string(GateOutcomeName(g.outcome)));
-      gate->set_testing_count(g.testing_count);
-      gate->set_testing_total(g.testing_total);
-      gate->set_running_count(g.running_count);
-      gate->set_running_total(g.running_total);
-      gate->set_testing_rate(g.testing_rate);
-      gate->set_running_rate(g.running_rate);
-      gate->set_margin(g.margin);
-      gate->set_z(g.z);
-      gate->set_p_value(g.p_value);
-      gate->set_adjusted_p(g.adjusted_p);
       gate->set_detail(g.detail);
       if (g.name == "latency") {
         gate->set_testing_p50_ms(g.testing_p50_ms);

@@ -25,33 +25,6 @@ const std::string kJudge =
     "judge { min_window_s: 2 min_pairs: 200 max_window_s: 60 body_diff_min_samples: 10 }\n"
     "mirror { body_sample_rate: 0.2 }\n";
 
-std::vector<Decision> Decisions(const fs::path& base) {
-  std::vector<fs::path> files;
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(base / "decisions", ec)) files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  std::vector<Decision> out;
-  for (const auto& f : files) {
-    Decision d;
-    if (ReadTextRecord(*PosixEnv(), f, &d)) out.push_back(d);
-  }
-  return out;
-}
-
-std::optional<Decision> WaitForDecision(const fs::path& base, const std::string& to,
-                                        std::chrono::seconds timeout = 50s) {
-  std::optional<Decision> found;
-  WaitUntil(
-      [&] {
-        for (const auto& d : Decisions(base)) {
-          if (d.to_version() == to) found = d;
-        }
-        return found.has_value();
-      },
-      timeout);
-  return found;
-}
-
 const Gate* GateOf(const Decision& d, const std::string& name) {
   for (const auto& g : d.gates()) {
     if (g.name() == name) return &g;

@@ -22,33 +22,6 @@ using namespace std::chrono_literals;
 const char* kJudge =
     "judge { min_window_s: 2 min_pairs: 200 max_window_s: 60 auto_promote_major: true }\n";
 
-std::vector<Decision> Decisions(const fs::path& base) {
-  std::vector<fs::path> files;
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(base / "decisions", ec)) files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  std::vector<Decision> out;
-  for (const auto& f : files) {
-    Decision d;
-    if (ReadTextRecord(*PosixEnv(), f, &d)) out.push_back(d);
-  }
-  return out;
-}
-
-std::optional<Decision> WaitForDecision(const fs::path& base, const std::string& to,
-                                        std::chrono::seconds timeout = 40s) {
-  std::optional<Decision> found;
-  WaitUntil(
-      [&] {
-        for (const auto& d : Decisions(base)) {
-          if (d.to_version() == to) found = d;
-        }
-        return found.has_value();
-      },
-      timeout);
-  return found;
-}
-
 std::string Gates(const Decision& d) {
   std::string out;
   for (const auto& g : d.gates()) out += g.name() + "=" + g.outcome() + ": " + g.detail() + "\n";

@@ -2,6 +2,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "base-layout/text_record.h"
@@ -12,6 +13,33 @@
 namespace yoke::testing {
 
 namespace fs = std::filesystem;
+
+std::vector<Decision> Decisions(const fs::path& base) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(base / "decisions", ec)) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  std::vector<Decision> out;
+  for (const auto& f : files) {
+    Decision d;
+    if (ReadTextRecord(*PosixEnv(), f, &d)) out.push_back(d);
+  }
+  return out;
+}
+
+std::optional<Decision> WaitForDecision(const fs::path& base, const std::string& to,
+                                        std::chrono::seconds timeout) {
+  std::optional<Decision> found;
+  WaitUntil(
+      [&] {
+        for (const auto& d : Decisions(base)) {
+          if (d.to_version() == to) found = d;
+        }
+        return found.has_value();
+      },
+      timeout);
+  return found;
+}
 using namespace std::chrono_literals;
 
 LoadGenerator::LoadGenerator(uint16_t port, std::vector<std::string> targets, int threads,

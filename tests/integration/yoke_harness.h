@@ -10,10 +10,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "proto/yoke/records.pb.h"
 #include "proto/yoke/state.pb.h"
 #include "proto/yoke/status.pb.h"
 #include "tests/fakes/process_harness.h"
@@ -50,6 +52,13 @@ class LoadGenerator {
   std::vector<std::string> failures_;  // GUARDED_BY(mu_)
   std::vector<std::thread> threads_;
 };
+
+// The decision records in <base>/decisions, oldest first (by file name); one that does not
+// parse is left out.
+std::vector<Decision> Decisions(const std::filesystem::path& base);
+// The newest decision about `to`, once one is there, or nullopt after `timeout`.
+std::optional<Decision> WaitForDecision(const std::filesystem::path& base, const std::string& to,
+                                        std::chrono::seconds timeout = std::chrono::seconds(50));
 
 class YokeHarness {
  public:
