@@ -90,7 +90,9 @@ std::vector<std::vector<std::string>> AssignStages(const RolloutPlan& plan,
   size_t through = 0;  // hosts in this stage and the ones before it
   for (size_t i = 0; i < n; ++i) {
     through += stages[i].size();
-    const double percent = std::clamp(plan.stages(i).percent(), 0.0, 100.0);
+    // A record is written by hand: NaN and out-of-range shares are read as 0 and 100.
+    const double given = plan.stages(i).percent();
+    const double percent = std::isnan(given) ? 0.0 : std::clamp(given, 0.0, 100.0);
     const auto target = static_cast<size_t>(std::ceil(percent / 100.0 * hosts.size() - 1e-9));
     while (through < target && next < ranked.size()) {
       stages[i].push_back(ranked[next++]);
@@ -146,7 +148,8 @@ CaptainMove CaptainStep(const CaptainInput& in) {
   }
 
   // A new release: freeze the stages and open the first.
-  if (state.release() != in.channel_release) {
+  // (A state without stages, written by hand, is started again.)
+  if (state.release() != in.channel_release || state.stages().empty()) {
     std::vector<std::string> hosts;
     for (const FleetMember* m : following) hosts.push_back(m->host);
     auto stages = AssignStages(plan, hosts);

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace yoke {
 namespace {
 
@@ -209,6 +211,36 @@ TEST(CaptainStepTest, OtherChannelsHostsAndNoPlanAreIgnored) {
   // A host that joins later is in the last stage.
   EXPECT_EQ(StageOf(move.rollout.state(), "web-99"), 2u);
   EXPECT_THAT(GateFor(move.rollout, "2.2.0", "web-1").why, HasSubstr("has not started"));
+}
+
+// Records are written by hand: a share that is NaN, negative or over 100, a state without
+// stages, and a plan edited to fewer stages than its running rollout never crash a step.
+TEST(CaptainStepTest, HandWrittenNonsenseIsReadSafely) {
+  RolloutPlan plan;
+  plan.add_stages()->set_percent(std::nan(""));
+  plan.add_stages()->set_percent(-5);
+  plan.add_stages()->set_percent(1e300);
+  const auto stages = AssignStages(plan, {"a", "b", "c", "d"});
+  EXPECT_TRUE(stages[0].empty());
+  EXPECT_TRUE(stages[1].empty());
+  EXPECT_EQ(stages[2].size(), 4u);
+
+  const WallTime now = At("2026-11-30T10:00:00Z");
+  CaptainInput in{"stable", "2.1.0", {}, Fleet(4, "2.1.0", now), {}, now};
+  *in.rollout.mutable_plan() = plan;
+  in.rollout.mutable_state()->set_release("2.1.0");  // no stages
+  EXPECT_FALSE(GateFor(in.rollout, "2.1.0", "web-1").open);
+  CaptainMove move = CaptainStep(in);
+  ASSERT_TRUE(move.changed);
+  EXPECT_THAT(move.message, HasSubstr("started"));
+
+  // The plan loses its stages after the rollout froze three: the state's stages are kept, and
+  // the stages past the plan hold for no time.
+  in.rollout = move.rollout;
+  in.rollout.mutable_plan()->mutable_stages()->DeleteSubrange(1, 2);
+  in.rollout.mutable_state()->mutable_stages(0)->clear_hosts();
+  for (int i = 0; i < 3; ++i) in.rollout = CaptainStep(in).rollout;
+  EXPECT_FALSE(in.rollout.state().finished().empty());
 }
 
 }  // namespace

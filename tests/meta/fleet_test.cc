@@ -192,6 +192,31 @@ TEST_F(FleetTest, FleetWideRollbackIsObeyedOnceByEveryHost) {
   EXPECT_EQ(again.running, "2.0.0");
 }
 
+// A rollout record that does not parse holds the host where it is, with the record's path and
+// line in /status and a bad-record count; once the record is mended the host follows again.
+TEST_F(FleetTest, ABadRolloutRecordHoldsTheHostAndSaysWhere) {
+  testing::SimHost& h = sim_.Add("h01");
+  sim_.Drive({"2.0.0"});
+  ASSERT_TRUE(WaitUntil([&] { return AllStatusesIn(1); }, 30s));
+  ASSERT_TRUE(Remote()->Commit(
+      {{meta::RolloutPath("shop", "prod", "stable"), "plan { stages { percent: \"ten\" } }\n"}},
+      "a bad plan", kOperator));
+  ASSERT_TRUE(
+      meta::SetChannel(*Remote(), "shop", "prod", "stable", "2.0.0", std::nullopt, kOperator));
+  ASSERT_TRUE(WaitUntil(
+      [&] { return h.sync->Snapshot().rollout_wait().find("does not parse") != std::string::npos; },
+      30s))
+      << h.sync->Snapshot().rollout_wait();
+  EXPECT_THAT(h.sync->Snapshot().rollout_wait(), HasSubstr("shop/prod/rollouts/stable.txtpb:1:"));
+  EXPECT_GE(h.sync->Snapshot().bad_records(), 1);
+  EXPECT_TRUE(sim_.Took("2.0.0").empty());
+
+  ASSERT_TRUE(Remote()->Commit({{meta::RolloutPath("shop", "prod", "stable"), std::nullopt}},
+                               "no plan", kOperator));
+  ASSERT_TRUE(WaitUntil([&] { return sim_.Took("2.0.0").size() == 1; }, 30s));
+  EXPECT_EQ(h.sync->Snapshot().rollout_wait(), "");
+}
+
 // The fleet view: each host's roles and last decision, a host whose heartbeat stopped shown
 // stale, and the status rewritten by the heartbeat when nothing changed.
 TEST_F(FleetTest, FleetReportShowsRolesDecisionsAndStaleHosts) {
