@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cctype>
 #include <chrono>
 #include <iostream>
@@ -159,9 +160,11 @@ int FleetCommands::Decisions() {
   for (const DecisionEntry& entry : shown) {
     auto json = PrintJsonRecord(entry.decision);
     if (!json) continue;
-    // {"id":...,"path":...,"decision":{...}}
-    std::cout << "{\"id\":\"" << entry.id << "\",\"path\":\"" << entry.path
-              << "\",\"decision\":" << *json << "}\n";
+    // {"id":...,"path":...,"decision":{...}}; names come from meta, so they are escaped.
+    boost::json::object line{{"id", entry.id}, {"path", entry.path}};
+    std::string text = boost::json::serialize(line);
+    text.pop_back();  // the closing brace
+    std::cout << text << ",\"decision\":" << *json << "}\n";
   }
   return kExitOk;
 }

@@ -10,6 +10,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <boost/json.hpp>
 #include <thread>
 
 #include "core/record_text.h"
@@ -208,6 +209,33 @@ TEST_F(FleetRunTest, ThreeStagesAcrossTwentyHostsThenAHaltAtTheCanary) {
   ASSERT_TRUE(ended);
   EXPECT_TRUE(WIFEXITED(*ended) && WEXITSTATUS(*ended) == 0);
   EXPECT_THAT(ReadAll(dir_.path() / "captain.out"), HasSubstr("captain: stopped"));
+}
+
+// Names in meta may hold quotes and backslashes (they only may not hold '/' or control
+// characters): `yoke fleet decisions --json` still prints one valid JSON object per line.
+TEST_F(FleetRunTest, FleetDecisionsJsonEscapesNamesFromMeta) {
+  const std::string host = "we\"b\\1";
+  Decision d;
+  d.set_service("hello");
+  d.set_host(host);
+  d.set_from_version("1.0.0");
+  d.set_to_version("2.0.0");
+  d.set_verdict(Verdict::REJECT);
+  d.set_time("2026-11-30T10:00:00Z");
+  ASSERT_TRUE(Remote()->Commit({{meta::DecisionsDir("hello", "prod", host, "hello") +
+                                     "/20261130T100000Z-1.0.0-to-2.0.0.txtpb",
+                                 *PrintTextRecord(d)}},
+                               "a decision", {"op", "op@example.com"}));
+  auto out = real_[0]->Cli(
+      {"fleet", "decisions", "--repo", remote_.string(), "--project", "hello", "--json"});
+  ASSERT_EQ(out.code, 0) << out.output;
+  const std::string line = out.output.substr(out.output.rfind("{\"id\""));
+  boost::system::error_code ec;
+  boost::json::value parsed = boost::json::parse(line, ec);
+  ASSERT_FALSE(ec) << line;
+  EXPECT_EQ(parsed.at("path").as_string(), meta::DecisionsDir("hello", "prod", host, "hello") +
+                                               "/20261130T100000Z-1.0.0-to-2.0.0.txtpb");
+  EXPECT_EQ(parsed.at("decision").at("host").as_string(), host);
 }
 
 }  // namespace
