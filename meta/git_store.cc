@@ -18,6 +18,8 @@
 namespace yoke::meta {
 namespace {
 
+namespace fs = std::filesystem;
+
 void InitLibgit2() {
   static const int once = git_libgit2_init();
   (void)once;
@@ -167,6 +169,69 @@ int CollectBlob(const char* root, const git_tree_entry* entry, void* payload) {
 
 // After losing a race for the branch (or its lock), wait a little, longer each time, with
 // jitter so that two writers stop colliding.
+using OdbPtr = std::unique_ptr<git_odb, Freer<git_odb, git_odb_free>>;
+using OdbObjectPtr = std::unique_ptr<git_odb_object, Freer<git_odb_object, git_odb_object_free>>;
+
+Status CopyObject(git_odb* from, git_odb* to, const git_oid& id) {
+  git_odb_object* raw = nullptr;
+  if (git_odb_read(&raw, from, &id) != 0) return Fail(GitError("cannot read " + ToHex(id)));
+  OdbObjectPtr object(raw);
+  git_oid written;
+  if (git_odb_write(&written, to, git_odb_object_data(raw), git_odb_object_size(raw),
+                    git_odb_object_type(raw)) != 0) {
+    return Fail(GitError("cannot write " + ToHex(id)));
+  }
+  return Ok();
+}
+
+// Children are written before their tree, so a tree `to` has is complete there.
+Status CopyTree(git_repository* from_repo, git_odb* from, git_odb* to, const git_oid& id) {
+  if (git_odb_exists(to, &id)) return Ok();
+  git_tree* raw = nullptr;
+  if (git_tree_lookup(&raw, from_repo, &id) != 0) return Fail(GitError("cannot read a tree"));
+  TreePtr tree(raw);
+  for (size_t i = 0; i < git_tree_entrycount(raw); ++i) {
+    const git_tree_entry* entry = git_tree_entry_byindex(raw, i);
+    const git_oid* child = git_tree_entry_id(entry);
+    if (git_tree_entry_type(entry) == GIT_OBJECT_TREE) {
+      YOKE_RETURN_IF_ERROR(CopyTree(from_repo, from, to, *child));
+    } else if (git_tree_entry_type(entry) == GIT_OBJECT_BLOB && !git_odb_exists(to, child)) {
+      YOKE_RETURN_IF_ERROR(CopyObject(from, to, *child));
+    }
+  }
+  return CopyObject(from, to, id);
+}
+
+// Copies the commits reachable from `tip` and not from `known` (commits `to` has), with their
+// trees and blobs, from one repository to another as loose objects, oldest first: an object
+// `to` ends up with always has everything it refers to. libgit2's local transport would write
+// a pack file per fetch or push, refused ones included; a few hundred of them make every
+// lookup in a shared remote slow (git's own tools repack them; libgit2 has no gc).
+Status CopyCommits(git_repository* from_repo, git_repository* to_repo, const git_oid& tip,
+                   const std::vector<git_oid>& known) {
+  git_odb *from_raw = nullptr, *to_raw = nullptr;
+  if (git_repository_odb(&from_raw, from_repo) != 0) return Fail(GitError("cannot open objects"));
+  OdbPtr from(from_raw);
+  if (git_repository_odb(&to_raw, to_repo) != 0) return Fail(GitError("cannot open objects"));
+  OdbPtr to(to_raw);
+  git_revwalk* raw_walk = nullptr;
+  if (git_revwalk_new(&raw_walk, from_repo) != 0) return Fail(GitError("cannot walk history"));
+  WalkPtr walk(raw_walk);
+  git_revwalk_sorting(raw_walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
+  if (git_revwalk_push(raw_walk, &tip) != 0) return Fail(GitError("cannot walk history"));
+  for (const git_oid& id : known) {
+    if (git_odb_exists(from_raw, &id)) git_revwalk_hide(raw_walk, &id);
+  }
+  git_oid next;
+  while (git_revwalk_next(&next, raw_walk) == 0) {
+    if (git_odb_exists(to_raw, &next)) continue;
+    YOKE_ASSIGN_OR_RETURN(CommitPtr commit, CommitAt(from_repo, next));
+    YOKE_RETURN_IF_ERROR(CopyTree(from_repo, from_raw, to_raw, *git_commit_tree_id(commit.get())));
+    YOKE_RETURN_IF_ERROR(CopyObject(from_raw, to_raw, next));
+  }
+  return Ok();
+}
+
 void RaceBackoff(int attempt) {
   thread_local std::minstd_rand random(std::random_device{}());
   int cap = 1 << std::min(attempt, 6);
@@ -457,11 +522,16 @@ StatusOr<std::string> GitStore::Commit(const std::vector<FileChange>& changes,
   return Fail("cannot commit to " + branch_ + ": it keeps moving");
 }
 
-Status GitStore::Fetch() {
+std::optional<std::string> GitStore::RemotePath() const {
+  if (url_.starts_with("file://")) return url_.substr(7);
+  if (url_.starts_with("/")) return url_;
+  return std::nullopt;
+}
+
+Status GitStore::FetchOverTransport() {
   YOKE_ASSIGN_OR_RETURN(auto remote, Remote());
   git_remote* raw = remote.get();
   const std::string origin_ref = "refs/remotes/origin/" + branch_;
-  YOKE_ASSIGN_OR_RETURN(std::string before, RefTarget(repo_, origin_ref));
   std::string spec = "+refs/heads/" + branch_ + ":" + origin_ref;
   char* specs[] = {spec.data()};
   git_strarray refspecs{specs, 1};
@@ -479,7 +549,59 @@ Status GitStore::Fetch() {
     return Fail("cannot fetch from " + url_ + ": " +
                 session.Explain(GitError("libgit2").substr(9)));
   }
+  return Ok();
+}
+
+// libgit2 indexes what each fetch over ssh or https brings into a pack file of its own and
+// never repacks: a host fetching every few seconds from a busy fleet would gather thousands,
+// and every object lookup looks through all of them. Past kMaxPacks, everything the refs
+// reach goes into one new pack and the old packs are removed (git gc's "too many packs").
+Status GitStore::RepackIfMany() {
+  constexpr size_t kMaxPacks = 32;
+  const fs::path dir = fs::path(git_repository_path(repo_)) / "objects" / "pack";
+  std::vector<fs::path> old;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".pack") old.push_back(entry.path());
+  }
+  if (ec || old.size() <= kMaxPacks) return Ok();
+  git_packbuilder* raw = nullptr;
+  if (git_packbuilder_new(&raw, repo_) != 0) return Fail(GitError("cannot repack"));
+  std::unique_ptr<git_packbuilder, Freer<git_packbuilder, git_packbuilder_free>> builder(raw);
+  git_revwalk* raw_walk = nullptr;
+  if (git_revwalk_new(&raw_walk, repo_) != 0) return Fail(GitError("cannot walk history"));
+  WalkPtr walk(raw_walk);
+  if (git_revwalk_push_glob(raw_walk, "refs/*") != 0 ||
+      git_packbuilder_insert_walk(raw, raw_walk) != 0 ||
+      git_packbuilder_write(raw, dir.c_str(), 0, nullptr, nullptr) != 0) {
+    return Fail(GitError("cannot repack " + path_));
+  }
+  const std::string kept = std::string("pack-") + git_packbuilder_name(raw);
+  for (const fs::path& pack : old) {
+    if (pack.stem() == kept) continue;
+    for (const char* ext : {".idx", ".rev", ".pack"}) {
+      fs::remove(fs::path(pack).replace_extension(ext), ec);
+    }
+  }
+  git_odb* odb = nullptr;
+  if (git_repository_odb(&odb, repo_) == 0) {
+    git_odb_refresh(odb);
+    git_odb_free(odb);
+  }
+  spdlog::info("meta: repacked {} pack files of {} into one", old.size(), path_);
+  return Ok();
+}
+
+Status GitStore::Fetch() {
+  const std::string origin_ref = "refs/remotes/origin/" + branch_;
+  YOKE_ASSIGN_OR_RETURN(std::string before, RefTarget(repo_, origin_ref));
+  const std::optional<std::string> path = RemotePath();
+  if (Status fetched = path ? FetchFromPath(*path) : FetchOverTransport(); !fetched) {
+    if (path) last_failure_ = RemoteFailure::kOther;
+    return fetched;
+  }
   last_failure_ = RemoteFailure::kNone;
+  if (Status repacked = RepackIfMany(); !repacked) spdlog::warn("{}", repacked.error().message());
   YOKE_ASSIGN_OR_RETURN(std::string after, RefTarget(repo_, origin_ref));
   if (!before.empty() && !after.empty() && before != after) {
     YOKE_ASSIGN_OR_RETURN(git_oid before_id, FromHex(before));
@@ -571,6 +693,18 @@ StatusOr<size_t> GitStore::IntegrateOnce(const std::string& own_prefix) {
   return Fail("cannot integrate origin: the branch keeps moving");
 }
 
+Status GitStore::DropLocalCommits() {
+  for (int attempt = 0; attempt < 40; ++attempt) {
+    if (attempt > 0) RaceBackoff(attempt);
+    YOKE_ASSIGN_OR_RETURN(std::string origin, RefTarget(repo_, "refs/remotes/origin/" + branch_));
+    YOKE_ASSIGN_OR_RETURN(std::string local, Tip());
+    if (origin.empty() || local == origin) return Ok();
+    YOKE_ASSIGN_OR_RETURN(bool moved, MoveBranch(origin, local, "yoke: drop local commits"));
+    if (moved) return Ok();
+  }
+  return Fail("cannot reset " + branch_ + ": it keeps moving");
+}
+
 StatusOr<size_t> GitStore::Ahead() const {
   YOKE_ASSIGN_OR_RETURN(std::string local, Tip());
   if (local.empty()) return size_t{0};
@@ -595,8 +729,7 @@ StatusOr<size_t> GitStore::Ahead() const {
 }
 
 Status GitStore::Push() {
-  if (url_.starts_with("file://")) return PushToPath(url_.substr(7));
-  if (url_.starts_with("/")) return PushToPath(url_);
+  if (auto path = RemotePath()) return PushToPath(*path);
   YOKE_ASSIGN_OR_RETURN(auto remote, Remote());
   git_remote* raw = remote.get();
   std::string spec = "refs/heads/" + branch_ + ":refs/heads/" + branch_;
@@ -616,9 +749,9 @@ Status GitStore::Push() {
   if (git_remote_push(raw, &refspecs, &options) != 0) {
     if (!session.lease_broken.empty()) {
       last_failure_ = RemoteFailure::kNone;
-      return Fail("the remote's " + branch_ + " is at " + session.lease_broken.substr(0, 12) +
-                  ", not at " + (session.lease.empty() ? "none" : session.lease.substr(0, 12)) +
-                  " as last fetched; fetching before pushing again");
+      return Conflict("the remote's " + branch_ + " is at " + session.lease_broken.substr(0, 12) +
+                      ", not at " + (session.lease.empty() ? "none" : session.lease.substr(0, 12)) +
+                      " as last fetched; fetching before pushing again");
     }
     last_failure_ =
         session.failure() == RemoteFailure::kNone ? RemoteFailure::kOther : session.failure();
@@ -633,35 +766,56 @@ Status GitStore::Push() {
 
 // libgit2's local transport checks that a push fast-forwards and then moves the remote's branch
 // with force, without its lock in between: a commit another writer (an operator, a captain,
-// another host) made to the remote in that window would be dropped. So the objects go over as a
-// push to a scratch ref named after the commit, and the branch is moved here, under the remote's
-// ref lock, only if it still points where the last fetch saw it.
+// another host) made to the remote in that window would be dropped. It also leaves a pack file
+// behind per push, refused ones included. So the objects are copied (CopyCommits) and the
+// branch is moved here, under the remote's ref lock, only if it still points where the last
+// fetch saw it.
 Status GitStore::PushToPath(const std::string& remote_path) {
   YOKE_ASSIGN_OR_RETURN(std::string tip, Tip());
   if (tip.empty()) return Ok();
   YOKE_ASSIGN_OR_RETURN(std::string seen, RefTarget(repo_, "refs/remotes/origin/" + branch_));
-  YOKE_ASSIGN_OR_RETURN(auto remote, Remote());
-  const std::string scratch = "refs/yoke/incoming/" + tip;
-  std::string spec = "+refs/heads/" + branch_ + ":" + scratch;
-  char* specs[] = {spec.data()};
-  git_strarray refspecs{specs, 1};
-  git_push_options options = GIT_PUSH_OPTIONS_INIT;
-  if (git_remote_push(remote.get(), &refspecs, &options) != 0) {
+  auto target = Open(remote_path, branch_);
+  if (!target) {
     last_failure_ = RemoteFailure::kOther;
-    return Fail(GitError("cannot push to " + url_), ErrorCode::kUnavailable);
+    return Fail("cannot push to " + url_ + ": " + target.error().message(),
+                ErrorCode::kUnavailable);
   }
   last_failure_ = RemoteFailure::kNone;
-  YOKE_ASSIGN_OR_RETURN(auto target, Open(remote_path, branch_));
-  auto moved = target->MoveBranch(tip, seen, "yoke: push from " + path_);
-  git_reference* ref = nullptr;
-  if (git_reference_lookup(&ref, target->repo_, scratch.c_str()) == 0) {
-    git_reference_delete(ref);
-    git_reference_free(ref);
-  }
-  if (!moved) return std::unexpected(moved.error());
-  if (!*moved) {
+  // Refused before any object is copied when the remote has moved already: under contention
+  // most attempts end here, and leave nothing behind.
+  YOKE_ASSIGN_OR_RETURN(std::string theirs, (*target)->Tip());
+  if (theirs != seen) {
     return Conflict("the remote refused the push: " + branch_ + " moved since the last fetch");
   }
+  YOKE_ASSIGN_OR_RETURN(git_oid tip_id, FromHex(tip));
+  std::vector<git_oid> known;
+  if (auto id = FromHex(seen); !seen.empty() && id) known.push_back(*id);
+  YOKE_RETURN_IF_ERROR(CopyCommits(repo_, (*target)->repo_, tip_id, known));
+  YOKE_ASSIGN_OR_RETURN(bool moved, (*target)->MoveBranch(tip, seen, "yoke: push from " + path_));
+  if (!moved) {
+    return Conflict("the remote refused the push: " + branch_ + " moved since the last fetch");
+  }
+  return Ok();
+}
+
+Status GitStore::FetchFromPath(const std::string& remote_path) {
+  auto source = Open(remote_path, branch_);
+  if (!source) return Fail("cannot fetch from " + url_ + ": " + source.error().message());
+  YOKE_ASSIGN_OR_RETURN(std::string theirs, (*source)->Tip());
+  if (theirs.empty()) return Ok();
+  YOKE_ASSIGN_OR_RETURN(git_oid theirs_id, FromHex(theirs));
+  std::vector<git_oid> known;
+  for (const std::string& hex :
+       {RefTarget(repo_, "refs/remotes/origin/" + branch_).value_or(""), Tip().value_or("")}) {
+    if (auto id = FromHex(hex); !hex.empty() && id) known.push_back(*id);
+  }
+  YOKE_RETURN_IF_ERROR(CopyCommits((*source)->repo_, repo_, theirs_id, known));
+  git_reference* raw = nullptr;
+  const std::string ref = "refs/remotes/origin/" + branch_;
+  if (git_reference_create(&raw, repo_, ref.c_str(), &theirs_id, 1, "yoke: fetch") != 0) {
+    return Fail(GitError("cannot update " + ref));
+  }
+  git_reference_free(raw);
   return Ok();
 }
 

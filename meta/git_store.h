@@ -99,6 +99,9 @@ class GitStore {
   // `own_prefix` (a folder, no trailing '/'), only changes under it are re-applied, and a
   // local commit with none is dropped.
   StatusOr<size_t> Integrate(const std::string& own_prefix = "");
+  // Moves the branch back to origin's tip as last fetched, dropping local commits: for a writer
+  // whose commit was decided on a tip that is no longer the remote's (the captain).
+  Status DropLocalCommits();
   // Local commits that origin's branch (as last fetched) lacks.
   StatusOr<size_t> Ahead() const;
   // Pushes the branch to origin; an error when the remote refused it. A remote on a path
@@ -118,7 +121,12 @@ class GitStore {
                             const std::string& why);
   StatusOr<size_t> IntegrateOnce(const std::string& own_prefix);
   void UpdateWorkingTree(const std::string& old_tip, const std::string& new_tip);
+  // A remote on a path (file:// or absolute): objects are copied, not sent as a pack.
+  std::optional<std::string> RemotePath() const;
   Status PushToPath(const std::string& remote_path);
+  Status FetchFromPath(const std::string& remote_path);
+  Status FetchOverTransport();
+  Status RepackIfMany();
 
   struct RemoteFree {
     void operator()(git_remote* remote) const;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <random>
 
 #include "base-layout/decision_log.h"
 #include "base-layout/paths.h"
@@ -15,6 +16,7 @@
 #include "core/rollout.h"
 #include "core/version.h"
 #include "meta/artifact_fetch.h"
+#include "meta/fleet.h"
 #include "meta/layout.h"
 #include "meta/records.h"
 
@@ -271,10 +273,33 @@ void MetaSync::Pass(bool fetch) {
   CommitStatus();
   if (remote && options_.settings.push()) PushQueued();
   Follow();
+  ReadFleetView();
   if (remote) {
     auto ahead = store_->Ahead();
     std::lock_guard lock(mu_);
     if (ahead) snapshot_.set_queued(*ahead);
+  }
+}
+
+void MetaSync::ReadFleetView() {
+  constexpr auto kFleetEvery = 30s;
+  const auto now = clock_->Now();
+  if (now < next_fleet_read_) return;
+  auto tip = store_->Tip();
+  if (!tip || *tip == fleet_tip_) return;
+  next_fleet_read_ = now + kFleetEvery;
+  fleet_tip_ = *tip;
+  const MetaSettings& m = options_.settings;
+  auto report = ReadFleetReport(*store_, m.project(), m.env(), clock_->WallNow());
+  if (!report) {
+    spdlog::warn("meta: cannot read the fleet view: {}", report.error().message());
+    return;
+  }
+  std::lock_guard lock(mu_);
+  if (report->members_size() > 1) {
+    *snapshot_.mutable_fleet() = std::move(*report);
+  } else {
+    snapshot_.clear_fleet();
   }
 }
 
@@ -400,10 +425,12 @@ void MetaSync::PushQueued() {
     auto ahead = store_->Ahead();
     if (!ahead || *ahead == 0) {
       push_backoff_ = 0ms;
+      refusals_in_row_ = 0;
       return;
     }
     auto pushed = store_->Push();
-    if (!pushed) CountRemoteFailure();
+    const bool refused = !pushed && pushed.error().code() == ErrorCode::kConflict;
+    if (!pushed && !refused) CountRemoteFailure();
     if (pushed) {
       // A remote without atomic ref updates (a plain path) may let another host overwrite this
       // push; fetching again shows whether it landed, and what is missing stays queued.
@@ -429,6 +456,17 @@ void MetaSync::PushQueued() {
       break;
     }
     if (auto applied = store_->Integrate(HostDir()); !applied) break;
+    if (refused) {
+      // Another host pushed first. If every refused host tried again at once, most would lose
+      // again, each after a fetch and a rebase: a random wait that doubles with each refusal
+      // in a row spreads them out (exponential backoff with full jitter).
+      thread_local std::minstd_rand random(std::random_device{}());
+      refusals_in_row_ = std::min(refusals_in_row_ + 1, 16);
+      const auto window = std::min<std::chrono::milliseconds>(
+          kMaxPushBackoff, std::chrono::milliseconds(100 << std::min(refusals_in_row_, 9)));
+      next_push_ = clock_->Now() + std::chrono::milliseconds(random() % (window.count() + 1));
+      return;
+    }
     std::unique_lock lock(mu_);
     wake_.wait_for(lock, std::chrono::milliseconds(50 << attempt), [&] { return stop_; });
     if (stop_) return;

@@ -97,6 +97,9 @@ class MetaSync {
   // Carries out the channel's fleet-wide rollback order once. Returns true while it is in hand
   // (the normal following waits), false once done or when there is none to carry out.
   bool FollowRollback(const FleetRollback& order, const Release& release);
+  // Reads the fleet view of this env into the snapshot, at most every 30 s and only when the
+  // branch moved: every host's status, for the status page's Fleet panel.
+  void ReadFleetView();
   // Why a staged rollout keeps this host from taking `version` now, or empty.
   std::string RolloutWait(const std::string& version);
   // Fetch() plus the bookkeeping: failure causes counted, a rewritten remote noticed.
@@ -148,8 +151,11 @@ class MetaSync {
   std::string rollback_said_;  // the last problem with an order, said once
   std::string rollout_said_;   // the last rollout wait, said once
   SteadyTime next_heartbeat_{};
+  SteadyTime next_fleet_read_{};
+  std::string fleet_tip_;  // the tip the fleet view was read at
   SteadyTime next_push_{};
   std::chrono::milliseconds push_backoff_{0};
+  int refusals_in_row_ = 0;  // pushes refused because another host pushed first
   std::thread thread_;
 };
 

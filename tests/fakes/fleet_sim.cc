@@ -31,6 +31,7 @@ SimHost& FleetSim::Add(const std::string& name, uint32_t heartbeat_s) {
   fs::create_directories(h->base / "decisions");
   fs::create_directories(h->base / "state");
   meta::MetaSyncOptions options;
+  options.settings.MergeFrom(remote_settings_);
   options.settings.set_url(url_);
   options.settings.set_project(project_);
   options.settings.set_host(name);

@@ -42,6 +42,8 @@ class FleetSim {
   FleetSim(const FleetSim&) = delete;
   FleetSim& operator=(const FleetSim&) = delete;
 
+  // Merged into every host's meta settings from the next Add: a remote's credentials.
+  void SetRemoteSettings(const MetaSettings& settings) { remote_settings_ = settings; }
   SimHost& Add(const std::string& name, uint32_t heartbeat_s = 600);
   // Stops and forgets a host (as a restart would; Add it again to restart it).
   void Remove(const std::string& name);
@@ -60,6 +62,7 @@ class FleetSim {
   std::string url_;
   std::string project_;
   std::string service_;
+  MetaSettings remote_settings_;
   RealClock clock_;
   std::vector<std::unique_ptr<SimHost>> hosts_;
   std::mutex hosts_mu_;  // Add and Remove against the driver

@@ -222,7 +222,7 @@ bool HttpsGitServer::Start() {
   const std::string conf =
       "daemon off;\nmaster_process on;\nworker_processes 1;\nuser " + UserName() + ";\npid " + d +
       "/nginx.pid;\nerror_log " + d + "/error.log info;\n" +
-      "events { worker_connections 64; }\n"
+      "events { worker_connections 512; }\n"
       "http {\n"
       "  access_log " +
       d +

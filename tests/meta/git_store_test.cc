@@ -7,6 +7,7 @@
 
 #include <thread>
 
+#include "tests/fakes/git_servers.h"
 #include "tests/fakes/process_harness.h"
 #include "tests/fakes/temp_dir.h"
 
@@ -129,7 +130,8 @@ TEST_F(GitStoreTest, ReappliesLocalCommitsOnTheRemoteTip) {
 
 // A commit made straight in a remote on a path after a clone's fetch (an operator's channel
 // move, a captain's stage move) is never overwritten by the clone's push: the push is refused,
-// and after a fetch and re-apply both land. No scratch ref is left in the remote.
+// and after a fetch and re-apply both land. The refused push wrote nothing there, and neither
+// side gains a pack file (one per fetch or push would slow a shared remote down).
 TEST_F(GitStoreTest, PushToAPathNeverOverwritesACommitMadeThereAfterTheFetch) {
   const std::string remote = (dir_.path() / "remote.git").string();
   auto r = Must(meta::GitStore::OpenOrInit(remote, "main", true));
@@ -141,16 +143,84 @@ TEST_F(GitStoreTest, PushToAPathNeverOverwritesACommitMadeThereAfterTheFetch) {
   ASSERT_TRUE(a->Commit({{"hosts/a/1", "a1"}}, "a1", kAlice));
   ASSERT_TRUE(r->Commit({{"channels/stable", "2.0.0"}}, "channel move", kAlice));
 
+  auto loose = [](const fs::path& repo, const std::string& id) {
+    return fs::exists(repo / "objects" / id.substr(0, 2) / id.substr(2));
+  };
+  auto packs = [](const fs::path& repo) {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(repo / "objects" / "pack")) {
+      n += e.path().extension() == ".pack";
+    }
+    return n;
+  };
+  const std::string refused_tip = *a->Tip();
   auto pushed = a->Push();
   ASSERT_FALSE(pushed);
   EXPECT_EQ(pushed.error().code(), ErrorCode::kConflict) << pushed.error().message();
   EXPECT_EQ(**r->ReadFile("channels/stable"), "2.0.0");
+  EXPECT_FALSE(loose(remote, refused_tip)) << "a refused push copied its commit";
   ASSERT_TRUE(a->Fetch());
   ASSERT_TRUE(a->Integrate());
   ASSERT_TRUE(a->Push());
   EXPECT_EQ(**r->ReadFile("channels/stable"), "2.0.0");
   EXPECT_EQ(**r->ReadFile("hosts/a/1"), "a1");
-  EXPECT_FALSE(fs::exists(fs::path(remote) / "refs" / "yoke" / "incoming" / *a->Tip()));
+  EXPECT_TRUE(loose(remote, *a->Tip()));
+  EXPECT_EQ(packs(remote), 0u);
+  EXPECT_EQ(packs(dir_.path() / "a"), 0u);
+}
+
+// A clone that gathered many packs (libgit2 writes one per fetch over ssh or https; here made
+// with `git repack`) is repacked into one at the next fetch, and every record still reads.
+TEST_F(GitStoreTest, ManyPacksAreRepackedIntoOneAtAFetch) {
+  const std::string remote = (dir_.path() / "remote.git").string();
+  auto r = Must(meta::GitStore::OpenOrInit(remote, "main", true));
+  ASSERT_TRUE(r->Commit({{"README", "meta"}}, "start", kAlice));
+  const fs::path clone = dir_.path() / "a";
+  auto a = Must(meta::GitStore::OpenOrInit(clone.string(), "main", true));
+  ASSERT_TRUE(a->SetRemote(remote));
+  ASSERT_TRUE(a->Fetch());
+  ASSERT_TRUE(a->Integrate());
+  auto packs = [&] {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(clone / "objects" / "pack")) {
+      n += e.path().extension() == ".pack";
+    }
+    return n;
+  };
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(a->Commit({{"hosts/a/" + std::to_string(i), std::to_string(i)}}, "c", kAlice));
+    std::string out;
+    ASSERT_EQ(
+        testing::RunProgram({"git", "-C", clone.string(), "repack", "-q", "-d"}, dir_.path(), &out),
+        0)
+        << out;
+  }
+  ASSERT_EQ(packs(), 40u);
+  ASSERT_TRUE(a->Fetch());
+  EXPECT_EQ(packs(), 1u);
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_EQ(**a->ReadFile("hosts/a/" + std::to_string(i)), std::to_string(i));
+  }
+  ASSERT_TRUE(a->Push());
+  EXPECT_EQ(**r->ReadFile("hosts/a/39"), "39");
+}
+
+// The captain's clone drops a move the remote refused: its branch goes back to the remote's
+// tip as last fetched, and nothing of the move is pushed later.
+TEST_F(GitStoreTest, DropLocalCommitsGoesBackToTheFetchedTip) {
+  const std::string remote = (dir_.path() / "remote.git").string();
+  auto r = Must(meta::GitStore::OpenOrInit(remote, "main", true));
+  ASSERT_TRUE(r->Commit({{"README", "meta"}}, "start", kAlice));
+  auto a = Must(meta::GitStore::OpenOrInit((dir_.path() / "a").string(), "main", true));
+  ASSERT_TRUE(a->SetRemote("file://" + remote));
+  ASSERT_TRUE(a->Fetch());
+  ASSERT_TRUE(a->Integrate());
+  ASSERT_TRUE(a->Commit({{"rollout", "stage 2"}}, "move", kAlice));
+  EXPECT_EQ(*a->Ahead(), 1u);
+  ASSERT_TRUE(a->DropLocalCommits());
+  EXPECT_EQ(*a->Ahead(), 0u);
+  EXPECT_EQ(*a->Tip(), *r->Tip());
+  EXPECT_FALSE(*a->ReadFile("rollout"));
 }
 
 // A remote that is not there is an error, not a crash, and the local commits stay.
