@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "core/artifact_name.h"
 #include "core/record_text.h"
@@ -34,18 +35,38 @@ Status CheckNames(const CaptainTarget& target) {
 
 }  // namespace
 
-StatusOr<Fleet> ReadFleet(const GitStore& store, const std::string& project,
-                          const std::string& env) {
+StatusOr<Fleet> ReadFleet(const GitStore& store, const std::string& project, const std::string& env,
+                          const FleetDecisions& which) {
   Fleet fleet;
   const std::string dir = HostsDir(project, env);
-  YOKE_ASSIGN_OR_RETURN(fleet.decisions, ReadDecisions(store, dir));
+  YOKE_ASSIGN_OR_RETURN(std::vector<std::string> files, store.ListFiles(dir));
+  std::set<std::string> wanted;
+  if (!which.all) {
+    std::map<std::pair<std::string, std::string>, std::string> newest;  // by file name
+    for (const std::string& path : files) {
+      auto place = ParseDecisionPath(path);
+      if (!place) continue;
+      std::string& last = newest[{place->host, place->service}];
+      if (last.empty() || place->file > last.substr(last.rfind('/') + 1)) last = path;
+      if (!which.to.empty() && (place->file.ends_with("-to-" + which.to + ".txtpb") ||
+                                place->file.ends_with("-to-" + which.to + ".pb"))) {
+        wanted.insert(path);
+      }
+    }
+    for (const auto& [key, path] : newest) wanted.insert(path);
+  }
+  YOKE_ASSIGN_OR_RETURN(fleet.decisions, ReadDecisions(
+                                             store, dir, 0,
+                                             which.all ? std::function<bool(const std::string&)>()
+                                                       : [&wanted](const std::string& path) {
+                                                           return wanted.contains(path);
+                                                         }));
   if (!fleet.decisions.error.empty()) return Fail(fleet.decisions.error);
   std::map<std::pair<std::string, std::string>, const DecisionEntry*> last;
   for (const DecisionEntry& entry : fleet.decisions.entries) {  // newest first
     auto place = ParseDecisionPath(entry.path);
     if (place) last.try_emplace({place->host, place->service}, &entry);
   }
-  YOKE_ASSIGN_OR_RETURN(std::vector<std::string> files, store.ListFiles(dir));
   for (const std::string& path : files) {
     // <dir>/<host>/<service>/status.txtpb (or .pb)
     const std::string rest = path.substr(dir.size() + 1);
@@ -91,7 +112,7 @@ StatusOr<FleetReport> ReadFleetReport(const GitStore& store, const std::string& 
   report.set_env(env);
   YOKE_ASSIGN_OR_RETURN(std::string tip, store.Tip());
   report.set_commit(tip);
-  YOKE_ASSIGN_OR_RETURN(Fleet fleet, ReadFleet(store, project, env));
+  YOKE_ASSIGN_OR_RETURN(Fleet fleet, ReadFleet(store, project, env, {false, ""}));
   // Each channel's rollout, read once.
   std::map<std::string, std::optional<Rollout>> rollouts;
   for (const FleetRow& row : fleet.rows) {
@@ -178,7 +199,8 @@ StatusOr<CaptainMove> CaptainPass(GitStore& store, const CaptainTarget& target, 
     return move;
   }
   input.rollout = *rollout;
-  YOKE_ASSIGN_OR_RETURN(Fleet fleet, ReadFleet(store, target.project, target.env));
+  YOKE_ASSIGN_OR_RETURN(
+      Fleet fleet, ReadFleet(store, target.project, target.env, {false, input.channel_release}));
   for (FleetRow& row : fleet.rows) input.members.push_back(std::move(row.member));
   for (const DecisionEntry& entry : fleet.decisions.entries) {
     const Decision& d = entry.decision;

@@ -30,9 +30,19 @@ struct Fleet {
   DecisionListing decisions;   // every decision in the env, newest first
 };
 
-// Reads every status and decision under <project>/<env>/hosts at the branch tip.
-StatusOr<Fleet> ReadFleet(const GitStore& store, const std::string& project,
-                          const std::string& env);
+// Which decisions ReadFleet reads. A fleet's history only grows; the fleet view needs each
+// host × service's newest decision, and the captain also those that took the channel's
+// release as their target (its rejects): `all` false reads only these, chosen by file name
+// (<time>-<from>-to-<to>.txtpb) before any record is parsed.
+struct FleetDecisions {
+  bool all = true;
+  std::string to;  // with `all` false: also every decision whose target is this version
+};
+
+// Reads every status, and the decisions `which` says, under <project>/<env>/hosts at the
+// branch tip.
+StatusOr<Fleet> ReadFleet(const GitStore& store, const std::string& project, const std::string& env,
+                          const FleetDecisions& which = {});
 
 // The fleet view of an env at `now`: one row per host × service (its roles, last decision, age
 // of its status and whether that is stale, its rollout stage) and each channel's rollout.

@@ -77,12 +77,12 @@ StatusOr<bool> ReadRecord(const GitStore& store, const std::string& path,
   return true;
 }
 
-StatusOr<DecisionListing> ReadDecisions(const GitStore& store, const std::string& dir,
-                                        size_t limit) {
+StatusOr<DecisionListing> ReadDecisions(const GitStore& store, const std::string& dir, size_t limit,
+                                        const std::function<bool(const std::string&)>& want) {
   DecisionListing listing;
   YOKE_ASSIGN_OR_RETURN(auto files, store.ListFiles(dir));
   for (const std::string& path : files) {
-    if (!ParseDecisionPath(path)) continue;
+    if (!ParseDecisionPath(path) || (want && !want(path))) continue;
     YOKE_ASSIGN_OR_RETURN(auto bytes, store.ReadFile(path));
     if (!bytes) continue;
     DecisionEntry entry;

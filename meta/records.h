@@ -6,6 +6,7 @@
 
 #include <google/protobuf/message.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -35,9 +36,10 @@ StatusOr<std::optional<T>> Read(const GitStore& store, const std::string& path) 
 // tip: the newest `limit` (all when 0), newest first by the time that starts each id, then by
 // id (meta keeps no write times; a ".2" record of the same second sorts first, as it should).
 // A record that does not parse is listed with its problem. Fails when the repository cannot
-// be read.
-StatusOr<DecisionListing> ReadDecisions(const GitStore& store, const std::string& dir,
-                                        size_t limit = 0);
+// be read. With `want`, only the paths it accepts are read and listed.
+StatusOr<DecisionListing> ReadDecisions(
+    const GitStore& store, const std::string& dir, size_t limit = 0,
+    const std::function<bool(const std::string& path)>& want = {});
 
 // Parses every record in meta and checks what links them (a file named after its version, a
 // channel naming a release that exists, an artifact with a sha256 and a size). One line per

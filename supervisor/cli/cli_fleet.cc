@@ -25,7 +25,10 @@ WallTime Now() { return std::chrono::system_clock::now(); }
 
 FleetCommands::FleetCommands(CLI::App& app) {
   auto where = [this](CLI::App* cmd, bool channel) {
-    cmd->add_option("--repo", repo_, "the meta repository (a clone, or a bare remote's path)");
+    cmd->add_option("--repo", repo_,
+                    "the meta repository: a clone, a bare remote's path, or a URL (ssh://, "
+                    "https://, file://: through a cached clone)");
+    remote_flags_.AddTo(cmd);
     cmd->add_option("--config,-c", config_,
                     "a yoke config: use its <base>/meta and its meta project, env and channel");
     cmd->add_option("--project", project_, "the project (default: the config's)");
@@ -83,7 +86,7 @@ int FleetCommands::Status() {
     std::cerr << "yoke fleet status: --project is required without --config\n";
     return kExitUsage;
   }
-  auto store = OpenMetaPlace(*place);
+  auto store = Open(*place);
   if (!store) {
     std::cerr << "yoke fleet status: " << store.error().message() << "\n";
     return kExitFailure;
@@ -129,7 +132,7 @@ int FleetCommands::Decisions() {
     }
     verdict = parsed;
   }
-  auto store = OpenMetaPlace(*place);
+  auto store = Open(*place);
   if (!store) {
     std::cerr << "yoke fleet decisions: " << store.error().message() << "\n";
     return kExitFailure;
@@ -189,10 +192,23 @@ int FleetCommands::Captain(bool once) {
   sigaddset(&stop, SIGINT);
   if (!once) sigprocmask(SIG_BLOCK, &stop, nullptr);
   std::vector<std::string> said;
+  const bool url = IsMetaUrl(place->repo);
   for (;;) {
-    auto store = OpenMetaPlace(*place);
+    auto store = Open(*place, "captain");
+    // Through a URL, a commit left by a refused push was decided on an old tip: dropped.
+    if (store && url) {
+      if (yoke::Status dropped = (*store)->DropLocalCommits(); !dropped)
+        store = std::unexpected(dropped.error());
+    }
     StatusOr<CaptainMove> move = store ? meta::CaptainPass(**store, target, Now(), author)
                                        : StatusOr<CaptainMove>(std::unexpected(store.error()));
+    if (move && move->changed && url) {
+      // Pushed as decided or not at all: another writer's push means reading again.
+      if (yoke::Status pushed = (*store)->Push(); !pushed) {
+        (void)(*store)->DropLocalCommits();
+        move = Conflict("\"" + move->message + "\" not pushed: " + pushed.error().message());
+      }
+    }
     int code = kExitOk;
     if (!move) {
       // Another captain moved the branch between this one's read and its commit: the next
@@ -216,6 +232,14 @@ int FleetCommands::Captain(bool once) {
       return kExitOk;
     }
   }
+}
+
+StatusOr<std::unique_ptr<meta::GitStore>> FleetCommands::Open(const MetaPlace& place,
+                                                              const std::string& owner) {
+  if (IsMetaUrl(place.repo)) {
+    return OpenRemoteCache(place.repo, remote_flags_.Over(place.settings), owner);
+  }
+  return OpenMetaPlace(place);
 }
 
 }  // namespace yoke

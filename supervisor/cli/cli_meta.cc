@@ -98,14 +98,7 @@ MetaCommands::MetaCommands(CLI::App& app) {
     cmd->add_option("--config,-c", config_,
                     "a yoke config: use its <base>/meta (or, with --repo URL, its credentials) "
                     "and its meta project, env and channel");
-    cmd->add_option("--ssh-key-file", ssh_key_file_, "with --repo ssh://: as meta.ssh_key_file");
-    cmd->add_option("--ssh-key-passphrase-file", passphrase_file_,
-                    "as meta.ssh_key_passphrase_file");
-    cmd->add_option("--known-hosts-file", known_hosts_file_, "as meta.known_hosts_file");
-    cmd->add_option("--https-token-file", token_file_, "with --repo https://: as meta's");
-    cmd->add_option("--https-user", https_user_, "as meta.https_user");
-    cmd->add_option("--ca-file", ca_file_, "as meta.ca_file");
-    cmd->add_option("--timeout-s", timeout_s_, "as meta.timeout_s");
+    remote_flags_.AddTo(cmd);
   };
 
   init_ = meta_->add_subcommand("init", "Create a meta repository with a README of the layout.");
@@ -190,8 +183,9 @@ MetaCommands::MetaCommands(CLI::App& app) {
 std::optional<int> MetaCommands::Run() {
   if (!*meta_) return std::nullopt;
   if (*init_) return Init();
-  // A URL is reached through a cached clone (PrepareRemote): note it before the place is resolved.
-  const bool is_url = repo_.find("://") != std::string::npos;
+  // A URL is reached through a cached clone (OpenRemoteCache): note it before the place is
+  // resolved.
+  const bool is_url = IsMetaUrl(repo_);
   auto place = ResolveMetaPlace({repo_, "", project_, env_, channel_, {}}, config_);
   if (!place) {
     std::cerr << (config_.empty() ? "yoke meta: " : "") << place.error().message();
@@ -203,10 +197,15 @@ std::optional<int> MetaCommands::Run() {
   env_ = place->env;
   channel_ = place->channel;
   if (is_url) {
-    if (Status ready = PrepareRemote(place->settings); !ready) {
-      std::cerr << "yoke meta: " << ready.error().message() << "\n";
+    remote_url_ = repo_;
+    auto cache = OpenRemoteCache(remote_url_, remote_flags_.Over(place->settings));
+    if (!cache) {
+      std::cerr << "yoke meta: " << cache.error().message() << "\n";
       return kExitFailure;
     }
+    remote_store_ = std::move(*cache);
+    repo_ = remote_store_->path();
+    embedded_branch_ = place->settings.branch();
   }
   int code = kExitUsage;
   if (*release_add_) code = ReleaseAdd();
@@ -220,31 +219,47 @@ std::optional<int> MetaCommands::Run() {
   return code;
 }
 
-Status MetaCommands::PrepareRemote(const MetaSettings& settings) {
+void RemoteFlags::AddTo(CLI::App* cmd) {
+  cmd->add_option("--ssh-key-file", ssh_key_file, "with --repo ssh://: as meta.ssh_key_file");
+  cmd->add_option("--ssh-key-passphrase-file", passphrase_file, "as meta.ssh_key_passphrase_file");
+  cmd->add_option("--known-hosts-file", known_hosts_file, "as meta.known_hosts_file");
+  cmd->add_option("--https-token-file", token_file, "with --repo https://: as meta's");
+  cmd->add_option("--https-user", https_user, "as meta.https_user");
+  cmd->add_option("--ca-file", ca_file, "as meta.ca_file");
+  cmd->add_option("--timeout-s", timeout_s, "as meta.timeout_s");
+}
+
+MetaSettings RemoteFlags::Over(const MetaSettings& settings) const {
   MetaSettings m = settings;
-  if (!ssh_key_file_.empty()) m.set_ssh_key_file(ssh_key_file_);
-  if (!passphrase_file_.empty()) m.set_ssh_key_passphrase_file(passphrase_file_);
-  if (!known_hosts_file_.empty()) m.set_known_hosts_file(known_hosts_file_);
-  if (!token_file_.empty()) m.set_https_token_file(token_file_);
-  if (!https_user_.empty()) m.set_https_user(https_user_);
-  if (!ca_file_.empty()) m.set_ca_file(ca_file_);
-  if (timeout_s_ > 0) m.set_timeout_s(timeout_s_);
-  remote_url_ = repo_;
-  // One cached bare clone per URL, so repeated commands fetch only what is new.
+  if (!ssh_key_file.empty()) m.set_ssh_key_file(ssh_key_file);
+  if (!passphrase_file.empty()) m.set_ssh_key_passphrase_file(passphrase_file);
+  if (!known_hosts_file.empty()) m.set_known_hosts_file(known_hosts_file);
+  if (!token_file.empty()) m.set_https_token_file(token_file);
+  if (!https_user.empty()) m.set_https_user(https_user);
+  if (!ca_file.empty()) m.set_ca_file(ca_file);
+  if (timeout_s > 0) m.set_timeout_s(timeout_s);
+  return m;
+}
+
+bool IsMetaUrl(const std::string& repo) { return repo.find("://") != std::string::npos; }
+
+StatusOr<std::unique_ptr<meta::GitStore>> OpenRemoteCache(const std::string& url,
+                                                          const MetaSettings& settings,
+                                                          const std::string& owner) {
   const char* cache = std::getenv("XDG_CACHE_HOME");
   const char* home = std::getenv("HOME");
   fs::path root = cache && *cache ? fs::path(cache) : fs::path(home ? home : "/tmp") / ".cache";
   std::string name;
-  for (char c : remote_url_) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  for (char c : url) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  if (!owner.empty()) name += "." + owner;
   const fs::path dir = root / "yoke" / "meta" / name;
-  YOKE_ASSIGN_OR_RETURN(remote_store_, meta::GitStore::OpenOrInit(dir.string(), m.branch(), true));
-  YOKE_RETURN_IF_ERROR(remote_store_->SetRemote(remote_url_));
-  remote_store_->SetAuth(meta::RemoteAuthFrom(m));
-  YOKE_RETURN_IF_ERROR(remote_store_->Fetch());
-  if (auto applied = remote_store_->Integrate(); !applied) return Fail(applied.error().message());
-  repo_ = dir.string();
-  embedded_branch_ = m.branch();
-  return Ok();
+  YOKE_ASSIGN_OR_RETURN(auto store,
+                        meta::GitStore::OpenOrInit(dir.string(), settings.branch(), true));
+  YOKE_RETURN_IF_ERROR(store->SetRemote(url));
+  store->SetAuth(meta::RemoteAuthFrom(settings));
+  YOKE_RETURN_IF_ERROR(store->Fetch());
+  if (auto applied = store->Integrate(); !applied) return Fail(applied.error().message());
+  return store;
 }
 
 int MetaCommands::PushRemote() {

@@ -34,6 +34,23 @@ StatusOr<std::unique_ptr<meta::GitStore>> OpenMetaPlace(const MetaPlace& place);
 // "name <name@host>" for commits an operator makes: `given`, else $SUDO_USER or $USER.
 meta::Author OperatorAuthor(const std::string& given);
 
+// --repo URL (ssh://, https://, file://): the remote-access flags of `yoke meta`, `yoke fleet`
+// and `yoke captain`, each overriding the config's meta block.
+struct RemoteFlags {
+  std::string ssh_key_file, passphrase_file, known_hosts_file, token_file, https_user, ca_file;
+  uint32_t timeout_s = 0;
+  void AddTo(CLI::App* cmd);
+  MetaSettings Over(const MetaSettings& settings) const;
+};
+bool IsMetaUrl(const std::string& repo);
+// One cached bare clone per URL ($XDG_CACHE_HOME/yoke/meta/<url>), so repeated commands fetch
+// only what is new: opened (or made), fetched, and brought up to the remote's tip.
+// `owner` names a clone of its own (the captain's, whose refused commits are dropped, never
+// an operator's left to push again).
+StatusOr<std::unique_ptr<meta::GitStore>> OpenRemoteCache(const std::string& url,
+                                                          const MetaSettings& settings,
+                                                          const std::string& owner = "");
+
 class MetaCommands {
  public:
   // Registers `meta` and its subcommands on `app`.
@@ -51,9 +68,7 @@ class MetaCommands {
   int Log();
   int ChannelRollback();
   int Find();
-  // --repo URL (ssh://, https://, file://): a cached clone, fetched before and pushed after.
-  Status PrepareRemote(const MetaSettings& settings);
-  int PushRemote();
+  int PushRemote();  // remote_store_'s commit, to remote_url_
 
   CLI::App* meta_ = nullptr;
   CLI::App* init_ = nullptr;
@@ -76,12 +91,10 @@ class MetaCommands {
   size_t limit_ = 0;
   bool json_ = false;             // meta log --json
   std::string sha256_, githash_;  // find
-  // Remote access (the same settings as the config's meta block; flags override it).
+  // --repo URL: a cached clone (OpenRemoteCache), fetched before and pushed after a change.
+  RemoteFlags remote_flags_;
   std::string remote_url_;
   std::unique_ptr<meta::GitStore> remote_store_;
-  std::string ssh_key_file_, passphrase_file_, known_hosts_file_, token_file_, https_user_,
-      ca_file_;
-  uint32_t timeout_s_ = 0;
 };
 
 }  // namespace yoke

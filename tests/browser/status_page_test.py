@@ -13,7 +13,7 @@ them against /status fetched just before and just after: versions, ports and pid
 counters between the two readings; the Meta panel shows the embedded repository yoke keeps by
 default. It follows the page's link to the newest decision. Then it serves the same page with a
 canned /status whose meta remote is unreachable with commits queued, and checks the panel
-turns into a warning. The history charts, the timeline (with /decisions), the clean-pass line and
+turns into a warning, and whose meta shows three hosts: the Fleet panel lists them. The history charts, the timeline (with /decisions), the clean-pass line and
 the times with their zone are read off the same DOM. Then it drives the page through Chromium's
 DevTools protocol (over --remote-debugging-pipe): a wrong token is refused and forgotten, the
 right one (typed once, kept in memory: no cookie, no storage) rejects 3.0.0, the page shows the
@@ -159,12 +159,14 @@ class PageValues(html.parser.HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.by_id = {}
-        self.rows = {"route": {}, "id": {}, "gate": {}}
+        self.rows = {"route": {}, "id": {}, "gate": {}, "host": {}}
         self.kinds = {}
         self.body = {}
         self.links = []
         self.stack = []  # open elements: (tag, id, attrs, text parts)
         self.row = None  # the open table row: (kind, key, cells)
+        self.row_attrs = {}
+        self.host_classes = {}  # the Fleet panel's rows: host -> class
 
     VOID = {"meta", "link", "br", "img", "input", "hr"}
 
@@ -178,6 +180,7 @@ class PageValues(html.parser.HTMLParser):
             for kind in self.rows:
                 if f"data-{kind}" in a:
                     self.row = (kind, a[f"data-{kind}"], [])
+                    self.row_attrs = a
         if tag == "li" and "data-kind" in a:
             self.kinds[a["data-kind"]] = int(a.get("data-value", "0"))
         if tag == "td" and self.row is not None:
@@ -189,6 +192,8 @@ class PageValues(html.parser.HTMLParser):
         if tag == "tr" and self.row is not None:
             kind, key, cells = self.row
             self.rows[kind][key] = cells
+            if kind == "host":
+                self.host_classes[key] = self.row_attrs.get("class", "")
             self.row = None
         while self.stack:
             open_tag, ident, attrs, parts = self.stack.pop()
@@ -264,6 +269,7 @@ def check_page(page, before, after, admin):
           f"#conn says {page.by_id.get('conn', {}).get('text')!r})")
     check(int(page.body.get("data-fetches", "0")) >= 1, "the page rendered no /status")
     check(page.text("service") == after["service"], "service name differs")
+    check("hidden" in page.by_id["panel-fleet"], "the Fleet panel shows though meta has one host")
 
     # Roles: exact, and stable between the two readings.
     for role in ("running", "testing"):
@@ -459,6 +465,19 @@ def check_meta_warning(chromium, work, page_html, status_json):
     url = "file:///nowhere/meta.git"
     s["meta"].update(url=url, remote_ok=False, queued=3, fetches=7, fetch_failures=7,
                      last_error="cannot fetch from " + url)
+    # Meta with three hosts, one of them stale, and a rollout: the Fleet panel shows them.
+    seen = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3 * 3600))
+    s["meta"]["fleet"] = {
+        "project": "hello", "env": "prod", "commit": "0123456789abcdef",
+        "members": [
+            {"host": "web1", "service": "hello", "channel": "stable", "running": "2.0.0",
+             "judge": "idle", "last_verdict": "promote", "seen": seen, "stage": "1/2 canary"},
+            {"host": "web2", "service": "hello", "channel": "stable", "running": "1.0.0",
+             "testing": "2.0.0", "judge": "judging", "seen": seen, "stage": "2/2 all"},
+            {"host": "web3", "service": "hello", "channel": "stable", "running": "1.0.0",
+             "judge": "unknown", "seen": seen, "stale": True, "stage": "2/2 all"}],
+        "rollouts": [{"channel": "stable", "release": "2.0.0", "stage": "2/2 all",
+                      "state": "rolling", "detail": "waits for web2"}]}
     bodies = {"/": ("text/html; charset=utf-8", page_html),
               "/status": ("application/json", json.dumps(s))}
 
@@ -497,6 +516,17 @@ def check_meta_warning(chromium, work, page_html, status_json):
     check(page.number("meta-queued") == 3, f"queued: {page.number('meta-queued')}")
     check("warn-text" in page.by_id["meta-queued"].get("class", ""), "queued is not highlighted")
     check(page.text("meta-last-error") == "cannot fetch from " + url, "last error differs")
+    check("hidden" not in page.by_id["panel-fleet"], "the Fleet panel is hidden with 3 hosts")
+    check(page.number("fleet-count") == 3, f"fleet count: {page.number('fleet-count')}")
+    check(page.text("fleet-env") == "hello/prod", f"fleet env: {page.text('fleet-env')!r}")
+    check(sorted(page.rows["host"]) == ["web1", "web2", "web3"],
+          f"fleet rows: {sorted(page.rows['host'])}")
+    check("host-stale" in page.host_classes.get("web3", "") and
+          "host-stale" not in page.host_classes.get("web1", ""),
+          f"the stale host is not marked: {page.host_classes}")
+    check(page.text("fleet-rollouts") ==
+          "rollout stable 2.0.0: rolling, stage 2/2 all (waits for web2)",
+          f"fleet rollouts: {page.text('fleet-rollouts')!r}")
     banner = page.text("banner")
     check("meta's remote is unreachable" in banner and "3 meta commits wait to be pushed" in banner,
           f"the banner does not warn about meta: {banner!r}")

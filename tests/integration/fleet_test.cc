@@ -1,7 +1,8 @@
 // The fleet with real processes: five `yoke run` supervisors with the fixture service and
 // fifteen simulated hosts (tests/fakes/fleet_sim.h: the same meta code) follow one bare remote
-// over file://, and a real `yoke captain` moves a staged rollout through them. Then a fleet of
-// a hundred hosts, five of them real, makes a thousand decisions at once: every one lands once.
+// over file://, and a real `yoke captain` moves a staged rollout through them; a real host's
+// /status carries the fleet for its page. (A hundred hosts making a thousand decisions at once
+// is bench/fleet_sim.cc: ten minutes on two cores.)
 #include "meta/fleet.h"
 
 #include <fmt/format.h>
@@ -83,6 +84,19 @@ class FleetRunTest : public ::testing::Test {
     return n;
   }
 
+  // How many hosts × services a real host's /status shows in meta.fleet.
+  static size_t FleetOnStatusPage(YokeHarness& yoke) {
+    boost::system::error_code ec;
+    boost::json::value status = boost::json::parse(HttpGet(yoke.admin_port(), "/status").body, ec);
+    if (ec || !status.is_object()) return 0;
+    const auto* meta = status.as_object().if_contains("meta");
+    const auto* fleet =
+        meta && meta->is_object() ? meta->as_object().if_contains("fleet") : nullptr;
+    const auto* members =
+        fleet && fleet->is_object() ? fleet->as_object().if_contains("members") : nullptr;
+    return members && members->is_array() ? members->as_array().size() : 0;
+  }
+
   std::string Logs() {
     std::string out;
     for (auto& y : real_) out += y->Log();
@@ -96,7 +110,8 @@ class FleetRunTest : public ::testing::Test {
 
 // A release moves through three stages across twenty hosts (five real), each host taking it
 // only once its stage is open; a second release, a bad build, is rejected by the canary and
-// the rollout halts there: no other host ever starts it.
+// the rollout halts there: no other host ever starts it. The waits are bounded for the
+// sanitizer build, where twenty hosts sharing two cores take several times longer.
 TEST_F(FleetRunTest, ThreeStagesAcrossTwentyHostsThenAHaltAtTheCanary) {
   Release("2.0.0");
   Release("3.0.0", "--error-rate 0.5");
@@ -125,7 +140,10 @@ TEST_F(FleetRunTest, ThreeStagesAcrossTwentyHostsThenAHaltAtTheCanary) {
     load.push_back(std::make_unique<LoadGenerator>(
         y->proxy_port(), std::vector<std::string>{"/version", "/items", "/orders/17"}, 1));
   }
-  ASSERT_TRUE(WaitUntil([&] { return StatusesFollowing() == 20; }, 60s)) << StatusesFollowing();
+  ASSERT_TRUE(WaitUntil([&] { return StatusesFollowing() == 20; }, 180s)) << StatusesFollowing();
+  // A real host's /status carries the fleet for the page's Fleet panel (read every 30 s).
+  ASSERT_TRUE(WaitUntil([&] { return FleetOnStatusPage(*real_[1]) == 20; }, 120s))
+      << FleetOnStatusPage(*real_[1]);
 
   Subprocess captain({YokeBinary().string(), "captain", "--repo", remote_.string(), "--project",
                       "hello", "--interval", "1"},
@@ -136,7 +154,7 @@ TEST_F(FleetRunTest, ThreeStagesAcrossTwentyHostsThenAHaltAtTheCanary) {
         auto r = ReadRollout();
         return r && r->state().release() == "2.0.0" && !r->state().finished().empty();
       },
-      240s))
+      480s))
       << ReadAll(dir_.path() / "captain.out") << Logs();
   const Rollout done = *ReadRollout();
   // Every host promoted 2.0.0, none before its stage opened.
@@ -168,7 +186,7 @@ TEST_F(FleetRunTest, ThreeStagesAcrossTwentyHostsThenAHaltAtTheCanary) {
         auto r = ReadRollout();
         return r && r->state().release() == "3.0.0" && !r->state().halt().time().empty();
       },
-      180s))
+      300s))
       << ReadAll(dir_.path() / "captain.out") << Logs();
   const Rollout halted = *ReadRollout();
   EXPECT_EQ(halted.state().halt().host(), "r1");
@@ -187,7 +205,7 @@ TEST_F(FleetRunTest, ThreeStagesAcrossTwentyHostsThenAHaltAtTheCanary) {
         }
         return true;
       },
-      60s));
+      120s));
   EXPECT_TRUE(sim.Took("3.0.0").empty());
   fleet = meta::ReadFleet(*Remote(), "hello", "prod");
   for (const auto& entry : fleet->decisions.entries) {

@@ -7,6 +7,7 @@
 
 #include "base-layout/text_record.h"
 #include "core/record_text.h"
+#include "core/rollout.h"
 #include "meta/digest.h"
 #include "meta/git_store.h"
 #include "meta/layout.h"
@@ -314,6 +315,81 @@ TEST_P(MetaRemoteTest, OperatorReleasesAgainstTheRemoteAndFindsTheBinary) {
   }
   auto none = with_auth({"meta", "find", "--repo", url_, "--sha256", std::string(64, '0')});
   EXPECT_EQ(none.code, 1) << none.output;
+}
+
+// The captain and the fleet view straight against the remote (`--repo URL`, the same
+// credentials as `yoke meta`): two hosts' records are on the server, the canary h1 promoted
+// 2.0.0; one `yoke captain step` opens the next stage and pushes that move, and `yoke fleet
+// status` lists both hosts.
+TEST_P(MetaRemoteTest, CaptainStepsAndFleetViewOverTheRemote) {
+  ::setenv("XDG_CACHE_HOME", (dir_.path() / "cache").c_str(), 1);
+  YokeHarness cli;
+  Release(cli, "1.0.0", '1');
+  Release(cli, "2.0.0", '2');
+  Channel(cli, "2.0.0");
+  Rollout plan;
+  auto* canary = plan.mutable_plan()->add_stages();
+  canary->set_name("canary");
+  canary->add_hosts("h1");
+  auto* all = plan.mutable_plan()->add_stages();
+  all->set_name("all");
+  all->set_percent(100);
+  plan.mutable_state()->set_release("2.0.0");
+  auto* open = plan.mutable_state()->add_stages();
+  open->set_name("canary");
+  open->set_opened("2026-11-30T00:00:00Z");
+  open->add_hosts("h1");
+  auto* next = plan.mutable_state()->add_stages();
+  next->set_name("all");
+  next->add_hosts("h2");
+  std::vector<meta::FileChange> records = {
+      {meta::RolloutPath("hello", "prod", "stable"), *PrintTextRecord(plan)}};
+  for (const std::string host : {"h1", "h2"}) {
+    HostStatus status;
+    status.set_host(host);
+    status.set_service("hello");
+    status.set_channel("stable");
+    status.set_running(host == "h1" ? "2.0.0" : "1.0.0");
+    status.set_seen(FormatRfc3339(std::chrono::system_clock::now()));
+    records.push_back({meta::StatusPath("hello", "prod", host, "hello"), *PrintTextRecord(status)});
+  }
+  Decision promoted;
+  promoted.set_service("hello");
+  promoted.set_host("h1");
+  promoted.set_from_version("1.0.0");
+  promoted.set_to_version("2.0.0");
+  promoted.set_verdict(Verdict::PROMOTE);
+  promoted.set_time("2026-11-30T00:10:00Z");
+  records.push_back({meta::DecisionsDir("hello", "prod", "h1", "hello") +
+                         "/20261130T001000Z-1.0.0-to-2.0.0.txtpb",
+                     *PrintTextRecord(promoted)});
+  ASSERT_TRUE(Server()->Commit(records, "two hosts", {"op", "op@example.com"}));
+
+  auto with_auth = [&](std::vector<std::string> args) {
+    args.insert(args.end(), cli_auth_.begin(), cli_auth_.end());
+    return cli.Cli(args);
+  };
+  auto step = with_auth({"captain", "step", "--repo", url_, "--project", "hello"});
+  ASSERT_EQ(step.code, 0) << step.output << ServerLog();
+  EXPECT_NE(step.output.find("rollout stable 2.0.0: stage 2/2 \"all\" open (h2)"),
+            std::string::npos)
+      << step.output;
+  auto moved = meta::Read<Rollout>(*Server(), meta::RolloutPath("hello", "prod", "stable"));
+  ASSERT_TRUE(moved && *moved);
+  ASSERT_EQ((*moved)->state().stages_size(), 2);
+  EXPECT_FALSE((*moved)->state().stages(1).opened().empty()) << "the move was not pushed";
+  auto log = Server()->Log(1);
+  ASSERT_TRUE(log && !log->empty());
+  EXPECT_EQ(log->front().author, "captain");
+
+  auto status = with_auth({"fleet", "status", "--repo", url_, "--project", "hello", "--json"});
+  ASSERT_EQ(status.code, 0) << status.output;
+  FleetReport report;
+  const std::string json = status.output.substr(status.output.rfind("{\"project\""));
+  ASSERT_TRUE(ParseJsonRecord("fleet status", json, &report)) << status.output;
+  ASSERT_EQ(report.members_size(), 2) << status.output;
+  EXPECT_EQ(report.members(0).host(), "h1");
+  EXPECT_EQ(report.members(1).running(), "1.0.0");
 }
 
 // With hourly fetches, a signed webhook makes the host fetch from the real server at once

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <thread>
 
+#include "core/record_text.h"
 #include "meta/digest.h"
 #include "meta/layout.h"
 #include "meta/records.h"
@@ -253,6 +254,48 @@ TEST_F(FleetTest, FleetReportShowsRolesDecisionsAndStaleHosts) {
   EXPECT_EQ(report->members(1).judge(), "unknown");
   EXPECT_GE(report->members(1).seen_age_s(), 3600);
   EXPECT_THAT(report->members(2).problem(), HasSubstr("status.txtpb:1:"));
+}
+
+// The fleet view and the captain read only what they need of a history that only grows:
+// each host × service's newest decision, and (for the captain) the decisions targeting the
+// channel's release. `yoke fleet decisions` still reads them all.
+TEST_F(FleetTest, TheViewReadsOnlyTheNewestDecisionsAndTheReleasesOwn) {
+  auto decide = [&](const std::string& host, const std::string& time, const std::string& from,
+                    const std::string& to, Verdict verdict) {
+    Decision d;
+    d.set_host(host);
+    d.set_service("shop");
+    d.set_from_version(from);
+    d.set_to_version(to);
+    d.set_verdict(verdict);
+    d.set_time(time.substr(0, 4) + "-" + time.substr(4, 2) + "-" + time.substr(6, 5) + ":" +
+               time.substr(11, 2) + ":" + time.substr(13, 2) + "Z");
+    return meta::FileChange{meta::DecisionsDir("shop", "prod", host, "shop") + "/" + time + "-" +
+                                from + "-to-" + to + ".txtpb",
+                            *PrintTextRecord(d)};
+  };
+  ASSERT_TRUE(
+      Remote()->Commit({decide("h1", "20261101T100000Z", "1.0.0", "2.0.0", Verdict::REJECT),
+                        decide("h1", "20261102T100000Z", "1.0.0", "3.0.0", Verdict::PROMOTE),
+                        decide("h2", "20261101T110000Z", "1.0.0", "2.0.0", Verdict::PROMOTE),
+                        decide("h2", "20261001T110000Z", "0.9.0", "1.0.0", Verdict::PROMOTE)},
+                       "history", kOperator));
+  auto all = meta::ReadFleet(*Remote(), "shop", "prod");
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->decisions.entries.size(), 4u);
+  auto view = meta::ReadFleet(*Remote(), "shop", "prod", {false, ""});
+  ASSERT_TRUE(view);
+  std::vector<std::string> ids;
+  for (const auto& e : view->decisions.entries) ids.push_back(e.id);
+  EXPECT_THAT(ids, ::testing::ElementsAre("20261102T100000Z-1.0.0-to-3.0.0",
+                                          "20261101T110000Z-1.0.0-to-2.0.0"));
+  auto captain = meta::ReadFleet(*Remote(), "shop", "prod", {false, "2.0.0"});
+  ASSERT_TRUE(captain);
+  ids.clear();
+  for (const auto& e : captain->decisions.entries) ids.push_back(e.id);
+  EXPECT_THAT(ids, ::testing::ElementsAre("20261102T100000Z-1.0.0-to-3.0.0",
+                                          "20261101T110000Z-1.0.0-to-2.0.0",
+                                          "20261101T100000Z-1.0.0-to-2.0.0"));
 }
 
 }  // namespace
