@@ -4,6 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -51,6 +52,10 @@ class MetaCommands {
   int Log();
   int ChannelRollback();
   int Find();
+  // cli_definitions.cc: `meta resolve` and `meta secret set`.
+  void AddDefinitionCommands(const std::function<void(CLI::App*)>& where);
+  int Resolve();
+  int SecretSet();
   // --repo URL (ssh://, https://, file://): a cached clone, fetched before and pushed after.
   Status PrepareRemote(const MetaSettings& settings);
   int PushRemote();
@@ -63,6 +68,10 @@ class MetaCommands {
   CLI::App* log_ = nullptr;
   CLI::App* channel_rollback_ = nullptr;
   CLI::App* find_ = nullptr;
+  CLI::App* resolve_ = nullptr;
+  CLI::App* secret_set_ = nullptr;
+  std::string secret_name_, secret_file_;
+  std::vector<std::string> recipients_;
 
   std::string repo_;             // --repo DIR
   std::string config_;           // --config FILE: <base>/meta and the config's meta settings
