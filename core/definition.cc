@@ -396,16 +396,16 @@ std::vector<std::string> CheckDefinition(const ServicePolicy& definition) {
 }
 
 std::string DefinitionVersion(std::string_view release, std::string_view digest) {
-  return std::string(release) + "+def." + std::string(digest.substr(0, 12));
+  return std::string(release) + "+def-" + std::string(digest.substr(0, 12));
 }
 
 std::string ReleaseOf(std::string_view version) {
-  auto at = version.rfind("+def.");
+  auto at = version.rfind("+def-");
   return std::string(at == std::string_view::npos ? version : version.substr(0, at));
 }
 
 std::string DefinitionTagOf(std::string_view version) {
-  auto at = version.rfind("+def.");
+  auto at = version.rfind("+def-");
   return at == std::string_view::npos ? "" : std::string(version.substr(at + 5));
 }
 

@@ -100,8 +100,10 @@ std::string SecretFileOf(const SecretRef& secret);
 // file and variable names; a template with a source. One message per problem.
 std::vector<std::string> CheckDefinition(const ServicePolicy& definition);
 
-// The version string of a definition-only candidate: <version>+def.<first 12 of digest>, and
-// back. A version with no such suffix is its own release.
+// The version string of a definition-only candidate: <version>+def-<first 12 of digest>, and
+// back. A version with no such suffix is its own release. A '-', not a '.', before the digest:
+// an artifact's extension is its last dot-part when that starts with a letter, and a digest
+// may start with one (core/artifact_name.h).
 std::string DefinitionVersion(std::string_view release, std::string_view digest);
 std::string ReleaseOf(std::string_view version);
 std::string DefinitionTagOf(std::string_view version);  // the 12 hex digits, or ""

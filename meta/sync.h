@@ -93,10 +93,22 @@ class MetaSync {
   void Follow();
   // Fetches, checks and hands the release's artifact to the intake. Returns false when it
   // could not for now (no room above the free-space floor): the next pass tries again.
-  bool Offer(const Release& release);
+  bool Offer(const Release& release, const std::string& as_version = "");
   // Carries out the channel's fleet-wide rollback order once. Returns true while it is in hand
   // (the normal following waits), false once done or when there is none to carry out.
   bool FollowRollback(const FleetRollback& order, const Release& release);
+  // sync_definitions.cc (docs/config.md, "Definitions in meta"). Resolves the effective
+  // definition at the tip; false (said in /status) when it cannot be: nothing new is taken.
+  bool ResolveEffective();
+  // True when running or testing is `release` or a definition of it (<release>+def-<digest>).
+  bool ReleaseHere(const std::string& release) const;
+  // Writes the effective definition as the one `version`'s instances start with.
+  Status WriteDefinitionFor(const std::string& version);
+  // Running runs the channel's release: when its definition differs from the effective one,
+  // offers the same release with the new definition (<release>+def-<digest>) as a candidate.
+  void FollowDefinition(const Release& release, const std::string& running);
+  // The decision's field-level diff when its candidate differs from running in definition.
+  void FillDefinitionChanges(Decision* decision) const;
   // Why a staged rollout keeps this host from taking `version` now, or empty.
   std::string RolloutWait(const std::string& version);
   // Fetch() plus the bookkeeping: failure causes counted, a rewritten remote noticed.
@@ -147,6 +159,10 @@ class MetaSync {
   std::string rollback_done_;  // "<time> <version>" of the order carried out
   std::string rollback_said_;  // the last problem with an order, said once
   std::string rollout_said_;   // the last rollout wait, said once
+  // The effective definition at the last pass, if meta holds one (sync_definitions.cc).
+  std::optional<ServicePolicy> effective_;
+  std::string effective_digest_;
+  std::string definition_said_;  // the last resolve problem, said once
   SteadyTime next_heartbeat_{};
   SteadyTime next_push_{};
   std::chrono::milliseconds push_backoff_{0};

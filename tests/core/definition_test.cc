@@ -195,10 +195,10 @@ TEST(DefinitionTest, CanonicalBytes) {
 }
 
 TEST(DefinitionTest, DefinitionVersions) {
-  EXPECT_EQ(DefinitionVersion("1.2.0", "0123456789abcdef"), "1.2.0+def.0123456789ab");
-  EXPECT_EQ(ReleaseOf("1.2.0+def.0123456789ab"), "1.2.0");
+  EXPECT_EQ(DefinitionVersion("1.2.0", "0123456789abcdef"), "1.2.0+def-0123456789ab");
+  EXPECT_EQ(ReleaseOf("1.2.0+def-0123456789ab"), "1.2.0");
   EXPECT_EQ(ReleaseOf("1.2.0"), "1.2.0");
-  EXPECT_EQ(DefinitionTagOf("1.2.0+def.0123456789ab"), "0123456789ab");
+  EXPECT_EQ(DefinitionTagOf("1.2.0+def-0123456789ab"), "0123456789ab");
   EXPECT_EQ(DefinitionTagOf("1.2.0"), "");
 }
 
