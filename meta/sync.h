@@ -54,6 +54,12 @@ struct MetaSyncOptions {
   std::function<StatusOr<std::string>(const std::string& version, const std::string& reason,
                                       const std::string& author, bool at_once)>
       rollback;
+  // Gives live flags to the running instance (Supervisor::RequestLiveFlags): the running
+  // version's definition with their new values, and what changed. Unset: live flags wait for
+  // the next candidate.
+  std::function<StatusOr<std::string>(const ServicePolicy& definition,
+                                      const std::vector<std::string>& changes)>
+      live_flags;
 };
 
 class MetaSync {
@@ -163,6 +169,7 @@ class MetaSync {
   std::optional<ServicePolicy> effective_;
   std::string effective_digest_;
   std::string definition_said_;  // the last resolve problem, said once
+  std::string live_offered_;     // the live flags change last handed to the supervisor
   SteadyTime next_heartbeat_{};
   SteadyTime next_push_{};
   std::chrono::milliseconds push_backoff_{0};

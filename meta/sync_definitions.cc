@@ -91,15 +91,27 @@ Status MetaSync::WriteDefinitionFor(const std::string& version) {
 
 void MetaSync::FollowDefinition(const Release& release, const std::string& running) {
   auto current = BaseDefinition(*options_.env, options_.base, running);
+  if (current && effective_ && OnlyLiveFlagsDiffer(*current, *effective_)) {
+    // The same definition but for live flags' values: those move at once, without a candidate.
+    auto changes = DiffDefinitions(*current, *effective_, ContentDigest);
+    if (changes.empty() || !options_.live_flags) return;
+    std::vector<std::string> lines;
+    for (const DefinitionChange& c : changes) lines.push_back(c.Describe());
+    std::string key = running;
+    for (const std::string& line : lines) key += "\n" + line;
+    if (key == live_offered_) return;
+    live_offered_ = key;
+    auto done = options_.live_flags(*effective_, lines);
+    if (!done) {
+      live_offered_.clear();  // tried again at the next pass
+      SetError("live flags not given yet: " + done.error().message());
+    }
+    return;
+  }
   const std::string running_digest = current ? DefinitionDigest(*current) : "";
   if (running_digest == effective_digest_) return;
   if (!effective_ && !current) return;
   const std::string digest = effective_ ? effective_digest_ : DefinitionDigest(ServicePolicy());
-  if (current && effective_ && OnlyLiveFlagsDiffer(*current, *effective_)) {
-    // Live flags move without a candidate: the supervisor writes them to the running
-    // instance (not yet: they reach the next instance started; docs/config.md).
-    return;
-  }
   const std::string candidate = DefinitionVersion(release.version(), digest);
   if (rejected_.contains(candidate) || options_.is_current(candidate)) return;
   const std::string offer = candidate + "@definition";

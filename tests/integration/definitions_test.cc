@@ -266,3 +266,37 @@ TEST_F(DefinitionsRunTest, UnresolvableDefinitionKeepsRunning) {
 
 }  // namespace
 }  // namespace yoke::testing
+
+namespace yoke::testing {
+namespace {
+
+// A live flag's change reaches the running instance at once: its flags file is rewritten, it
+// gets SIGHUP, a LIVE_FLAGS decision names the change, and no candidate starts.
+TEST_F(DefinitionsRunTest, LiveFlagsMoveWithoutACandidate) {
+  Put(kServicePath, "flags { name: \"kill\" value: \"off\" live: true }\n");
+  Channel();
+  yoke_.StartYoke();
+  auto running = yoke_.WaitForRole("running", "1.0.0", 1, 20s);
+  ASSERT_TRUE(running) << yoke_.Log();
+  const fs::path dir = yoke_.base() / "versions" / "1.0.0" / "instances" / "0001-running";
+  EXPECT_EQ(ReadAll(dir / "flags.properties"), "kill=off\n");
+  EXPECT_EQ(HttpGet(running->port(), "/reloads").body, "0");
+
+  Put(kServicePath, "flags { name: \"kill\" value: \"on\" live: true }\n");
+  auto d = NextDecision();
+  ASSERT_TRUE(d) << yoke_.Log();
+  EXPECT_EQ(d->verdict(), Verdict::LIVE_FLAGS) << d->DebugString();
+  EXPECT_EQ(d->from_version(), "1.0.0");
+  EXPECT_EQ(d->to_version(), "1.0.0");
+  ASSERT_EQ(d->definition_changes_size(), 1) << d->DebugString();
+  EXPECT_NE(d->definition_changes(0).find("flags[\"kill\"]"), std::string::npos);
+  EXPECT_EQ(ReadAll(dir / "flags.properties"), "kill=on\n");
+  EXPECT_TRUE(WaitUntil([&] { return HttpGet(running->port(), "/reloads").body == "1"; }, 10s));
+  EXPECT_EQ(Running(), "1.0.0");
+  EXPECT_FALSE(fs::exists(yoke_.base() / "testing"));
+  // Recorded once: the next passes see nothing new.
+  EXPECT_FALSE(WaitUntil([&] { return Decisions(yoke_.base()).size() > 1; }, 3s));
+}
+
+}  // namespace
+}  // namespace yoke::testing
