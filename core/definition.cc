@@ -333,6 +333,10 @@ std::vector<DefinitionChange> DiffDefinitions(
 
 std::string CanonicalDefinitionBytes(const ServicePolicy& definition) {
   ServicePolicy copy = definition;
+  // The judge and mirror overrides say how a candidate is judged, not what the service runs
+  // with: they apply from the next window, as before definitions, and start no candidate.
+  copy.clear_judge();
+  copy.clear_mirror();
   for (Flag& flag : *copy.mutable_flags()) {
     if (flag.live()) flag.clear_value();
   }

@@ -87,10 +87,11 @@ std::vector<DefinitionChange> DiffDefinitions(
     const std::function<std::string(std::string_view bytes)>& content_digest);
 
 // The bytes the definition's digest is taken over: deterministic, with live flags' values left
-// out (a live flag changes without a candidate).
+// out (a live flag changes without a candidate), and the judge and mirror overrides too (they
+// say how a candidate is judged and apply from the next window; they start no candidate).
 std::string CanonicalDefinitionBytes(const ServicePolicy& definition);
 
-// True when the two definitions differ only in live flags' values.
+// True when the two definitions differ at most in live flags' values (and judge or mirror).
 bool OnlyLiveFlagsDiffer(const ServicePolicy& before, const ServicePolicy& after);
 
 // A secret's file in meta, relative to the project: `file`, or secrets/<name>.age.

@@ -596,7 +596,17 @@ void MetaSync::Follow() {
       running = running_;
       testing = testing_;
     }
-    if (ReleaseOf(running) == version && testing.empty()) FollowDefinition(**release, running);
+    // What runs follows its definition, also when the channel's release is one this host
+    // rejected (it runs another release then).
+    if (!running.empty() && testing.empty()) {
+      if (ReleaseOf(running) == version) {
+        FollowDefinition(**release, running);
+      } else if (auto own = meta::Read<Release>(*store_,
+                                                meta::ReleasePath(m.project(), ReleaseOf(running)));
+                 own && *own) {
+        FollowDefinition(**own, running);
+      }
+    }
     return;
   }
   if (!RolloutWait(version).empty()) return;

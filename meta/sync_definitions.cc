@@ -94,9 +94,12 @@ void MetaSync::FollowDefinition(const Release& release, const std::string& runni
   if (current && effective_ && OnlyLiveFlagsDiffer(*current, *effective_)) {
     // The same definition but for live flags' values: those move at once, without a candidate.
     auto changes = DiffDefinitions(*current, *effective_, ContentDigest);
-    if (changes.empty() || !options_.live_flags) return;
+    // Only flags count here: judge and mirror changes apply from the next window by themselves.
     std::vector<std::string> lines;
-    for (const DefinitionChange& c : changes) lines.push_back(c.Describe());
+    for (const DefinitionChange& c : changes) {
+      if (c.field.starts_with("flags[")) lines.push_back(c.Describe());
+    }
+    if (lines.empty() || !options_.live_flags) return;
     std::string key = running;
     for (const std::string& line : lines) key += "\n" + line;
     if (key == live_offered_) return;

@@ -175,7 +175,8 @@ TEST(DefinitionTest, DiffNamesFieldsAndHidesSecrets) {
   }
 }
 
-// The digest ignores level order of keyed lists and live flags' values, not other values.
+// The digest ignores level order of keyed lists, live flags' values and the judge's settings,
+// not other values.
 TEST(DefinitionTest, CanonicalBytes) {
   ServicePolicy a, b;
   auto add = [](ServicePolicy* p, const char* name, const char* value, bool live) {
@@ -190,6 +191,8 @@ TEST(DefinitionTest, CanonicalBytes) {
   add(&b, "x", "1", false);
   EXPECT_EQ(CanonicalDefinitionBytes(a), CanonicalDefinitionBytes(b));
   EXPECT_TRUE(OnlyLiveFlagsDiffer(a, b));
+  b.mutable_judge()->set_min_pairs(5);  // how it is judged: no candidate
+  EXPECT_EQ(CanonicalDefinitionBytes(a), CanonicalDefinitionBytes(b));
   b.mutable_flags(1)->set_value("2");
   EXPECT_NE(CanonicalDefinitionBytes(a), CanonicalDefinitionBytes(b));
 }
