@@ -260,6 +260,12 @@ meta {{ project: "demo" host: "demo-host" }}
         say(f"decision on {decision['to_version']}: {decision['verdict']} - {decision['reason']}")
         for change in decision["definition_changes"]:
             say(f"  changed: {change}")
+        if decision["verdict"] == "PROMOTE":
+            s = wait_for(f"{decision['to_version']} to serve", lambda: (status(admin) or {}).get(
+                "running", {}).get("version") == decision["to_version"] and
+                status(admin)["running"].get("up") and status(admin), 60)
+            pids.add(s["running"]["pid"])
+            say(f"running: {decision['to_version']}, the same binary with the new definition")
         load.close()
         say(f"users: {load.answered} requests answered, {load.failed} failed")
 
