@@ -300,3 +300,49 @@ TEST_F(DefinitionsRunTest, LiveFlagsMoveWithoutACandidate) {
 
 }  // namespace
 }  // namespace yoke::testing
+
+namespace yoke::testing {
+namespace {
+
+// A template naming a missing value, and a secret this host cannot decrypt, each fail the
+// candidate's start: rejected with the template's path and line, or the secret's file and
+// age's reason; running stays as it was.
+TEST_F(DefinitionsRunTest, BadTemplateAndUndecryptableSecretFailTheStart) {
+  Put(kServicePath, "env { key: \"A\" value: \"1\" }\n");
+  Channel();
+  yoke_.StartYoke();
+  ASSERT_TRUE(yoke_.WaitForRole("running", "1.0.0", 1, 20s)) << yoke_.Log();
+  for (const Decision& d : Decisions(yoke_.base())) judged_.insert(d.to_version());
+
+  Put("hello/templates/app.conf", "port={{port}}\ndb={{db_host}}\n");
+  Put(kServicePath,
+      "env { key: \"A\" value: \"1\" }\n"
+      "templates { name: \"app.conf\" source: \"templates/app.conf\" }\n");
+  auto d = NextDecision();
+  ASSERT_TRUE(d) << yoke_.Log();
+  EXPECT_EQ(d->verdict(), Verdict::REJECT) << d->DebugString();
+  EXPECT_NE(d->reason().find("template app.conf: templates/app.conf:2: {{db_host}} has no value"),
+            std::string::npos)
+      << d->reason();
+  EXPECT_EQ(Running(), "1.0.0");
+
+  // Encrypted for another identity.
+  const std::string other = Identity(dir_.path() / "other");
+  auto pub = RunPiped({"age-keygen", "-y", other}, "", 10s);
+  ASSERT_TRUE(pub && pub->exit_code == 0);
+  auto sealed = AgeEncrypt({pub->out.substr(0, pub->out.find('\n'))}, "not-for-h1");
+  ASSERT_TRUE(sealed);
+  Put("hello/secrets/db.age", *sealed);
+  Put(kServicePath, "env { key: \"A\" value: \"1\" }\nsecrets { name: \"db\" env: \"DB\" }\n");
+  d = NextDecision();
+  ASSERT_TRUE(d) << yoke_.Log();
+  EXPECT_EQ(d->verdict(), Verdict::REJECT) << d->DebugString();
+  EXPECT_NE(d->reason().find("secret db (secrets/db.age in meta): age cannot decrypt it"),
+            std::string::npos)
+      << d->reason();
+  EXPECT_EQ(d->reason().find("not-for-h1"), std::string::npos);
+  EXPECT_EQ(Running(), "1.0.0");
+}
+
+}  // namespace
+}  // namespace yoke::testing
