@@ -111,17 +111,18 @@ void MetaSync::FollowDefinition(const Release& release, const std::string& runni
     }
     return;
   }
-  const std::string running_digest = current ? DefinitionDigest(*current) : "";
-  if (running_digest == effective_digest_) return;
-  if (!effective_ && !current) return;
-  const std::string digest = effective_ ? effective_digest_ : DefinitionDigest(ServicePolicy());
+  // No definition is the empty one: a record holding only judge settings changes nothing.
+  const ServicePolicy none;
+  const std::string running_digest = DefinitionDigest(current.value_or(none));
+  const std::string digest = effective_ ? effective_digest_ : DefinitionDigest(none);
+  if (running_digest == digest) return;
   const std::string candidate = DefinitionVersion(release.version(), digest);
   if (rejected_.contains(candidate) || options_.is_current(candidate)) return;
   const std::string offer = candidate + "@definition";
   if (offer == offered_) return;
   offered_ = offer;
-  spdlog::info("meta: the definition of {} changed (digest {}): offering {} as a candidate",
-               options_.service, digest.substr(0, 12), candidate);
+  spdlog::info("meta: the definition of {} changed (digest {} -> {}): offering {} as a candidate",
+               options_.service, running_digest.substr(0, 12), digest.substr(0, 12), candidate);
   if (!Offer(release, candidate)) offered_.clear();
 }
 

@@ -103,6 +103,8 @@ class DefinitionsRunTest : public ::testing::Test {
     WaitUntil(
         [&] {
           for (const Decision& d : Decisions(yoke_.base())) {
+            // A decision file caught while it is written reads as an empty record: skipped.
+            if (d.to_version().empty() || d.verdict() == Verdict::VERDICT_UNSPECIFIED) continue;
             if (!judged_.contains(d.to_version())) {
               found = d;
               judged_.insert(d.to_version());
@@ -295,7 +297,13 @@ TEST_F(DefinitionsRunTest, LiveFlagsMoveWithoutACandidate) {
   EXPECT_EQ(Running(), "1.0.0");
   EXPECT_FALSE(fs::exists(yoke_.base() / "testing"));
   // Recorded once: the next passes see nothing new.
-  EXPECT_FALSE(WaitUntil([&] { return Decisions(yoke_.base()).size() > 1; }, 3s));
+  EXPECT_FALSE(WaitUntil(
+      [&] {
+        int n = 0;
+        for (const Decision& each : Decisions(yoke_.base())) n += !each.to_version().empty();
+        return n > 1;
+      },
+      3s));
 }
 
 }  // namespace
