@@ -354,3 +354,52 @@ TEST_F(DefinitionsRunTest, BadTemplateAndUndecryptableSecretFailTheStart) {
 
 }  // namespace
 }  // namespace yoke::testing
+
+namespace yoke::testing {
+namespace {
+
+// `yoke meta resolve` prints every field with the file and line that set it, across the
+// project, env (and its parent), host and service levels; a missing parent is refused naming
+// the files, with exit code 1.
+TEST_F(DefinitionsRunTest, ResolveShowsProvenanceAcrossFourLevels) {
+  Put("hello/definition.txtpb", "env { key: \"LOG\" value: \"info\" }\n");
+  Put("hello/envs/base.txtpb", "definition {\n  env { key: \"POOL\" value: \"4\" }\n}\n");
+  Put("hello/envs/prod.txtpb",
+      "parent: \"base\"\ndefinition {\n  env { key: \"LOG\" value: \"warn\" }\n}\n");
+  Put("hello/prod/host-definitions/h1.txtpb", "\nenv { key: \"POOL\" value: \"16\" }\n");
+  Put(kServicePath, "\n\nflags { name: \"beta\" value: \"on\" }\n");
+  auto out = yoke_.Cli({"meta", "resolve", "--repo", remote_.string(), "--project", "hello",
+                        "--env", "prod", "--host", "h1", "--service", "hello"});
+  ASSERT_EQ(out.code, 0) << out.output;
+  auto line_of = [&](const std::string& field) {
+    auto at = out.output.find(field);
+    return at == std::string::npos ? std::string()
+                                   : out.output.substr(at, out.output.find('\n', at) - at);
+  };
+  EXPECT_NE(line_of("env[\"LOG\"]").find("\"warn\""), std::string::npos) << out.output;
+  EXPECT_NE(line_of("env[\"LOG\"]").find("hello/envs/prod.txtpb:3 (env prod)"), std::string::npos)
+      << out.output;
+  EXPECT_NE(line_of("env[\"POOL\"]").find("hello/prod/host-definitions/h1.txtpb:2 (host h1)"),
+            std::string::npos)
+      << out.output;
+  EXPECT_NE(line_of("flags[\"beta\"]").find("hello/prod/services/hello.txtpb:3 (service hello)"),
+            std::string::npos)
+      << out.output;
+  EXPECT_NE(out.output.find("chain: hello/definition.txtpb hello/envs/base.txtpb "
+                            "hello/envs/prod.txtpb hello/prod/host-definitions/h1.txtpb "
+                            "hello/prod/services/hello.txtpb"),
+            std::string::npos)
+      << out.output;
+
+  Put("hello/envs/prod.txtpb", "parent: \"stagin\"\n");
+  auto bad = yoke_.Cli({"meta", "resolve", "--repo", remote_.string(), "--project", "hello",
+                        "--env", "prod", "--host", "h1", "--service", "hello"});
+  EXPECT_EQ(bad.code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("hello/envs/prod.txtpb: parent \"stagin\" has no record "
+                            "hello/envs/stagin.txtpb"),
+            std::string::npos)
+      << bad.output;
+}
+
+}  // namespace
+}  // namespace yoke::testing
