@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base-layout/archive.h"
+#include "base-layout/secret_files.h"
 #include "core/artifact_name.h"
 #include "core/version.h"
 
@@ -177,6 +178,8 @@ StatusOr<fs::path> BaseFolder::ArchiveVersion(const std::string& version) const 
   }
   // libarchive writes the zip itself (to a temporary name it renames); the folder goes only
   // once the zip is whole and synced.
+  // No secret's plaintext goes into an archive (base-layout/secret_files.h).
+  YOKE_RETURN_IF_ERROR(ShredSecretFiles(dir));
   YOKE_RETURN_IF_ERROR(ZipFolder(dir, version, zip));
   YOKE_RETURN_IF_ERROR(env_->SyncDir(paths::ArchiveDir(root_)));
   // Out of versions/ in one rename, then deleted: a crash leaves the whole folder or none in

@@ -65,6 +65,9 @@ Path Journal(const Path& root);
 Path Lock(const Path& root);
 Path AdminToken(const Path& root);
 Path FetchDir(const Path& root);
+// state/definitions/<version>.txtpb: the effective definition from meta a version's instances
+// start with (meta/sync.h writes it before handing the version to the intake).
+Path DefinitionFile(const Path& root, std::string_view version);
 Path RestoreStaging(const Path& root, std::string_view version);
 // Where an archived version folder is moved before it is deleted (state/trash/<version>): a
 // crash mid-delete leaves a folder that the next start empties, never a half version folder.

@@ -8,6 +8,10 @@ bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\f'; }
 }  // namespace
 
 std::string RewritePropertiesPort(std::string_view text, std::string_view key, uint16_t port) {
+  return SetPropertyValue(text, key, std::to_string(port));
+}
+
+std::string SetPropertyValue(std::string_view text, std::string_view key, std::string_view value) {
   std::string out;
   out.reserve(text.size() + key.size() + 8);
   bool found = false;
@@ -32,7 +36,7 @@ std::string RewritePropertiesPort(std::string_view text, std::string_view key, u
         while (k < line.size() && IsBlank(line[k])) ++k;
         out.append(line.substr(0, k));
         if (k == j) out.push_back('=');
-        out.append(std::to_string(port));
+        out.append(value);
         rewritten = found = true;
       }
     }
@@ -43,7 +47,7 @@ std::string RewritePropertiesPort(std::string_view text, std::string_view key, u
   }
   if (!found) {
     if (!out.empty() && out.back() != '\n') out.push_back('\n');
-    out.append(key).append("=").append(std::to_string(port)).append("\n");
+    out.append(key).append("=").append(value).append("\n");
   }
   return out;
 }

@@ -9,6 +9,8 @@
 #include <map>
 #include <set>
 
+#include "core/definition.h"
+
 namespace yoke {
 namespace {
 
@@ -242,7 +244,7 @@ CaptainMove CaptainStep(const CaptainInput& in) {
       continue;
     }
     ++counted;
-    if (m->running == in.channel_release) {
+    if (ReleaseOf(m->running) == in.channel_release) {  // a definition of it counts too
       ++promoted;
     } else {
       waiting.push_back(fmt::format("{} runs {} (testing {})", where,

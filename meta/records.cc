@@ -44,6 +44,12 @@ std::unique_ptr<google::protobuf::Message> RecordFor(const std::string& path) {
   if (parts.size() == 3 && parts[1] == "releases") return std::make_unique<Release>();
   if (parts.size() == 4 && parts[2] == "channels") return std::make_unique<Channel>();
   if (parts.size() == 4 && parts[2] == "services") return std::make_unique<ServicePolicy>();
+  // Definitions (meta/definitions.h).
+  if (parts.size() == 2 && FileStem(parts[1]) == "definition") {
+    return std::make_unique<ServicePolicy>();
+  }
+  if (parts.size() == 3 && parts[1] == "envs") return std::make_unique<EnvRecord>();
+  if (parts.size() == 4 && parts[2] == "host-definitions") return std::make_unique<ServicePolicy>();
   if (parts.size() == 6 && parts[2] == "hosts" && FileStem(parts[5]) == "status") {
     return std::make_unique<HostStatus>();
   }

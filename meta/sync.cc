@@ -12,6 +12,7 @@
 #include "base-layout/decision_log.h"
 #include "base-layout/paths.h"
 #include "core/artifact_name.h"
+#include "core/definition.h"
 #include "core/record_text.h"
 #include "core/rollout.h"
 #include "core/version.h"
@@ -141,8 +142,9 @@ MetaStatus MetaSync::Snapshot() const {
 }
 
 void MetaSync::FillProvenance(Decision* decision) const {
+  FillDefinitionChanges(decision);
   std::lock_guard lock(mu_);
-  auto known = provenance_.find(decision->to_version());
+  auto known = provenance_.find(ReleaseOf(decision->to_version()));
   if (known == provenance_.end() || !decision->meta_commit().empty()) return;
   decision->set_meta_commit(known->second.first);
   decision->clear_sources();
@@ -160,7 +162,7 @@ std::map<std::string, std::string> MetaSync::EnvFor(const std::string& version) 
   env["YOKE_CHANNEL"] = m.channel();
   std::lock_guard lock(reader_mu_);
   if (!reader_) return env;
-  auto release = meta::Read<Release>(*reader_, meta::ReleasePath(m.project(), version));
+  auto release = meta::Read<Release>(*reader_, meta::ReleasePath(m.project(), ReleaseOf(version)));
   if (release && *release) {
     std::string sources;
     for (const SourceRevision& source : (*release)->source()) {
@@ -555,6 +557,9 @@ void MetaSync::Follow() {
     policy_override_ = *policy;
   }
 
+  // A host whose definition cannot be resolved keeps running what it runs (and says why).
+  if (!ResolveEffective()) return;
+
   const std::string channel_path = meta::ChannelPath(m.project(), m.env(), m.channel());
   auto channel = meta::Read<Channel>(*store_, channel_path);
   if (!channel) return NoteBadRecord(channel_path, channel.error().message());
@@ -622,7 +627,26 @@ void MetaSync::Follow() {
       FollowRollback((*channel)->rollback(), **release)) {
     return;
   }
-  if (rejected_.contains(version) || options_.is_current(version)) return;
+  if (rejected_.contains(version) || options_.is_current(version) || ReleaseHere(version)) {
+    std::string running, testing;
+    {
+      std::lock_guard lock(mu_);
+      running = running_;
+      testing = testing_;
+    }
+    // What runs follows its definition, also when the channel's release is one this host
+    // rejected (it runs another release then).
+    if (!running.empty() && testing.empty()) {
+      if (ReleaseOf(running) == version) {
+        FollowDefinition(**release, running);
+      } else if (auto own = meta::Read<Release>(*store_,
+                                                meta::ReleasePath(m.project(), ReleaseOf(running)));
+                 own && *own) {
+        FollowDefinition(**own, running);
+      }
+    }
+    return;
+  }
   if (!RolloutWait(version).empty()) return;
   const std::string offer = version + "@" + store_->BlobId(release_path);
   if (offer == offered_) return;
@@ -708,8 +732,8 @@ bool MetaSync::FollowRollback(const FleetRollback& order, const Release& release
   return true;
 }
 
-bool MetaSync::Offer(const Release& release) {
-  const std::string& version = release.version();
+bool MetaSync::Offer(const Release& release, const std::string& as_version) {
+  const std::string version = as_version.empty() ? release.version() : as_version;
   const Artifact& artifact = release.artifact();
   const std::string drop_name = options_.identifier + "-" + version + ExtensionOf(artifact.uri());
   const fs::path staging_dir = base_paths::FetchDir(options_.base);
@@ -771,6 +795,12 @@ bool MetaSync::Offer(const Release& release) {
     snapshot_.set_artifact_failures(snapshot_.artifact_failures() + 1);
     snapshot_.set_last_error(problem);
     status_error_ = "release " + version + ": " + problem;
+    return true;
+  }
+  // The definition its instances start with is in the base before the artifact is.
+  if (Status written = WriteDefinitionFor(version); !written) {
+    (void)env.Remove(staging);
+    SetError(written.error().message());
     return true;
   }
   // The download is synced (FetchArtifact); its name in the base is, once the base is synced.

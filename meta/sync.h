@@ -54,6 +54,12 @@ struct MetaSyncOptions {
   std::function<StatusOr<std::string>(const std::string& version, const std::string& reason,
                                       const std::string& author, bool at_once)>
       rollback;
+  // Gives live flags to the running instance (Supervisor::RequestLiveFlags): the running
+  // version's definition with their new values, and what changed. Unset: live flags wait for
+  // the next candidate.
+  std::function<StatusOr<std::string>(const ServicePolicy& definition,
+                                      const std::vector<std::string>& changes)>
+      live_flags;
 };
 
 class MetaSync {
@@ -93,13 +99,25 @@ class MetaSync {
   void Follow();
   // Fetches, checks and hands the release's artifact to the intake. Returns false when it
   // could not for now (no room above the free-space floor): the next pass tries again.
-  bool Offer(const Release& release);
+  bool Offer(const Release& release, const std::string& as_version = "");
   // Carries out the channel's fleet-wide rollback order once. Returns true while it is in hand
   // (the normal following waits), false once done or when there is none to carry out.
   bool FollowRollback(const FleetRollback& order, const Release& release);
   // Reads the fleet view of this env into the snapshot, at most every 30 s and only when the
   // branch moved: every host's status, for the status page's Fleet panel.
   void ReadFleetView();
+  // sync_definitions.cc (docs/config.md, "Definitions in meta"). Resolves the effective
+  // definition at the tip; false (said in /status) when it cannot be: nothing new is taken.
+  bool ResolveEffective();
+  // True when running or testing is `release` or a definition of it (<release>+def-<digest>).
+  bool ReleaseHere(const std::string& release) const;
+  // Writes the effective definition as the one `version`'s instances start with.
+  Status WriteDefinitionFor(const std::string& version);
+  // Running runs the channel's release: when its definition differs from the effective one,
+  // offers the same release with the new definition (<release>+def-<digest>) as a candidate.
+  void FollowDefinition(const Release& release, const std::string& running);
+  // The decision's field-level diff when its candidate differs from running in definition.
+  void FillDefinitionChanges(Decision* decision) const;
   // Why a staged rollout keeps this host from taking `version` now, or empty.
   std::string RolloutWait(const std::string& version);
   // Fetch() plus the bookkeeping: failure causes counted, a rewritten remote noticed.
@@ -150,6 +168,11 @@ class MetaSync {
   std::string rollback_done_;  // "<time> <version>" of the order carried out
   std::string rollback_said_;  // the last problem with an order, said once
   std::string rollout_said_;   // the last rollout wait, said once
+  // The effective definition at the last pass, if meta holds one (sync_definitions.cc).
+  std::optional<ServicePolicy> effective_;
+  std::string effective_digest_;
+  std::string definition_said_;  // the last resolve problem, said once
+  std::string live_offered_;     // the live flags change last handed to the supervisor
   SteadyTime next_heartbeat_{};
   SteadyTime next_fleet_read_{};
   std::string fleet_tip_;  // the tip the fleet view was read at

@@ -6,7 +6,11 @@ In a temp base folder on 127.0.0.1, with yoke's embedded meta (a local git repos
   1. v1.0.0 is released with `yoke meta release add` and `yoke meta channel set`, and runs;
   2. v2.0.0 (a good build) is released the same way, mirrored, judged and promoted;
   3. v3.0.0 (loses the /lost route, logs a new kind of error and answers a JSON field with
-     another type) is judged and rejected; the body diff names the changed field.
+     another type) is judged and rejected; the body diff names the changed field;
+  4. a config change (a flag and an env var in the service's definition in meta, committed
+     with git as an operator would) starts 2.0.0 again with the new definition as the
+     candidate 2.0.0+def-<digest>, which is mirrored, judged and promoted; the decision names
+     the fields that changed, and `yoke meta resolve` shows where each field was set.
 It prints what happens as it happens, then a summary of the decisions and where their files
 are, in the base and in meta. Every wait has a deadline; every process it starts is stopped by
 its pid.
@@ -86,12 +90,13 @@ def release(yoke, config, version, artifact, githash):
 
 
 def read_decision(path):
-    fields = {"lost_routes": [], "new_error_kinds": []}
+    fields = {"lost_routes": [], "new_error_kinds": [], "definition_changes": []}
     with open(path) as f:
         for line in f:
             if ":" in line and not line.startswith(" ") and not line.startswith("gates"):
                 key, value = line.split(":", 1)
-                value = value.strip().strip('"')
+                value = value.strip()[1:-1].replace('\\"', '"') if value.strip().startswith('"') \
+                    else value.strip()
                 if key in fields and isinstance(fields[key], list):
                     fields[key].append(value)
                 else:
@@ -239,6 +244,28 @@ meta {{ project: "demo" host: "demo-host" }}
                             lambda: progress(admin, load))
         say(f"decision on 3.0.0: {decision['verdict']} - {decision['reason']}")
         wait_for("3.0.0 to be archived", lambda: os.path.exists(os.path.join(base, "archive", "hello-3.0.0.zip")))
+
+        say("a config change through meta: the service's definition gains a flag and an env "
+            "var (committed with git to demo/prod/services/hello.txtpb)")
+        change_definition(base, work, 'flags { name: "new_cart" value: "on" }\n'
+                                      'env { key: "CART_LIMIT" value: "50" }\n')
+        done = subprocess.run([yoke, "meta", "resolve", "--config", config, "--host", "demo-host",
+                               "--service", "hello"], capture_output=True, text=True, check=True)
+        print(f"    {DIM}$ yoke meta resolve --config {config} --host demo-host --service hello{OFF}")
+        for line in done.stdout.splitlines():
+            print(f"    {DIM}{line}{OFF}")
+        decision = wait_for("the verdict on 2.0.0's new definition",
+                            lambda: decision_for(base, "2.0.0+def-", prefix=True), 120,
+                            lambda: progress(admin, load))
+        say(f"decision on {decision['to_version']}: {decision['verdict']} - {decision['reason']}")
+        for change in decision["definition_changes"]:
+            say(f"  changed: {change}")
+        if decision["verdict"] == "PROMOTE":
+            s = wait_for(f"{decision['to_version']} to serve", lambda: (status(admin) or {}).get(
+                "running", {}).get("version") == decision["to_version"] and
+                status(admin)["running"].get("up") and status(admin), 60)
+            pids.add(s["running"]["pid"])
+            say(f"running: {decision['to_version']}, the same binary with the new definition")
         load.close()
         say(f"users: {load.answered} requests answered, {load.failed} failed")
 
@@ -251,6 +278,8 @@ meta {{ project: "demo" host: "demo-host" }}
                 print(f"          lost routes: {', '.join(d['lost_routes'])}")
             if d["new_error_kinds"]:
                 print(f"          new error kinds: {', '.join(d['new_error_kinds'])}")
+            for change in d["definition_changes"]:
+                print(f"          definition: {change}")
             for part in d["reason"].split("; "):
                 if part.startswith("body_diff: "):
                     print(f"          body diff: {part[len('body_diff: '):]}")
@@ -297,10 +326,32 @@ def meta_decisions(yoke, config):
     return len(done.stdout.splitlines()) if done.returncode == 0 else 0
 
 
-def decision_for(base, version):
+def change_definition(base, work, text):
+    """Commits the service's definition to the supervisor's meta with git, as an operator
+    would: clone, write, commit, push (again after a rebase if yoke committed meanwhile)."""
+    clone = os.path.join(work, "operator-meta")
+    if not os.path.isdir(clone):
+        subprocess.run(["git", "clone", "-q", os.path.join(base, "meta"), clone], check=True)
+    git = ["git", "-C", clone, "-c", "user.name=operator", "-c", "user.email=op@example.com"]
+    subprocess.run(git + ["pull", "-q", "--rebase"], check=True)
+    path = os.path.join(clone, "demo", "prod", "services", "hello.txtpb")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "hello: new_cart on, CART_LIMIT 50"], check=True)
+    print(f"    {DIM}$ git commit -m 'hello: new_cart on, CART_LIMIT 50' && git push{OFF}")
+    for _ in range(5):
+        if subprocess.run(git + ["push", "-q", "origin", "HEAD:main"]).returncode == 0:
+            return
+        subprocess.run(git + ["pull", "-q", "--rebase"], check=True)
+    raise SystemExit("demo: could not push the definition to meta")
+
+
+def decision_for(base, version, prefix=False):
     folder = os.path.join(base, "decisions")
     for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
-        if name.endswith(f"-to-{version}.txtpb"):
+        if (f"-to-{version}" in name) if prefix else name.endswith(f"-to-{version}.txtpb"):
             return read_decision(os.path.join(folder, name))
     return None
 

@@ -14,6 +14,8 @@ packages=(
   libarchive-dev
   libsystemd-dev  # sd_notify: Type=notify, WATCHDOG=1, STATUS= (platform/systemd_notify)
   libcurl4-openssl-dev  # the one HTTP client: http and https artifacts, the CLI, the probe
+  libkainjow-mustache-dev  # templates rendered per instance (core/template_render)
+  age  # secrets in meta: decrypted at instance start, `yoke meta secret set` (platform/age)
   prometheus  # promtool: the alert rules are checked by `promtool check rules` (ctest)
   libgtest-dev libgmock-dev
   curl python3 git

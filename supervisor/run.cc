@@ -365,6 +365,15 @@ int RunDaemon(const std::string& config_path) {
       }
       return done.get();
     };
+    options.live_flags = [&supervisor_ptr](
+                             const ServicePolicy& definition,
+                             const std::vector<std::string>& changes) -> StatusOr<std::string> {
+      auto done = supervisor_ptr->RequestLiveFlags(definition, changes, "meta");
+      if (done.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+        return Unavailable("the supervisor did not answer within 30 s");
+      }
+      return done.get();
+    };
     make_meta = [options, &clock] { return std::make_unique<meta::MetaSync>(options, &clock); };
     meta = make_meta();
     if (!config->meta().webhook_secret_file().empty()) {

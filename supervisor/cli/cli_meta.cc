@@ -178,6 +178,8 @@ MetaCommands::MetaCommands(CLI::App& app) {
   find_->add_option("--sha256", sha256_, "the artifact's sha256 (sha256sum FILE)");
   find_->add_option("--githash", githash_, "a source commit (7 or more hex digits)");
   find_->footer("Example: yoke meta find --repo meta --sha256 $(sha256sum shop.jar | cut -c1-64)");
+
+  AddDefinitionCommands(where);  // cli_definitions.cc
 }
 
 std::optional<int> MetaCommands::Run() {
@@ -214,7 +216,9 @@ std::optional<int> MetaCommands::Run() {
   if (*validate_) code = Validate();
   if (*log_) code = Log();
   if (*find_) code = Find();
-  const bool changed = *release_add_ || *channel_set_ || *channel_rollback_;
+  if (*resolve_) code = Resolve();
+  if (*secret_set_) code = SecretSet();
+  const bool changed = *release_add_ || *channel_set_ || *channel_rollback_ || *secret_set_;
   if (code == kExitOk && remote_store_ && changed) code = PushRemote();
   return code;
 }

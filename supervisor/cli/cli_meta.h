@@ -4,6 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -69,6 +70,10 @@ class MetaCommands {
   int ChannelRollback();
   int Find();
   int PushRemote();  // remote_store_'s commit, to remote_url_
+  // cli_definitions.cc: `meta resolve` and `meta secret set`.
+  void AddDefinitionCommands(const std::function<void(CLI::App*)>& where);
+  int Resolve();
+  int SecretSet();
 
   CLI::App* meta_ = nullptr;
   CLI::App* init_ = nullptr;
@@ -78,6 +83,10 @@ class MetaCommands {
   CLI::App* log_ = nullptr;
   CLI::App* channel_rollback_ = nullptr;
   CLI::App* find_ = nullptr;
+  CLI::App* resolve_ = nullptr;
+  CLI::App* secret_set_ = nullptr;
+  std::string secret_name_, secret_file_;
+  std::vector<std::string> recipients_;
 
   std::string repo_;             // --repo DIR
   std::string config_;           // --config FILE: <base>/meta and the config's meta settings

@@ -14,9 +14,11 @@
 #include "core/command.h"
 #include "core/config_check.h"
 #include "core/config_settings.h"
+#include "core/definition.h"
 #include "core/ports.h"
 #include "core/properties.h"
 #include "core/version.h"
+#include "supervisor/daemon/instance_definition.h"
 #include "supervisor/daemon/output_rotation.h"
 #include "supervisor/daemon/supervisor.h"
 
@@ -99,6 +101,25 @@ void Supervisor::StartDue(Slot& slot, SteadyTime now) {
     }
   }
 
+  // Meta's definition for this version: env, flags, properties, secrets, templates.
+  InstanceFacts facts;
+  facts.version = version;
+  facts.role = slot.role;
+  facts.port = *port;
+  facts.dir = inst.dir;
+  facts.service = config_.service();
+  facts.env = config_.meta().env();
+  facts.host = deps_.host;
+  facts.channel = config_.meta().channel();
+  if (config_.has_properties_file()) {
+    facts.properties_file = fs::path(config_.properties_file()).filename().string();
+  }
+  auto defined = ApplyDefinition(base_.env(), base_.root(), facts, config_.secrets());
+  if (!defined) {
+    OnInstanceFailed(slot, defined.error().message(), /*exited=*/false, now);
+    return;
+  }
+
   auto found = base_.ArtifactOf(version);
   std::error_code ec;
   fs::path artifact = found ? fs::absolute(*found, ec) : fs::path();
@@ -121,16 +142,20 @@ void Supervisor::StartDue(Slot& slot, SteadyTime now) {
   if (deps_.release_env) {
     for (const auto& [k, v] : deps_.release_env(version)) spec.extra_env[k] = v;
   }
+  for (const auto& [k, v] : defined->env) spec.extra_env[k] = v;
   spec.extra_env["PORT"] = std::to_string(*port);
   spec.extra_env["YOKE_SERVICE"] = config_.service();
-  spec.extra_env["YOKE_VERSION"] = version;
+  spec.extra_env["YOKE_VERSION"] = ReleaseOf(version);
   spec.extra_env["YOKE_ROLE"] = slot.role;
   spec.extra_env["YOKE_INSTANCE_DIR"] = inst.dir.string();
   spec.working_dir = inst.dir;
   spec.stdout_path = inst.dir / "stdout";
   spec.stderr_path = inst.dir / "stderr";
   for (const auto& word : spec.argv) record.add_argv(word);
-  for (const auto& [k, v] : spec.extra_env) (*record.mutable_env())[k] = v;
+  // A secret's value never reaches instance.txtpb (or the archive holding it).
+  for (const auto& [k, v] : spec.extra_env) {
+    (*record.mutable_env())[k] = defined->secret_vars.contains(k) ? "(secret)" : v;
+  }
 
   counters_.set_instances_started(counters_.instances_started() + 1);
   auto child = deps_.launcher->Launch(spec);

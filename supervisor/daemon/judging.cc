@@ -265,6 +265,7 @@ void Supervisor::WriteDecision(const RecordDecision& what) {
   decision.set_time(WallTimeText());
   decision.set_reason(what.reason);
   decision.set_author(what.author);
+  for (const std::string& change : live_changes_) decision.add_definition_changes(change);
   if (deps_.decision_provenance) deps_.decision_provenance(&decision);
   if (judgement) {
     auto fill = [](const GateResult& g, Gate* gate) {

@@ -211,6 +211,7 @@ void Supervisor::Tick() {
   CollectArchives();
   checked_this_tick_ = false;
   HandleManualVerdicts(now);
+  HandleLiveFlags();
   TakeInDrops(now);
   PollLogs();
   WatchSlot(running_, now);

@@ -109,6 +109,14 @@ class Supervisor {
   std::future<StatusOr<std::string>> RequestVerdict(ManualAction action, std::string reason,
                                                     std::string author, std::string version = "");
 
+  // Queues live flags for the loop (live_flags.cc, docs/config.md "Live flags"): `definition`
+  // is the running version's definition with the live flags' new values; they are written
+  // atomically to the flags file of the running and testing instances, which get the configured
+  // signal, and the change is recorded as a LIVE_FLAGS decision naming `changes`. Thread-safe.
+  std::future<StatusOr<std::string>> RequestLiveFlags(ServicePolicy definition,
+                                                      std::vector<std::string> changes,
+                                                      std::string author);
+
  private:
   static constexpr const char* kRunning = "running";
   static constexpr const char* kTesting = "testing";
@@ -174,6 +182,16 @@ class Supervisor {
     VersionRates running_rates;
     bool told_awaiting_person = false;
   };
+  struct LiveFlagsRequest {
+    ServicePolicy definition;
+    std::vector<std::string> changes;
+    std::string author;
+    std::promise<StatusOr<std::string>> done;
+  };
+  void HandleLiveFlags();  // live_flags.cc
+  std::mutex live_mu_;
+  std::vector<LiveFlagsRequest> live_requests_;  // GUARDED_BY(live_mu_)
+  std::vector<std::string> live_changes_;        // for the LIVE_FLAGS decision being written
   struct ManualRequest {
     ManualAction action;
     std::string reason;

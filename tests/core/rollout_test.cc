@@ -124,8 +124,10 @@ TEST(CaptainStepTest, OpensTheNextStageOnlyWhenEveryHostPromotedAndTheHoldPassed
   EXPECT_TRUE(GateFor(in.rollout, "2.1.0", half[0]).open);
   EXPECT_FALSE(GateFor(in.rollout, "2.1.0", in.rollout.state().stages(2).hosts(0)).open);
 
-  // Stage 2 and then 3 complete (no hold): finished.
+  // Stage 2 and then 3 complete (no hold): finished. A host running the release with a
+  // definition of its own (a config change promoted there) runs the release too.
   for (auto& m : in.members) m.running = "2.1.0";
+  in.members[1].running = "2.1.0+def-0123456789ab";
   move = CaptainStep(in);
   ASSERT_TRUE(move.changed);
   EXPECT_THAT(move.message, HasSubstr("stage 3/3 \"all\" open"));

@@ -147,24 +147,35 @@ TEST_F(MetaRunTest, FollowsTheChannelToTestAndPromote) {
   EXPECT_NE(log.output.find("PROMOTE  1.0.0 -> 2.0.0"), std::string::npos) << log.output;
 }
 
-// A bad record is skipped with its path and line while the rest still works; an artifact that
-// does not match its release's sha256 starts nothing, and says so in the log, /status and the
-// host status in meta.
+// A bad service record is reported with its path and line, and the host keeps running what it
+// runs (the service record is part of the definition: issue 16); an artifact that does not
+// match its release's sha256 starts nothing, and says so in the log, /status and the host
+// status in meta.
 TEST_F(MetaRunTest, SkipsBadRecordsAndStartsNothingOnAShaMismatch) {
   Release("1.0.0");
-  ASSERT_TRUE(
-      Remote()->Commit({{"hello/prod/services/hello.txtpb", "judge {\n  min_window_s: soon\n}\n"}},
-                       "a bad policy", {"op", "op@example.com"}));
   Channel("1.0.0");
   yoke_.StartYoke();
   ASSERT_TRUE(yoke_.WaitForRole("running", "1.0.0", 1, 20s)) << yoke_.Log();
+  ASSERT_TRUE(
+      Remote()->Commit({{"hello/prod/services/hello.txtpb", "judge {\n  min_window_s: soon\n}\n"}},
+                       "a bad policy", {"op", "op@example.com"}));
   EXPECT_TRUE(yoke_.WaitForLog("hello/prod/services/hello.txtpb:2:")) << yoke_.Log();
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return Status().find("\"definition_error\":\"hello/prod/services/hello.txtpb:2:") !=
+               std::string::npos;
+      },
+      10s))
+      << Status();
 
   auto validate = yoke_.Cli({"meta", "validate", "--repo", remote_.string()});
   EXPECT_EQ(validate.code, 1);
   EXPECT_NE(validate.output.find("hello/prod/services/hello.txtpb:2:"), std::string::npos)
       << validate.output;
 
+  // Mended, the host follows the channel again.
+  ASSERT_TRUE(Remote()->Commit({{"hello/prod/services/hello.txtpb", "judge { min_window_s: 2 }\n"}},
+                               "the policy mended", {"op", "op@example.com"}));
   // A release whose sha256 is wrong.
   fs::path artifact = dir_.path() / "builds" / "hello-2.0.0.sh";
   WriteAll(artifact, "#!/bin/sh\nexec " + FixtureBinary().string() + " \"$@\"\n");
