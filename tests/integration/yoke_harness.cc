@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "base-layout/paths.h"
 #include "base-layout/text_record.h"
 #include "core/record_text.h"
 #include "platform/posix_env.h"
@@ -17,7 +18,10 @@ namespace fs = std::filesystem;
 std::vector<Decision> Decisions(const fs::path& base) {
   std::vector<fs::path> files;
   std::error_code ec;
-  for (auto& e : fs::directory_iterator(base / "decisions", ec)) files.push_back(e.path());
+  for (auto& e : fs::directory_iterator(base / "decisions", ec)) {
+    // As the supervisor reads them: a temp file being written (.tmp) is not a decision yet.
+    if (base_paths::DecisionIdOf(e.path().filename().string())) files.push_back(e.path());
+  }
   std::sort(files.begin(), files.end());
   std::vector<Decision> out;
   for (const auto& f : files) {
