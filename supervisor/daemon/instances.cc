@@ -223,6 +223,19 @@ void Supervisor::WatchSlot(Slot& slot, SteadyTime now) {
     return;
   }
   if (inst.phase != Phase::kStarting) return;
+  // A daemonizing service may answer before its first process exits (nginx listens, then
+  // forks): it is up only once its daemon is adopted from the pid file.
+  if (!config_.pid_file().empty() && !inst.adopted) {
+    if (now >= inst.health_deadline) {
+      OnInstanceFailed(slot,
+                       "its first process did not exit within " +
+                           std::to_string(config_.health().timeout_ms()) +
+                           " ms (pid_file is set: the service must daemonize, its first process "
+                           "exiting 0)",
+                       /*exited=*/false, now);
+    }
+    return;
+  }
   // Probe on the interval, and once more at the deadline before giving up.
   if (now < inst.next_probe && now < inst.health_deadline) return;
   ProbeResult probe =
@@ -411,7 +424,10 @@ size_t Supervisor::ContainOrphans(SteadyTime now, bool force) {
   auto claim = [&](const Instance& inst) {
     if (!inst.child) return;
     for (pid_t session : inst.child->Sessions()) claimed.insert(session);
-    awaiting = awaiting || inst.awaiting_pid_file;
+    // A daemonizing service still starting: its daemon may be reparented to yoke before this
+    // tick has seen its first process exit.
+    awaiting = awaiting || inst.awaiting_pid_file ||
+               (!config_.pid_file().empty() && !inst.adopted && inst.phase == Phase::kStarting);
   };
   for (const Slot* slot : {&running_, &testing_, &incoming_}) {
     if (slot->instance) claim(*slot->instance);
