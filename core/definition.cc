@@ -19,32 +19,11 @@ namespace pb = google::protobuf;
 using pb::FieldDescriptor;
 using pb::TextFormat;
 
-class FirstError : public pb::io::ErrorCollector {
- public:
-  void AddError(int line, int column, const std::string& message) override {
-    if (first_.empty()) {
-      first_ = std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " + message;
-    }
-  }
-  const std::string& first() const { return first_; }
-
- private:
-  std::string first_;
-};
-
 // Parses text format keeping where each field was; binary records have no lines (tree empty).
 Status ParseWithLines(const std::string& path, const std::string& text, pb::Message* record,
                       TextFormat::ParseInfoTree* tree) {
   if (path.ends_with(".pb")) return ParseRecord(path, text, record);
-  TextFormat::Parser parser;
-  FirstError errors;
-  parser.RecordErrorsTo(&errors);
-  parser.WriteLocationsTo(tree);
-  if (!parser.ParseFromString(text, record)) {
-    return Invalid(path + ":" +
-                   (errors.first().empty() ? "1:1: unreadable record" : errors.first()));
-  }
-  return Ok();
+  return ParseTextRecord(path, text, record, tree);
 }
 
 bool IsKeyedList(const FieldDescriptor* field) {
@@ -67,6 +46,18 @@ std::string ScalarText(const pb::Message& m, const FieldDescriptor* f, int index
   std::string out;
   TextFormat::PrintFieldValueToString(m, f, index, &out);
   return out;
+}
+
+// A repeated field that is not a keyed list, as one value: "[a, b]".
+std::string ListText(const pb::Message& m, const FieldDescriptor* f) {
+  const pb::Reflection* r = m.GetReflection();
+  std::string text;
+  for (int i = 0; i < r->FieldSize(m, f); ++i) {
+    text += (i ? ", " : "") + (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE
+                                   ? r->GetRepeatedMessage(m, f, i).ShortDebugString()
+                                   : ScalarText(m, f, i));
+  }
+  return "[" + text + "]";
 }
 
 std::string NameOf(const pb::Message& element) {
@@ -156,14 +147,8 @@ struct Merger {
           Note(name + "[" + Quote(key) + "]", EntryText(element), level, tree, f, i);
         }
       } else if (f->is_repeated()) {
-        std::string text;
-        for (int i = 0; i < rf->FieldSize(from, f); ++i) {
-          text += (i ? ", " : "") + (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE
-                                         ? rf->GetRepeatedMessage(from, f, i).ShortDebugString()
-                                         : ScalarText(from, f, i));
-        }
         CopyOnlyField(from, f, into);
-        Note(name, "[" + text + "]", level, tree, f, 0);
+        Note(name, ListText(from, f), level, tree, f, 0);
       } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
         const TextFormat::ParseInfoTree* nested = tree ? tree->GetTreeForNested(f, -1) : nullptr;
         Merge(rf->GetMessage(from, f), ri->MutableMessage(into, f), name + ".", level, nested);
@@ -283,13 +268,7 @@ std::map<std::string, std::string> FlattenDefinition(
               out[name + "[" + Quote(NameOf(e)) + "]"] = text;
             }
           } else if (f->is_repeated()) {
-            std::string text;
-            for (int i = 0; i < r->FieldSize(m, f); ++i) {
-              text += (i ? ", " : "") + (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE
-                                             ? r->GetRepeatedMessage(m, f, i).ShortDebugString()
-                                             : ScalarText(m, f, i));
-            }
-            out[name] = "[" + text + "]";
+            out[name] = ListText(m, f);
           } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
             walk(r->GetMessage(m, f), name + ".");
           } else {

@@ -29,10 +29,12 @@ class FirstError : public google::protobuf::io::ErrorCollector {
 }  // namespace
 
 Status ParseTextRecord(std::string_view name, const std::string& text,
-                       google::protobuf::Message* record) {
+                       google::protobuf::Message* record,
+                       google::protobuf::TextFormat::ParseInfoTree* locations) {
   google::protobuf::TextFormat::Parser parser;
   FirstError errors;
   parser.RecordErrorsTo(&errors);
+  if (locations) parser.WriteLocationsTo(locations);
   if (!parser.ParseFromString(text, record)) {
     return Invalid(std::string(name) + ":" +
                    (errors.first().empty() ? "1:1: unreadable record" : errors.first()));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <google/protobuf/message.h>
+#include <google/protobuf/text_format.h>
 
 #include <string>
 #include <string_view>
@@ -13,9 +14,11 @@
 namespace yoke {
 
 // Parses text format. A bad record is an error "<name>:<line>:<column>: <problem>", where
-// `name` says where the text came from (a file, a path in meta).
+// `name` says where the text came from (a file, a path in meta). With `locations`, where each
+// field was is written there (for provenance).
 Status ParseTextRecord(std::string_view name, const std::string& text,
-                       google::protobuf::Message* record);
+                       google::protobuf::Message* record,
+                       google::protobuf::TextFormat::ParseInfoTree* locations = nullptr);
 
 // Parses text format, or the binary wire format when `name` ends in ".pb".
 Status ParseRecord(std::string_view name, const std::string& bytes,
