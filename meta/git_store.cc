@@ -790,7 +790,9 @@ Status GitStore::PushToPath(const std::string& remote_path) {
   YOKE_ASSIGN_OR_RETURN(git_oid tip_id, FromHex(tip));
   std::vector<git_oid> known;
   if (auto id = FromHex(seen); !seen.empty() && id) known.push_back(*id);
-  YOKE_RETURN_IF_ERROR(CopyCommits(repo_, (*target)->repo_, tip_id, known));
+  if (Status copied = CopyCommits(repo_, (*target)->repo_, tip_id, known); !copied) {
+    return Fail("cannot push to " + url_ + ": " + copied.error().message());
+  }
   YOKE_ASSIGN_OR_RETURN(bool moved, (*target)->MoveBranch(tip, seen, "yoke: push from " + path_));
   if (!moved) {
     return Conflict("the remote refused the push: " + branch_ + " moved since the last fetch");
@@ -809,7 +811,9 @@ Status GitStore::FetchFromPath(const std::string& remote_path) {
        {RefTarget(repo_, "refs/remotes/origin/" + branch_).value_or(""), Tip().value_or("")}) {
     if (auto id = FromHex(hex); !hex.empty() && id) known.push_back(*id);
   }
-  YOKE_RETURN_IF_ERROR(CopyCommits((*source)->repo_, repo_, theirs_id, known));
+  if (Status copied = CopyCommits((*source)->repo_, repo_, theirs_id, known); !copied) {
+    return Fail("cannot fetch from " + url_ + ": " + copied.error().message());
+  }
   git_reference* raw = nullptr;
   const std::string ref = "refs/remotes/origin/" + branch_;
   if (git_reference_create(&raw, repo_, ref.c_str(), &theirs_id, 1, "yoke: fetch") != 0) {

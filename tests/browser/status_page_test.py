@@ -167,10 +167,12 @@ class PageValues(html.parser.HTMLParser):
         self.row = None  # the open table row: (kind, key, cells)
         self.row_attrs = {}
         self.host_classes = {}  # the Fleet panel's rows: host -> class
+        self.tag_names = set()
 
     VOID = {"meta", "link", "br", "img", "input", "hr"}
 
     def handle_starttag(self, tag, attrs):
+        self.tag_names.add(tag)
         a = dict(attrs)
         if tag == "body":
             self.body = a
@@ -458,6 +460,9 @@ def check_page(page, before, after, admin):
           "the Meta panel warns about the embedded repository")
 
 
+HOSTILE = '<img src=x onerror="document.title=1">"\\'
+
+
 def check_meta_warning(chromium, work, page_html, status_json):
     """The page served with a canned /status in which meta's remote does not answer and commits
     are queued: the Meta panel and the banner must say so."""
@@ -475,7 +480,10 @@ def check_meta_warning(chromium, work, page_html, status_json):
             {"host": "web2", "service": "hello", "channel": "stable", "running": "1.0.0",
              "testing": "2.0.0", "judge": "judging", "seen": seen, "stage": "2/2 all"},
             {"host": "web3", "service": "hello", "channel": "stable", "running": "1.0.0",
-             "judge": "unknown", "seen": seen, "stale": True, "stage": "2/2 all"}],
+             "judge": "unknown", "seen": seen, "stale": True, "stage": "2/2 all"},
+            # Names come from meta, which anyone with push access writes: text, never markup.
+            {"host": HOSTILE, "service": "hello", "channel": "stable", "running": HOSTILE,
+             "judge": "idle", "seen": "not a time", "stage": HOSTILE}],
         "rollouts": [{"channel": "stable", "release": "2.0.0", "stage": "2/2 all",
                       "state": "rolling", "detail": "waits for web2"}]}
     bodies = {"/": ("text/html; charset=utf-8", page_html),
@@ -516,11 +524,12 @@ def check_meta_warning(chromium, work, page_html, status_json):
     check(page.number("meta-queued") == 3, f"queued: {page.number('meta-queued')}")
     check("warn-text" in page.by_id["meta-queued"].get("class", ""), "queued is not highlighted")
     check(page.text("meta-last-error") == "cannot fetch from " + url, "last error differs")
-    check("hidden" not in page.by_id["panel-fleet"], "the Fleet panel is hidden with 3 hosts")
-    check(page.number("fleet-count") == 3, f"fleet count: {page.number('fleet-count')}")
+    check("hidden" not in page.by_id["panel-fleet"], "the Fleet panel is hidden with 4 hosts")
+    check(page.number("fleet-count") == 4, f"fleet count: {page.number('fleet-count')}")
     check(page.text("fleet-env") == "hello/prod", f"fleet env: {page.text('fleet-env')!r}")
-    check(sorted(page.rows["host"]) == ["web1", "web2", "web3"],
+    check(sorted(page.rows["host"]) == sorted(["web1", "web2", "web3", HOSTILE]),
           f"fleet rows: {sorted(page.rows['host'])}")
+    check("img" not in page.tag_names, "a host name from meta became markup on the page")
     check("host-stale" in page.host_classes.get("web3", "") and
           "host-stale" not in page.host_classes.get("web1", ""),
           f"the stale host is not marked: {page.host_classes}")

@@ -417,6 +417,32 @@ TEST_P(MetaRemoteTest, WebhookThenFetch) {
   EXPECT_GT(ReadMeta(yoke->admin_port()).fetches(), before);
 }
 
+// A remote that accepts the connection and never says a word: `yoke captain step` and `yoke
+// fleet status` over it give up at --timeout-s with the remote named, exit 1, and leave nothing
+// running.
+TEST(CaptainRemoteStallTest, AStalledRemoteEndsAStepAtItsTimeout) {
+  TempDir dir;
+  ::setenv("XDG_CACHE_HOME", (dir.path() / "cache").c_str(), 1);
+  SilentServer silent;
+  YokeHarness cli;
+  const std::string url = "https://127.0.0.1:" + std::to_string(silent.port()) + "/meta.git";
+  for (const char* command : {"captain", "fleet"}) {
+    std::vector<std::string> args = {
+        command,       command == std::string("captain") ? "step" : "status",
+        "--repo",      url,
+        "--project",   "hello",
+        "--timeout-s", "2"};
+    const auto start = std::chrono::steady_clock::now();
+    auto out = cli.Cli(args, 60s);
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(out.code, 1) << out.output;
+    EXPECT_LT(took, 30s) << command;
+    EXPECT_NE(out.output.find("127.0.0.1:" + std::to_string(silent.port())), std::string::npos)
+        << out.output;
+  }
+  EXPECT_GE(silent.accepted(), 2);
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, MetaRemoteTest, ::testing::Values("ssh", "https"),
                          [](const auto& info) { return info.param; });
 

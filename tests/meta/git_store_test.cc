@@ -233,5 +233,44 @@ TEST_F(GitStoreTest, UnreachableRemoteIsAnError) {
   EXPECT_EQ(*a->Ahead(), 1u);
 }
 
+// A path remote whose branch names a commit it does not hold (a copy cut short, a disk that
+// lost a file): the fetch fails with the remote named, origin stays where it was, and the
+// clone's own commits stay queued; once the object is back, the fetch works again.
+TEST_F(GitStoreTest, APathRemoteMissingAnObjectFailsTheFetchAndChangesNothing) {
+  const fs::path remote = dir_.path() / "remote.git";
+  auto r = Must(meta::GitStore::OpenOrInit(remote.string(), "main", true));
+  ASSERT_TRUE(r->Commit({{"README", "meta"}}, "start", kAlice));
+  auto a = Must(meta::GitStore::OpenOrInit((dir_.path() / "a").string(), "main", true));
+  ASSERT_TRUE(a->SetRemote("file://" + remote.string()));
+  ASSERT_TRUE(a->Fetch());
+  ASSERT_TRUE(a->Integrate());
+  const std::string seen = *a->Tip();
+  ASSERT_TRUE(a->Commit({{"hosts/a/1", "a1"}}, "a1", kAlice));
+  auto moved = r->Commit({{"channels/stable", "2.0.0"}}, "move", kAlice);
+  ASSERT_TRUE(moved);
+  const std::string tip = *moved;
+  const fs::path object = remote / "objects" / tip.substr(0, 2) / tip.substr(2);
+  const fs::path aside = dir_.path() / "aside";
+  fs::rename(object, aside);
+
+  auto fetched = a->Fetch();
+  ASSERT_FALSE(fetched);
+  EXPECT_NE(fetched.error().message().find("remote.git"), std::string::npos)
+      << fetched.error().message();
+  ASSERT_TRUE(a->Integrate());
+  EXPECT_EQ(*a->Ahead(), 1u);  // its own commit is still queued, on the tip it last saw
+  const std::string queued = *a->Tip();
+  EXPECT_FALSE(a->Push());  // the remote moved: refused, and nothing of it written there
+  EXPECT_FALSE(fs::exists(remote / "objects" / queued.substr(0, 2) / queued.substr(2)));
+
+  fs::rename(aside, object);
+  ASSERT_TRUE(a->Fetch());
+  ASSERT_TRUE(a->Integrate());
+  ASSERT_TRUE(a->Push());
+  EXPECT_EQ(**r->ReadFile("hosts/a/1"), "a1");
+  EXPECT_EQ(**r->ReadFile("channels/stable"), "2.0.0");
+  EXPECT_NE(*a->Tip(), seen);
+}
+
 }  // namespace
 }  // namespace yoke
