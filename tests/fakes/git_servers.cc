@@ -130,7 +130,13 @@ bool SshGitServer::Start() {
       "ForceCommand " +
       std::string(kGitShell) +
       " -c \"$SSH_ORIGINAL_COMMAND\"\n"
-      "LogLevel VERBOSE\n";
+      "LogLevel VERBOSE\n"
+      // sshd runs ForceCommand through the user's login shell; bash, started by sshd, reads
+      // ~/.bashrc even when not interactive. A machine's own ~/.bashrc (a pyenv init here
+      // took a second a connection) is not the server under test: HOME is an empty folder.
+      "SetEnv HOME=" +
+      (dir_ / "home").string() + "\n";
+  fs::create_directories(dir_ / "home");
   WriteAll(dir_ / "sshd_config", config);
   return Restart();
 }

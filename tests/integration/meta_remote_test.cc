@@ -3,6 +3,7 @@
 // + git http-backend, token + private CA), both started here on 127.0.0.1 (tests/fakes/
 // git_servers.h). Releases and channel moves are made with `yoke meta` in the server's own
 // repository on disk, as a CI job on the git host would. Every wait is bounded.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "base-layout/text_record.h"
@@ -177,7 +178,16 @@ TEST_P(MetaRemoteTest, ARetractedChannelMoveStaysRetractedWithThreeHosts) {
     }
     return true;
   };
-  ASSERT_TRUE(WaitUntil(settled, 30s));
+  auto unsettled = [&] {
+    std::string out;
+    for (auto& h : hosts) {
+      MetaStatus m = ReadMeta(h->admin_port());
+      out += fmt::format("host: queued {} remote_ok {} last_error {}\n", m.queued(), m.remote_ok(),
+                         m.last_error());
+    }
+    return out + ServerLog();
+  };
+  ASSERT_TRUE(WaitUntil(settled, 30s)) << unsettled();
   const std::string before_move = *Server()->Tip();
 
   Channel(*hosts[0], "2.0.0");
@@ -186,7 +196,7 @@ TEST_P(MetaRemoteTest, ARetractedChannelMoveStaysRetractedWithThreeHosts) {
         WaitUntil([&] { return ReadMeta(h->admin_port()).channel_release() == "2.0.0"; }, 30s))
         << h->Log();
   }
-  ASSERT_TRUE(WaitUntil(settled, 30s));
+  ASSERT_TRUE(WaitUntil(settled, 30s)) << unsettled();
 
   // The force-push: the branch goes back to the commit before the move (and before every host
   // commit since).
