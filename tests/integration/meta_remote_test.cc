@@ -152,7 +152,7 @@ TEST_P(MetaRemoteTest, FollowsTestsPromotesAndWritesBack) {
   EXPECT_EQ((*status)->sources(0).githash(), Githash('2'));
   MetaStatus meta = ReadMeta(yoke->admin_port());
   EXPECT_TRUE(meta.remote_ok());
-  // A timeout is what a loaded machine may give (ssh takes 1.5 s an operation here); a refused
+  // A timeout is what a loaded machine may give (an ssh handshake is the slowest step); a refused
   // credential, host key or certificate would be a bug.
   EXPECT_EQ(meta.credential_failures() + meta.host_key_failures() + meta.certificate_failures(), 0)
       << "timeouts: " << meta.timeouts();
