@@ -74,15 +74,21 @@ struct Targets {
   std::shared_ptr<const MirrorPolicy> mirror;  // never null
 };
 
-class InFlight {
+// The targets one request is served with, from Impl::Enter to the end of the request: while it
+// lives, the running target counts the request in flight.
+class EnteredTargets {
  public:
-  explicit InFlight(std::atomic<uint64_t>& counter) : counter_(counter) { ++counter_; }
-  ~InFlight() { --counter_; }
-  InFlight(const InFlight&) = delete;
-  InFlight& operator=(const InFlight&) = delete;
+  explicit EnteredTargets(std::shared_ptr<const Targets> targets) : targets_(std::move(targets)) {}
+  ~EnteredTargets() {
+    if (targets_->running) targets_->running->in_flight.fetch_sub(1);
+  }
+  EnteredTargets(const EnteredTargets&) = delete;
+  EnteredTargets& operator=(const EnteredTargets&) = delete;
+  const Targets* operator->() const { return targets_.get(); }
+  const std::shared_ptr<const Targets>& shared() const { return targets_; }
 
  private:
-  std::atomic<uint64_t>& counter_;
+  std::shared_ptr<const Targets> targets_;
 };
 
 // Joins running's and testing's halves of a pair. Both halves run on one worker thread.
@@ -212,6 +218,17 @@ struct Proxy::Impl {
   std::shared_ptr<const Targets> Load() const {
     std::lock_guard lock(mu);
     return targets;
+  }
+
+  // The targets for a request, its running target's in-flight count raised under the lock
+  // Publish takes. Once Publish has replaced running, the old target's count includes every
+  // request that may still reach it, and the supervisor stops the old instance only at zero.
+  // (Counted later, a request could pick the old target, then find it stopped: a 502 in a
+  // promotion.)
+  EnteredTargets Enter() const {
+    std::lock_guard lock(mu);
+    if (targets->running) targets->running->in_flight.fetch_add(1);
+    return EnteredTargets(targets);
   }
 };
 
@@ -851,7 +868,7 @@ Task<bool> ServeOne(Worker& w, Stream& client, beast::flat_buffer& buffer,
   }
   counters.requests.fetch_add(1, kRelaxed);
   auto start = SteadyClock::now();
-  auto targets = w.impl.Load();
+  const EnteredTargets targets = w.impl.Enter();
   const std::string default_host =
       targets->running
           ? targets->running->upstream.host + ":" + std::to_string(targets->running->upstream.port)
@@ -908,7 +925,6 @@ Task<bool> ServeOne(Worker& w, Stream& client, beast::flat_buffer& buffer,
   }
   if (drop) counters.CountDrop(*drop);
 
-  InFlight in_flight(targets->running->in_flight);
   // While draining for an upgrade, the answer closes the connection: the client's next request
   // opens a new one, which waits in the backlog for the new image.
   const bool keep_alive = request.keep_alive && !w.impl.draining.load(kRelaxed);
@@ -963,7 +979,7 @@ Task<bool> ServeOne(Worker& w, Stream& client, beast::flat_buffer& buffer,
                           mirror.timeout,
                           &targets->running->served,
                           &targets->testing->served,
-                          targets};
+                          targets.shared()};
         SpawnBodySample(w.io, std::move(job), w.impl.body_sampler, w.impl.sink);
       }
     }

@@ -486,6 +486,47 @@ TEST_F(ProxyTest, SwitchesUnderLoadWithoutFailingARequest) {
   EXPECT_EQ(proxy_->Stats().responses_by_class[5], 0u);
 }
 
+// What a promotion does, thirty times under load: publish a new running instance, wait until
+// the proxy counts nothing in flight on the old one, and stop the old one. A request that picked
+// the old instance just before a switch is counted from that moment on, so none reaches a
+// stopped instance (a 502, "connection refused").
+TEST_F(ProxyTest, AnOldRunningStoppedOnceDrainedFailsNoRequest) {
+  auto old = std::make_unique<Backend>(dir_.path(), "v0", std::vector<std::string>{});
+  StartProxy(old->upstream(), std::nullopt);
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&] {
+      auto client = std::make_unique<HttpClient>(proxy_->port());
+      for (int i = 0; i < 50000 && !stop; ++i) {
+        auto res = client->Request(verb::get, "/version");
+        if (!res || res->result_int() != 200) {
+          ++failed;
+          client = std::make_unique<HttpClient>(proxy_->port());
+          continue;
+        }
+        ++ok;
+        if (!res->keep_alive()) client = std::make_unique<HttpClient>(proxy_->port());
+      }
+    });
+  }
+  for (int i = 1; i <= 30; ++i) {
+    auto next =
+        std::make_unique<Backend>(dir_.path(), "v" + std::to_string(i), std::vector<std::string>{});
+    WaitUntil([&, target = ok.load() + 20] { return ok.load() >= target; }, 5s);
+    proxy_->Publish({next->upstream(), std::nullopt});
+    ASSERT_TRUE(WaitUntil([&] { return proxy_->InFlight(old->upstream()) == 0; }, 5s));
+    old = std::move(next);  // the old instance is stopped (by pid) here
+  }
+  WaitUntil([&, target = ok.load() + 20] { return ok.load() >= target; }, 5s);
+  stop = true;
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_GT(ok.load(), 600);
+  EXPECT_EQ(proxy_->Stats().responses_by_class[5], 0u);
+}
+
 // A client that stalls in the middle of a streamed body (chunked, or a length too large to
 // buffer) is dropped after the read timeout; running never sees a whole request, its
 // half-written connection is not reused, and the next user is served.
