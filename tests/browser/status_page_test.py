@@ -25,6 +25,7 @@ then SIGKILL). Exits 0 when every check holds, 1 with a message naming the faile
 """
 import argparse
 import ctypes
+import fcntl
 import html.parser
 import re
 import select
@@ -32,6 +33,7 @@ import http.client
 import http.server
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -59,13 +61,36 @@ def check(condition, what):
         raise Failure(what)
 
 
+_reserved_ports = []  # lock files held open until this process ends
+
+
 def free_port(avoid=range(0)):
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in avoid:
-            return port
+    """A port below the kernel's ephemeral range, nothing listening on it, reserved against
+    the other test processes by a lock on /tmp/yoke-test-ports/<port> (as FreePort() in
+    tests/fakes/process_harness.cc): a port from bind(0) may be taken by any process's next
+    outgoing connection before the server it was meant for binds it."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    first = max(1024, low - 12000)
+    folder = "/tmp/yoke-test-ports"
+    os.makedirs(folder, mode=0o1777, exist_ok=True)
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(2000):
+        port = rng.randrange(first, low)
+        if port in avoid:
+            continue
+        lock = open(os.path.join(folder, str(port)), "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("127.0.0.1", port))
+                s.listen(1)
+        except OSError:
+            lock.close()
+            continue
+        _reserved_ports.append(lock)
+        return port
     raise Failure("no free port found")
 
 

@@ -5,13 +5,18 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -84,8 +89,57 @@ bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds
   }
 }
 
+namespace {
+
+// The lowest port of the kernel's range for the local ports of outgoing connections (and of
+// bind to port 0).
+int EphemeralLow() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  in >> low;
+  return low;
+}
+
+bool CanListenOn(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  const bool ok =
+      ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && ::listen(fd, 1) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
 uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  // A port handed out by bind(port 0) is in the ephemeral range: once released, any process's
+  // next outgoing connection may take it as its local port, and the server it was meant for
+  // fails with "Address already in use" (seen in CI with tests in parallel). So a port comes
+  // from below that range, and is reserved across the test processes of this machine by a
+  // lock on /tmp/yoke-test-ports/<port>, held until this process ends.
+  static std::mutex mu;
+  static std::minstd_rand random(static_cast<unsigned>(::getpid()) ^ std::random_device{}());
+  std::lock_guard lock(mu);
+  const int low = EphemeralLow();
+  const int first = std::max(1024, low - 12000);
+  const std::string dir = "/tmp/yoke-test-ports";
+  ::mkdir(dir.c_str(), 01777);
+  for (int attempt = 0; attempt < 2000 && first < low; ++attempt) {
+    const auto port = static_cast<uint16_t>(first + random() % (low - first));
+    const std::string file = dir + "/" + std::to_string(port);
+    int fd = ::open(file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0666);
+    if (fd < 0) break;
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0 && CanListenOn(port)) return port;  // fd stays open
+    ::close(fd);
+  }
+  // No reservation possible: what the kernel gives.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

@@ -42,7 +42,8 @@ class Subprocess {
 // Calls `condition` every 20 ms until it holds or `timeout` passes.
 bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
-// A port nothing listens on now (bound to port 0 and released).
+// A port nothing listens on now, below the kernel's ephemeral range, and reserved for this
+// process against the other test processes of the machine (a lock file held to its end).
 uint16_t FreePort();
 
 // True when `pid` names a live, non-zombie process.
