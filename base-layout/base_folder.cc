@@ -286,4 +286,25 @@ std::vector<fs::path> BaseFolder::EnforceDiskBudget(uint64_t budget_bytes) const
   return deleted;
 }
 
+std::vector<fs::path> BaseFolder::RemoveDefinitionsOf(
+    const std::vector<fs::path>& deleted_archives) const {
+  std::vector<fs::path> removed;
+  if (deleted_archives.empty()) return removed;
+  const fs::path dir = paths::DefinitionFile(root_, "x").parent_path();
+  auto names = env_->ListDir(dir);
+  if (!names) return removed;
+  constexpr std::string_view kSuffix = ".txtpb";
+  for (const std::string& name : *names) {
+    if (!name.ends_with(kSuffix) || name.size() == kSuffix.size()) continue;
+    const std::string version = name.substr(0, name.size() - kSuffix.size());
+    const bool archive_deleted =
+        std::any_of(deleted_archives.begin(), deleted_archives.end(), [&](const fs::path& zip) {
+          return paths::ArchiveNumber(identifier_, version, zip.filename().string()).has_value();
+        });
+    if (!archive_deleted || env_->Stat(VersionDir(version)) || NewestArchiveOf(version)) continue;
+    if (env_->Remove(dir / name)) removed.push_back(dir / name);
+  }
+  return removed;
+}
+
 }  // namespace yoke

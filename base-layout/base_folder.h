@@ -99,6 +99,12 @@ class BaseFolder {
   // Deletes the oldest archives until the base fits `budget_bytes`, or no archive is left.
   // Versions are never touched. Returns the archives deleted.
   std::vector<std::filesystem::path> EnforceDiskBudget(uint64_t budget_bytes) const;
+  // After `deleted_archives` went: removes state/definitions/<version>.txtpb of each version
+  // whose archive was among them and which has neither a folder nor another archive left (a
+  // rollback to it could not happen any more). A version still on its way in has no archive
+  // deleted, so its definition stays. Returns the files removed.
+  std::vector<std::filesystem::path> RemoveDefinitionsOf(
+      const std::vector<std::filesystem::path>& deleted_archives) const;
 
   std::filesystem::path JournalPath() const { return base_paths::Journal(root_); }
   std::filesystem::path LogPath() const { return base_paths::Log(root_); }

@@ -478,9 +478,13 @@ void Supervisor::CollectArchives() {
     }
     counters_.set_versions_archived(counters_.versions_archived() + 1);
     spdlog::info("archived version {} to {}", done.version, zip->string());
-    for (const fs::path& gone : base_.EnforceDiskBudget(config_.disk_budget_bytes())) {
+    const std::vector<fs::path> deleted = base_.EnforceDiskBudget(config_.disk_budget_bytes());
+    for (const fs::path& gone : deleted) {
       spdlog::warn("disk budget {} bytes exceeded: deleted oldest archive {}",
                    config_.disk_budget_bytes(), gone.string());
+    }
+    for (const fs::path& gone : base_.RemoveDefinitionsOf(deleted)) {
+      spdlog::info("removed {}: its version has no folder or archive left", gone.string());
     }
   }
 }

@@ -191,5 +191,52 @@ TEST_F(BaseFolderTest, DiskBudgetDeletesOldestArchivesOnly) {
   EXPECT_TRUE(base_.ArtifactOf("3.0.0"));
 }
 
+// A version's definition from meta goes with its last copy: once the budget deleted its last
+// archive and no folder is left. A version with a folder, another archive, or no archive
+// deleted (one still on its way in) keeps its definition.
+TEST_F(BaseFolderTest, ADefinitionGoesWithItsVersionsLastArchive) {
+  for (const char* v : {"1.0.0", "2.0.0", "3.0.0"}) {
+    TakeIn(std::string("hello-") + v, std::string(10000, v[0]));
+  }
+  ASSERT_TRUE(base_.ArchiveVersion("1.0.0"));
+  ASSERT_TRUE(base_.ArchiveVersion("2.0.0"));
+  for (const char* v : {"1.0.0", "2.0.0", "3.0.0", "4.0.0"}) {
+    fs::create_directories(base_paths::DefinitionFile(dir_.path(), v).parent_path());
+    WriteAll(base_paths::DefinitionFile(dir_.path(), v), "env { key: \"A\" value: \"1\" }\n");
+  }
+  // 1.0.0's only archive goes; 2.0.0's zip goes too, but its folder is back (a rollback).
+  ASSERT_TRUE(base_.RestoreVersion("2.0.0", true));
+  const std::vector<fs::path> deleted = {dir_.path() / "archive/hello-1.0.0.zip",
+                                         dir_.path() / "archive/hello-2.0.0.zip"};
+  fs::remove(deleted[0]);
+  const auto removed = base_.RemoveDefinitionsOf(deleted);
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_EQ(removed[0], base_paths::DefinitionFile(dir_.path(), "1.0.0"));
+  EXPECT_FALSE(fs::exists(base_paths::DefinitionFile(dir_.path(), "1.0.0")));
+  for (const char* v : {"2.0.0", "3.0.0", "4.0.0"}) {
+    EXPECT_TRUE(fs::exists(base_paths::DefinitionFile(dir_.path(), v))) << v;
+  }
+  // 2.0.0 archived twice (taken in again after an archive): deleting one zip leaves the
+  // other, and the definition.
+  ASSERT_TRUE(base_.ArchiveVersion("2.0.0"));
+  ASSERT_TRUE(base_.ArchiveVersion("3.0.0"));
+  const fs::path first = dir_.path() / "archive/hello-2.0.0.zip";
+  const fs::path second = dir_.path() / "archive/hello-2.0.0.2.zip";
+  ASSERT_TRUE(fs::copy_file(first, second));
+  fs::remove(first);
+  EXPECT_TRUE(base_.RemoveDefinitionsOf({first}).empty());
+  EXPECT_TRUE(fs::exists(base_paths::DefinitionFile(dir_.path(), "2.0.0")));
+  // Nothing deleted: nothing removed.
+  EXPECT_TRUE(base_.RemoveDefinitionsOf({}).empty());
+  // The budget deletes every archive: 2.0.0's and 3.0.0's definitions go, 4.0.0 (never taken
+  // in) keeps its own.
+  const auto all = base_.EnforceDiskBudget(1);
+  EXPECT_EQ(all.size(), 2u);
+  EXPECT_EQ(base_.RemoveDefinitionsOf(all).size(), 2u);
+  EXPECT_FALSE(fs::exists(base_paths::DefinitionFile(dir_.path(), "2.0.0")));
+  EXPECT_FALSE(fs::exists(base_paths::DefinitionFile(dir_.path(), "3.0.0")));
+  EXPECT_TRUE(fs::exists(base_paths::DefinitionFile(dir_.path(), "4.0.0")));
+}
+
 }  // namespace
 }  // namespace yoke
