@@ -124,7 +124,11 @@ uint64_t LogTailer::Poll(LogCounts& counts, bool during_startup, uint64_t max_by
   }
   files_ = std::move(kept);
   over_cap_ = 0;
-  for (const auto& [inode, path] : listed) {
+  // New files are taken in name order, not inode order: the file system may hand out a freed
+  // (lower) inode to a newer file.
+  std::map<fs::path, ino_t> waiting;
+  for (const auto& [inode, path] : listed) waiting.emplace(path, inode);
+  for (const auto& [path, inode] : waiting) {
     if (files_.contains(path)) continue;
     if (open_files() >= max_files_) {
       ++over_cap_;

@@ -122,8 +122,8 @@ TEST_F(LogTailerTest, SkipsFifosSymlinksAndFolders) {
   EXPECT_EQ(tailer_.open_files(), 1u);
 }
 
-// However many files a candidate writes, at most max_files are open at once; the others wait
-// unread, and are read once a place frees up.
+// However many files a candidate writes, at most max_files are open at once (the first by
+// name); the others wait unread, and are read once a place frees up.
 TEST_F(LogTailerTest, OpensAtMostMaxFiles) {
   LogTailer capped(dir_.path(), "logs/json/*.log", LogFormat(), 4);
   auto open_fds = [] {
@@ -134,7 +134,9 @@ TEST_F(LogTailerTest, OpensAtMostMaxFiles) {
     }
     return n;
   };
-  for (int i = 0; i < 50; ++i) Append("f" + std::to_string(100 + i) + ".log", kInfo);
+  // Written in reverse name order: files are taken in name order, whatever inodes the file
+  // system hands out.
+  for (int i = 49; i >= 0; --i) Append("f" + std::to_string(100 + i) + ".log", kInfo);
   const size_t before = open_fds();
   LogCounts counts;
   capped.Poll(counts, false);
