@@ -64,11 +64,12 @@ def check(condition, what):
 _reserved_ports = []  # lock files held open until this process ends
 
 
-def free_port(avoid=range(0)):
-    """A port below the kernel's ephemeral range, nothing listening on it, reserved against
-    the other test processes by a lock on /tmp/yoke-test-ports/<port> (as FreePort() in
-    tests/fakes/process_harness.cc): a port from bind(0) may be taken by any process's next
-    outgoing connection before the server it was meant for binds it."""
+def free_ports(count=1):
+    """The first of `count` consecutive ports below the kernel's ephemeral range, nothing
+    listening on them, reserved against the other test processes by a lock on
+    /tmp/yoke-test-ports/<port> each (as FreePorts() in tests/fakes/process_harness.cc): a port
+    from bind(0) may be taken by any process's next outgoing connection before the server it
+    was meant for binds it."""
     with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
         low = int(f.read().split()[0])
     first = max(1024, low - 12000)
@@ -76,21 +77,25 @@ def free_port(avoid=range(0)):
     os.makedirs(folder, mode=0o1777, exist_ok=True)
     rng = random.Random(os.getpid() ^ time.monotonic_ns())
     for _ in range(2000):
-        port = rng.randrange(first, low)
-        if port in avoid:
-            continue
-        lock = open(os.path.join(folder, str(port)), "a")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            with socket.socket() as s:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.bind(("127.0.0.1", port))
-                s.listen(1)
-        except OSError:
+        start = rng.randrange(first, low - count + 1)
+        held = []
+        for port in range(start, start + count):
+            lock = open(os.path.join(folder, str(port)), "a")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                with socket.socket() as s:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind(("127.0.0.1", port))
+                    s.listen(1)
+            except OSError:
+                lock.close()
+                break
+            held.append(lock)
+        if len(held) == count:
+            _reserved_ports.extend(held)
+            return start
+        for lock in held:
             lock.close()
-            continue
-        _reserved_ports.append(lock)
-        return port
     raise Failure("no free port found")
 
 
@@ -695,10 +700,8 @@ def run(args, work):
 
     base = os.path.join(work, "base")
     os.makedirs(base)
-    first = free_port()
-    first = first if first < 65000 else 40000
-    instances = range(first, first + 21)
-    proxy, admin = free_port(instances), free_port(instances)
+    first = free_ports(21)  # port_range: first .. first + 20
+    proxy, admin = free_ports(), free_ports()
     config = os.path.join(work, "hello.txtpb")
     with open(config, "w") as f:
         # A judge that never decides: 3.0.0 stays under test while the page is read.

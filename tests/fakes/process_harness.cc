@@ -19,6 +19,7 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "tests/fakes/temp_dir.h"
 
@@ -117,12 +118,12 @@ bool CanListenOn(uint16_t port) {
 
 }  // namespace
 
-uint16_t FreePort() {
+uint16_t FreePorts(int count) {
   // A port handed out by bind(port 0) is in the ephemeral range: once released, any process's
   // next outgoing connection may take it as its local port, and the server it was meant for
-  // fails with "Address already in use" (seen in CI with tests in parallel). So a port comes
-  // from below that range, and is reserved across the test processes of this machine by a
-  // lock on /tmp/yoke-test-ports/<port>, held until this process ends.
+  // fails with "Address already in use" (seen in CI with tests in parallel). So ports come
+  // from below that range, and are reserved across the test processes of this machine by a
+  // lock on /tmp/yoke-test-ports/<port> each, held until this process ends.
   static std::mutex mu;
   static std::minstd_rand random(static_cast<unsigned>(::getpid()) ^ std::random_device{}());
   std::lock_guard lock(mu);
@@ -130,13 +131,21 @@ uint16_t FreePort() {
   const int first = std::max(1024, low - 12000);
   const std::string dir = "/tmp/yoke-test-ports";
   ::mkdir(dir.c_str(), 01777);
-  for (int attempt = 0; attempt < 2000 && first < low; ++attempt) {
-    const auto port = static_cast<uint16_t>(first + random() % (low - first));
-    const std::string file = dir + "/" + std::to_string(port);
-    int fd = ::open(file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0666);
-    if (fd < 0) break;
-    if (::flock(fd, LOCK_EX | LOCK_NB) == 0 && CanListenOn(port)) return port;  // fd stays open
-    ::close(fd);
+  for (int attempt = 0; attempt < 2000 && first + count <= low; ++attempt) {
+    const int start = first + static_cast<int>(random() % (low - count + 1 - first));
+    std::vector<int> held;  // fds stay open when the whole block is reserved
+    for (int port = start; port < start + count; ++port) {
+      const std::string file = dir + "/" + std::to_string(port);
+      int fd = ::open(file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0666);
+      if (fd < 0) break;
+      if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || !CanListenOn(static_cast<uint16_t>(port))) {
+        ::close(fd);
+        break;
+      }
+      held.push_back(fd);
+    }
+    if (static_cast<int>(held.size()) == count) return static_cast<uint16_t>(start);
+    for (int fd : held) ::close(fd);
   }
   // No reservation possible: what the kernel gives.
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -149,6 +158,8 @@ uint16_t FreePort() {
   ::close(fd);
   return ntohs(addr.sin_port);
 }
+
+uint16_t FreePort() { return FreePorts(1); }
 
 bool ProcessAlive(pid_t pid) {
   if (pid <= 0) return false;

@@ -45,6 +45,8 @@ bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds
 // A port nothing listens on now, below the kernel's ephemeral range, and reserved for this
 // process against the other test processes of the machine (a lock file held to its end).
 uint16_t FreePort();
+// The first of `count` consecutive such ports, all reserved (a port_range for instances).
+uint16_t FreePorts(int count);
 
 // True when `pid` names a live, non-zombie process.
 bool ProcessAlive(pid_t pid);

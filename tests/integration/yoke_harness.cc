@@ -118,16 +118,9 @@ YokeHarness::YokeHarness(const std::string& extra_config) {
   base_ = dir_.path() / "base";
   fs::create_directories(base_);
   config_path_ = dir_.path() / "yoke.txtpb";
-  first_port_ = FreePort();
-  if (first_port_ > 65000) first_port_ = 40000;  // leave room for the range
-  auto outside_range = [&] {
-    uint16_t port;
-    do port = FreePort();
-    while (port >= first_port_ && port <= first_port_ + 30);
-    return port;
-  };
-  proxy_port_ = outside_range();
-  admin_port_ = outside_range();
+  first_port_ = FreePorts(31);  // port_range: first .. first + 30
+  proxy_port_ = FreePort();
+  admin_port_ = FreePort();
   WriteAll(config_path_,
            "service: \"hello\"\n"
            "base_dir: \"" +
