@@ -290,7 +290,7 @@ std::vector<fs::path> BaseFolder::RemoveDefinitionsOf(
     const std::vector<fs::path>& deleted_archives) const {
   std::vector<fs::path> removed;
   if (deleted_archives.empty()) return removed;
-  const fs::path dir = paths::DefinitionFile(root_, "x").parent_path();
+  const fs::path dir = paths::DefinitionsDir(root_);
   auto names = env_->ListDir(dir);
   if (!names) return removed;
   constexpr std::string_view kSuffix = ".txtpb";

@@ -91,8 +91,9 @@ Path Journal(const Path& root) { return StateDir(root) / "journal.txtpb"; }
 Path Lock(const Path& root) { return StateDir(root) / "yoke.lock"; }
 Path AdminToken(const Path& root) { return StateDir(root) / "admin.token"; }
 Path FetchDir(const Path& root) { return StateDir(root) / "fetch"; }
+Path DefinitionsDir(const Path& root) { return StateDir(root) / "definitions"; }
 Path DefinitionFile(const Path& root, std::string_view version) {
-  return StateDir(root) / "definitions" / (std::string(version) + ".txtpb");
+  return DefinitionsDir(root) / (std::string(version) + ".txtpb");
 }
 Path RestoreStaging(const Path& root, std::string_view version) {
   return StateDir(root) / ("restore-" + std::string(version));

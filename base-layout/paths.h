@@ -67,6 +67,7 @@ Path AdminToken(const Path& root);
 Path FetchDir(const Path& root);
 // state/definitions/<version>.txtpb: the effective definition from meta a version's instances
 // start with (meta/sync.h writes it before handing the version to the intake).
+Path DefinitionsDir(const Path& root);
 Path DefinitionFile(const Path& root, std::string_view version);
 Path RestoreStaging(const Path& root, std::string_view version);
 // Where an archived version folder is moved before it is deleted (state/trash/<version>): a
