@@ -228,6 +228,12 @@ TEST_F(BaseFolderTest, ADefinitionGoesWithItsVersionsLastArchive) {
   EXPECT_TRUE(fs::exists(base_paths::DefinitionFile(dir_.path(), "2.0.0")));
   // Nothing deleted: nothing removed.
   EXPECT_TRUE(base_.RemoveDefinitionsOf({}).empty());
+  // What else lies in the folder is not a definition and stays: a bare ".txtpb", another
+  // file, a folder with a definition's name.
+  const fs::path defs = base_paths::DefinitionsDir(dir_.path());
+  WriteAll(defs / ".txtpb", "x");
+  WriteAll(defs / "notes", "x");
+  fs::create_directories(defs / "3.0.0.tmp.txtpb");
   // The budget deletes every archive: 2.0.0's and 3.0.0's definitions go, 4.0.0 (never taken
   // in) keeps its own.
   const auto all = base_.EnforceDiskBudget(1);
@@ -236,6 +242,9 @@ TEST_F(BaseFolderTest, ADefinitionGoesWithItsVersionsLastArchive) {
   EXPECT_FALSE(fs::exists(base_paths::DefinitionFile(dir_.path(), "2.0.0")));
   EXPECT_FALSE(fs::exists(base_paths::DefinitionFile(dir_.path(), "3.0.0")));
   EXPECT_TRUE(fs::exists(base_paths::DefinitionFile(dir_.path(), "4.0.0")));
+  EXPECT_TRUE(fs::exists(defs / ".txtpb"));
+  EXPECT_TRUE(fs::exists(defs / "notes"));
+  EXPECT_TRUE(fs::is_directory(defs / "3.0.0.tmp.txtpb"));
 }
 
 }  // namespace
