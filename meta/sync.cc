@@ -612,8 +612,9 @@ void MetaSync::Follow() {
         }
         const Decision& d = entry.decision;
         if (d.verdict() == Verdict::REJECT || d.verdict() == Verdict::ROLLBACK) {
-          std::string& last = last_verdict_on_[d.to_version()];
-          last = std::max(last, d.time());
+          auto& last = last_verdict_on_[d.to_version()];
+          std::string& when = d.verdict() == Verdict::ROLLBACK ? last.rollback : last.reject;
+          when = std::max(when, d.time());
         }
         if (d.verdict() == Verdict::REJECT) rejected_.insert(d.to_version());
         // An operator rolled back away from this version: the channel must not bring it back.
@@ -695,8 +696,11 @@ bool MetaSync::FollowRollback(const FleetRollback& order, const Release& release
     return false;
   };
   // Carried out before (a restart since): this host rolled back to it, or judged it, since.
+  // Times are whole seconds: a rollback in the order's second was made for it, a rejection in
+  // that second came before it (judging takes a window), and the order still holds.
   if (auto it = last_verdict_on_.find(version);
-      it != last_verdict_on_.end() && it->second >= order.time()) {
+      it != last_verdict_on_.end() &&
+      (it->second.rollback >= order.time() || it->second.reject > order.time())) {
     return done_as("carried out before");
   }
   std::string running, testing;

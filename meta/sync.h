@@ -163,8 +163,12 @@ class MetaSync {
   std::string waiting_for_room_;        // an offer refused for space, said once
   std::string rejected_tip_;            // the tip `rejected_` was read at
   std::set<std::string> rejected_;      // versions this host rejected
-  // Per version, the time of this host's newest ROLLBACK to it or REJECT of it.
-  std::map<std::string, std::string> last_verdict_on_;
+  // Per version, the times of this host's newest ROLLBACK to it and REJECT of it.
+  struct LastVerdicts {
+    std::string rollback;
+    std::string reject;
+  };
+  std::map<std::string, LastVerdicts> last_verdict_on_;
   std::string rollback_done_;  // "<time> <version>" of the order carried out
   std::string rollback_said_;  // the last problem with an order, said once
   std::string rollout_said_;   // the last rollout wait, said once
